@@ -1,0 +1,299 @@
+"""The platform config the platform team owns: flavor catalog, policy and GPU node conventions.
+
+One YAML document, rendered by the chart into a ConfigMap and read from
+``$AIRFLOW_PLATFORM_CONFIG``; a packaged default serves local use. This module is its only
+reader, and validates the catalog as strictly as the loader validates specs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from airflow_platform.spec.durations import Duration
+from airflow_platform.spec.errors import Problem, SpecError, did_you_mean
+from airflow_platform.spec.explain import validation_problems
+from airflow_platform.spec.models import DNS_LABEL
+from airflow_platform.spec.yamlsafe import SourceMap, parse_yaml, read_text
+
+CONFIG_ENV = "AIRFLOW_PLATFORM_CONFIG"
+
+_CPU = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<m>m?)")
+_MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<u>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
+_MEMORY_UNITS = {
+    "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}  # fmt: skip
+_LOOKS_LIKE_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtTpP])i?[bB]?\s*")
+
+
+def parse_cpu(quantity: str) -> float:
+    """A Kubernetes CPU quantity in cores: ``"500m"`` → 0.5."""
+    match = _CPU.fullmatch(quantity.strip())
+    if not match:
+        raise ValueError(f"'{quantity}' is not a CPU quantity")
+    value = float(match["n"])
+    return value / 1000 if match["m"] else value
+
+
+def parse_memory(quantity: str) -> int:
+    """A Kubernetes memory quantity in bytes: ``"2Gi"`` → 2147483648."""
+    match = _MEMORY.fullmatch(quantity.strip())
+    if not match:
+        raise ValueError(f"'{quantity}' is not a memory quantity")
+    return int(float(match["n"]) * _MEMORY_UNITS[match["u"] or ""])
+
+
+def format_memory(num_bytes: float) -> str:
+    """Bytes in the largest binary unit that keeps one decimal: ``1.5Gi``, ``512Mi``."""
+    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if num_bytes >= size:
+            return f"{num_bytes / size:.1f}".removesuffix(".0") + unit
+    return f"{int(num_bytes)}B"
+
+
+def _check_cpu(value: str) -> str:
+    text = value.strip()
+    if text.startswith("-"):
+        raise ValueError(
+            f"CPU '{value}' is negative: give a positive number of cores, e.g. '4' or '500m'"
+        )
+    try:
+        cores = parse_cpu(text)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not a CPU quantity: give cores, e.g. '4', '0.5' or '500m'"
+        ) from None
+    if cores <= 0:
+        raise ValueError(f"CPU '{value}' must be more than zero, e.g. '1'")
+    return text
+
+
+def _check_memory(value: str) -> str:
+    text = value.strip()
+    if text.startswith("-"):
+        raise ValueError(f"memory '{value}' is negative: give a size such as '16Gi'")
+    if not _MEMORY.fullmatch(text):
+        near = _LOOKS_LIKE_MEMORY.fullmatch(text)
+        if near:
+            raise ValueError(
+                f"'{value}' is not a Kubernetes quantity: did you mean {near[1]}{near[2].upper()}i?"
+            )
+        raise ValueError(f"'{value}' is not a memory quantity, e.g. '16Gi' or '512Mi'")
+    if parse_memory(text) < 2**20:
+        raise ValueError(f"memory '{value}' is under 1Mi: did you mean {text}Gi?")
+    return text
+
+
+def _check_name(what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not DNS_LABEL.fullmatch(value):
+            raise ValueError(f"'{value}' is not a valid {what} (lowercase letters, digits, '-')")
+        return value
+
+    return AfterValidator(check)
+
+
+Cpu = Annotated[str, AfterValidator(_check_cpu)]
+Memory = Annotated[str, AfterValidator(_check_memory)]
+_STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
+
+
+class Gpu(BaseModel):
+    """The GPUs of a flavor. Put in limits (requests equal); the pod needs a GPU node."""
+
+    model_config = _STRICT
+
+    count: int = Field(ge=1, le=16, description="GPUs per pod.", examples=[1])
+    resource: str = Field(
+        default="nvidia.com/gpu",
+        description="Extended resource name the device plugin advertises.",
+        examples=["nvidia.com/gpu"],
+    )
+    product: str | None = Field(
+        default=None,
+        description="GPU model the pod must land on (matched against the GPU nodes' product "
+        "label); any GPU node when absent.",
+        examples=["NVIDIA-A10G"],
+    )
+
+
+class Flavor(BaseModel):
+    """A named size of job pod. Scientists pick one by name; only the platform team edits them."""
+
+    model_config = _STRICT
+
+    cpu: Cpu = Field(description="CPU request in cores (no CPU limit).", examples=["4", "500m"])
+    memory: Memory = Field(
+        description="Memory request and limit (equal, so the pod is never overcommitted).",
+        examples=["16Gi"],
+    )
+    gpu: Gpu | None = Field(default=None, description="GPUs, when the flavor has any.")
+    max_execution_time: Duration | None = Field(
+        default=None,
+        description="Longest `execution_time` this flavor allows (the policy's global cap "
+        "applies too).",
+        examples=["24 hours"],
+    )
+    startup_allowance: Duration = Field(
+        default=timedelta(minutes=10),
+        description="How long a pod may wait for capacity (Pending) before the run fails "
+        "as unschedulable.",
+        examples=["10 minutes"],
+    )
+    teams: list[Annotated[str, _check_name("team name")]] | None = Field(
+        default=None,
+        description="Teams allowed to use the flavor; every team when absent.",
+        examples=[["vision", "nlp"]],
+    )
+    description: str = Field(default="", description="What the flavor is for, shown by `flavors`.")
+
+
+class Policy(BaseModel):
+    """The bumper rails every job is checked against at validation time and at task start."""
+
+    model_config = _STRICT
+
+    allowed_images: list[str] = Field(
+        min_length=1,
+        description="Image prefixes jobs may use.",
+        examples=[["registry.internal/"]],
+    )
+    require_pinned_images: bool = Field(
+        default=True,
+        description="Refuse images without a tag or digest, and the tag 'latest'.",
+    )
+    max_execution_time: Duration = Field(
+        default=timedelta(hours=24),
+        description="Longest `execution_time` any job may ask for.",
+        examples=["24 hours"],
+    )
+    jobs_namespace: Annotated[str, _check_name("namespace")] = Field(
+        default="airflow-jobs", description="Namespace job pods run in.", examples=["airflow-jobs"]
+    )
+    service_account: Annotated[str, _check_name("service account name")] | None = Field(
+        default=None,
+        description="Service account of job pods (one with no API rights); the namespace "
+        "default when absent. Its token is never mounted.",
+        examples=["airflow-platform-job"],
+    )
+
+
+class GpuNodes(BaseModel):
+    """How GPU nodes are marked in this cluster."""
+
+    model_config = _STRICT
+
+    label: str = Field(
+        default="nvidia.com/gpu.present",
+        description="Node label present on every GPU node.",
+        examples=["nvidia.com/gpu.present"],
+    )
+    product_label: str = Field(
+        default="nvidia.com/gpu.product",
+        description="Node label holding the GPU model.",
+        examples=["nvidia.com/gpu.product"],
+    )
+    taint: str = Field(
+        default="nvidia.com/gpu",
+        description="Taint key on GPU nodes; GPU flavors tolerate it.",
+        examples=["nvidia.com/gpu"],
+    )
+
+
+class Team(BaseModel):
+    """A team that may run jobs."""
+
+    model_config = _STRICT
+
+    description: str = Field(default="", description="Who the team is.")
+
+
+class PlatformConfig(BaseModel):
+    """The whole platform config document."""
+
+    model_config = _STRICT
+
+    teams: dict[Annotated[str, _check_name("team name")], Team] = Field(
+        min_length=1, description="Every team that may run jobs.", examples=[{"vision": {}}]
+    )
+    flavors: dict[Annotated[str, _check_name("flavor name")], Flavor] = Field(
+        min_length=1, description="The flavor catalog."
+    )
+    policy: Policy = Field(description="What jobs may do.")
+    gpu_nodes: GpuNodes = Field(
+        default_factory=GpuNodes, description="How GPU nodes are labelled and tainted."
+    )
+
+    @model_validator(mode="after")
+    def _teams_known(self) -> PlatformConfig:
+        for name, flavor in self.flavors.items():
+            for team in flavor.teams or ():
+                if team not in self.teams:
+                    hint = did_you_mean(team, self.teams) or f"known teams: {', '.join(self.teams)}"
+                    raise ValueError(f"flavors.{name}.teams: unknown team '{team}'; {hint}")
+        return self
+
+    def flavor_names(self) -> list[str]:
+        return sorted(self.flavors)
+
+
+def load_config(path: str | Path | None = None) -> PlatformConfig:
+    """The platform config from ``path``, else ``$AIRFLOW_PLATFORM_CONFIG``, else the default.
+
+    Cached by file and modification time, so a DAG file may call it for every spec.
+    """
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if chosen:
+        file = Path(chosen)
+        try:
+            stat = file.stat()
+        except OSError as exc:
+            raise SpecError.single(
+                str(file),
+                f"cannot read the platform config: {exc.strerror}",
+                hint=f"check ${CONFIG_ENV} or the --config option",
+            ) from None
+        return _load_cached(str(file), stat.st_mtime_ns, stat.st_size)
+    return _load_default()
+
+
+@lru_cache(maxsize=8)
+def _load_cached(file: str, _mtime_ns: int, _size: int) -> PlatformConfig:
+    return parse_config(Path(file).read_bytes(), file)
+
+
+@lru_cache(maxsize=1)
+def _load_default() -> PlatformConfig:
+    data = resources.files("airflow_platform").joinpath("data/platform.yaml").read_bytes()
+    return parse_config(data, "<packaged default platform.yaml>")
+
+
+def parse_config(data: bytes, file: str) -> PlatformConfig:
+    """Validates a platform config document; raises ``SpecError`` with every problem."""
+    tree, source = parse_yaml(read_text(data, file), file)
+    try:
+        return PlatformConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise SpecError(_config_problems(exc, source)) from None
+
+
+def _config_problems(exc: ValidationError, source: SourceMap) -> list[Problem]:
+    problems = validation_problems(exc, PlatformConfig, source)
+    out: list[Problem] = []
+    for problem in problems:
+        if not problem.path and problem.message.startswith("flavors."):
+            dotted, _, message = problem.message.partition(": ")
+            parts = dotted.split(".")
+            out.append(source.problem(tuple(parts), message))
+        else:
+            out.append(problem)
+    return out

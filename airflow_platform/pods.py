@@ -1,0 +1,222 @@
+"""The pod builder: the only code that turns a job into a Kubernetes pod.
+
+The CLI's `render`, the operators, the local runner and the tests all go through
+``build_pod``, so what a scientist sees rendered is what runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from kubernetes.client import (
+    ApiClient,
+    V1Affinity,
+    V1Capabilities,
+    V1Container,
+    V1EnvVar,
+    V1EnvVarSource,
+    V1NodeAffinity,
+    V1NodeSelector,
+    V1NodeSelectorRequirement,
+    V1NodeSelectorTerm,
+    V1ObjectMeta,
+    V1Pod,
+    V1PodSecurityContext,
+    V1PodSpec,
+    V1ResourceRequirements,
+    V1SeccompProfile,
+    V1SecretKeySelector,
+    V1SecurityContext,
+    V1Toleration,
+)
+
+from airflow_platform.config import Flavor, PlatformConfig
+from airflow_platform.spec.models import JobSpec
+
+LABEL_PREFIX = "airflow-platform"
+CONTAINER_NAME = "base"  # the KubernetesExecutor and KubernetesPodOperator expect this name
+JOB_UID = 1000
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Where a job runs inside Airflow; absent for `render` and local runs."""
+
+    dag_id: str | None = None
+    task_id: str | None = None
+    run_id: str | None = None
+    try_number: int | None = None
+    namespace: str | None = None
+
+
+def label_value(text: str) -> str:
+    """``text`` as a valid label value: allowed characters only, at most 63, alphanumeric ends.
+
+    Long values keep a hash suffix so two different long ids never share a label.
+    """
+    value = _LABEL_VALUE.sub("-", text).strip("-_.")
+    if len(value) > 63:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        value = value[:54].rstrip("-_.") + "-" + digest
+    return value
+
+
+def pod_labels(job: JobSpec, context: RunContext | None = None) -> dict[str, str]:
+    """The labels that tell an SRE whose pod this is (bounded: no run ids)."""
+    labels = {
+        "app.kubernetes.io/managed-by": "airflow-platform",
+        "app.kubernetes.io/component": "job",
+        f"{LABEL_PREFIX}/team": label_value(job.team),
+        f"{LABEL_PREFIX}/job": label_value(job.name),
+        f"{LABEL_PREFIX}/flavor": label_value(job.resource_flavor),
+    }
+    if context and context.dag_id:
+        labels[f"{LABEL_PREFIX}/dag"] = label_value(context.dag_id)
+    if context and context.task_id:
+        labels[f"{LABEL_PREFIX}/task"] = label_value(context.task_id)
+    return labels
+
+
+def pod_name(job: JobSpec, context: RunContext | None = None) -> str:
+    """A DNS-1123 pod name; runs of the same job get distinct names from their context."""
+    if context is None or not (context.run_id or context.dag_id):
+        return job.name
+    key = f"{context.dag_id}|{context.task_id}|{context.run_id}|{context.try_number}"
+    suffix = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"{job.name[:54].rstrip('-')}-{suffix}"
+
+
+def job_command(job: JobSpec) -> list[str]:
+    """The container command: a string runs under ``/bin/sh -c``, a list as it is."""
+    if isinstance(job.execution_script, str):
+        return ["/bin/sh", "-c", job.execution_script]
+    return list(job.execution_script)
+
+
+def job_env(job: JobSpec) -> list[V1EnvVar]:
+    """Environment of the job: the platform's own variables, the spec's, then secret refs."""
+    platform = {
+        "AIRFLOW_PLATFORM_JOB": job.name,
+        "AIRFLOW_PLATFORM_TEAM": job.team,
+        "AIRFLOW_PLATFORM_FLAVOR": job.resource_flavor,
+    }
+    env = [V1EnvVar(name=k, value=v) for k, v in platform.items()]
+    env += [V1EnvVar(name=k, value=job.env[k]) for k in sorted(job.env)]
+    env += [
+        V1EnvVar(
+            name=ref.env,
+            value_from=V1EnvVarSource(
+                secret_key_ref=V1SecretKeySelector(name=ref.name, key=ref.key)
+            ),
+        )
+        for ref in job.secrets
+    ]
+    return env
+
+
+def resources(flavor: Flavor) -> V1ResourceRequirements:
+    """Requests from the flavor; memory (and GPUs) limited to the request. CPU is not limited."""
+    requests = {"cpu": flavor.cpu, "memory": flavor.memory}
+    limits = {"memory": flavor.memory}
+    if flavor.gpu:
+        requests[flavor.gpu.resource] = str(flavor.gpu.count)
+        limits[flavor.gpu.resource] = str(flavor.gpu.count)
+    return V1ResourceRequirements(requests=requests, limits=limits)
+
+
+def placement(
+    flavor: Flavor, config: PlatformConfig
+) -> tuple[V1Affinity, list[V1Toleration] | None]:
+    """GPU flavors require a GPU node (of the product) and tolerate its taint; others avoid them."""
+    gpu_nodes = config.gpu_nodes
+    if flavor.gpu:
+        match = [V1NodeSelectorRequirement(key=gpu_nodes.label, operator="Exists")]
+        if flavor.gpu.product:
+            match.append(
+                V1NodeSelectorRequirement(
+                    key=gpu_nodes.product_label, operator="In", values=[flavor.gpu.product]
+                )
+            )
+        tolerations = [V1Toleration(key=gpu_nodes.taint, operator="Exists", effect="NoSchedule")]
+    else:
+        match = [V1NodeSelectorRequirement(key=gpu_nodes.label, operator="DoesNotExist")]
+        tolerations = None
+    selector = V1NodeSelector(node_selector_terms=[V1NodeSelectorTerm(match_expressions=match)])
+    affinity = V1Affinity(
+        node_affinity=V1NodeAffinity(required_during_scheduling_ignored_during_execution=selector)
+    )
+    return affinity, tolerations
+
+
+def restricted_container_security() -> V1SecurityContext:
+    """A container security context meeting the Pod Security Standard ``restricted``."""
+    return V1SecurityContext(
+        allow_privilege_escalation=False,
+        capabilities=V1Capabilities(drop=["ALL"]),
+        run_as_non_root=True,
+        seccomp_profile=V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def restricted_pod_security() -> V1PodSecurityContext:
+    """A pod security context meeting ``restricted``, with a fixed non-root user."""
+    return V1PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=JOB_UID,
+        run_as_group=JOB_UID,
+        fs_group=JOB_UID,
+        seccomp_profile=V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None = None) -> V1Pod:
+    """The pod that runs ``job``, sized by its flavor and bounded by the policy.
+
+    The job must already have passed ``airflow_platform.policy.check_job``; an unknown
+    flavor here is a programming error and raises ``KeyError``.
+    """
+    flavor = config.flavors[job.resource_flavor]
+    affinity, tolerations = placement(flavor, config)
+    container = V1Container(
+        name=CONTAINER_NAME,
+        image=job.docker_image,
+        command=job_command(job),
+        env=job_env(job),
+        resources=resources(flavor),
+        security_context=restricted_container_security(),
+    )
+    namespace = (context.namespace if context else None) or config.policy.jobs_namespace
+    return V1Pod(
+        api_version="v1",
+        kind="Pod",
+        metadata=V1ObjectMeta(
+            name=pod_name(job, context), namespace=namespace, labels=pod_labels(job, context)
+        ),
+        spec=V1PodSpec(
+            containers=[container],
+            restart_policy="Never",
+            active_deadline_seconds=int(job.execution_time.total_seconds()),
+            automount_service_account_token=False,
+            service_account_name=config.policy.service_account,
+            enable_service_links=False,
+            security_context=restricted_pod_security(),
+            affinity=affinity,
+            tolerations=tolerations,
+        ),
+    )
+
+
+def pod_to_dict(pod: V1Pod) -> dict[str, Any]:
+    """The pod as the plain dict the API server would receive."""
+    result: dict[str, Any] = ApiClient().sanitize_for_serialization(pod)
+    return result
+
+
+def pod_to_yaml(pod: V1Pod) -> str:
+    """Stable YAML: the same pod always gives the same bytes."""
+    return yaml.safe_dump(pod_to_dict(pod), sort_keys=True, default_flow_style=False)

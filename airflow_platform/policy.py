@@ -1,0 +1,144 @@
+"""The bumper rails: what the platform allows a job to ask for.
+
+Checked when a spec is validated (so the scientist sees it in `validate`), when the DAG is
+parsed, and again when a task starts (the catalog may have changed in between).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from airflow_platform.config import PlatformConfig
+from airflow_platform.spec.durations import format_duration
+from airflow_platform.spec.errors import did_you_mean
+from airflow_platform.spec.models import JobSpec
+
+_SECRET_LIKE = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule a job breaks: the field (relative to the job), what is wrong, how to fix it."""
+
+    field: tuple[str, ...]
+    message: str
+    hint: str
+    reason: str
+
+
+def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
+    """Every policy rule ``job`` breaks under ``config``; empty when it may run."""
+    out: list[Violation] = []
+    policy = config.policy
+    if job.team not in config.teams:
+        hint = did_you_mean(job.team, config.teams) or f"known teams: {', '.join(config.teams)}"
+        out.append(Violation(("team",), f"unknown team '{job.team}'", hint, "unknown_team"))
+    flavor = config.flavors.get(job.resource_flavor)
+    if flavor is None:
+        close = did_you_mean(job.resource_flavor, config.flavors)
+        out.append(
+            Violation(
+                ("resource_flavor",),
+                f"unknown flavor '{job.resource_flavor}'; known: {', '.join(config.flavor_names())}",
+                close or "run `airflow-platform flavors` to see the catalog",
+                "unknown_flavor",
+            )
+        )
+    elif flavor.teams is not None and job.team not in flavor.teams:
+        allowed = [n for n, f in config.flavors.items() if f.teams is None or job.team in f.teams]
+        out.append(
+            Violation(
+                ("resource_flavor",),
+                f"flavor '{job.resource_flavor}' is not available to team '{job.team}' "
+                f"(only to {', '.join(flavor.teams)})",
+                f"flavors for {job.team}: {', '.join(sorted(allowed))}",
+                "flavor_not_allowed",
+            )
+        )
+    out.extend(_image_violations(job, config))
+    limit = policy.max_execution_time
+    limit_source = "the platform's limit"
+    if flavor is not None and flavor.max_execution_time and flavor.max_execution_time < limit:
+        limit = flavor.max_execution_time
+        limit_source = f"flavor {job.resource_flavor}'s limit"
+    if job.execution_time.total_seconds() < 1:
+        out.append(
+            Violation(
+                ("execution_time",),
+                "must be at least one second",
+                "e.g. '30 minutes'",
+                "execution_time",
+            )
+        )
+    elif job.execution_time > limit:
+        out.append(
+            Violation(
+                ("execution_time",),
+                f"{format_duration(job.execution_time)} is over {limit_source} of "
+                f"{format_duration(limit)}",
+                "ask for less time, or split the job into a pipeline of shorter tasks",
+                "execution_time",
+            )
+        )
+    out.extend(_env_violations(job))
+    return out
+
+
+def _image_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
+    policy = config.policy
+    image = job.docker_image
+    out: list[Violation] = []
+    if not any(image.startswith(prefix) for prefix in policy.allowed_images):
+        out.append(
+            Violation(
+                ("docker_image",),
+                f"image '{image}' is not from an allowed registry",
+                f"use an image under {' or '.join(repr(p) for p in policy.allowed_images)}",
+                "image_not_allowed",
+            )
+        )
+    if policy.require_pinned_images:
+        name, _, digest = image.partition("@")
+        last = name.rsplit("/", 1)[-1]
+        tag = last.partition(":")[2]
+        if not digest and (not tag or tag == "latest"):
+            out.append(
+                Violation(
+                    ("docker_image",),
+                    f"image '{image}' is not pinned ({'tag latest' if tag else 'no tag'})",
+                    f"name a version, e.g. '{name.rsplit(':', 1)[0] if tag else name}:1.0.0'",
+                    "image_not_pinned",
+                )
+            )
+    return out
+
+
+def _env_violations(job: JobSpec) -> list[Violation]:
+    out: list[Violation] = []
+    for name in job.env:
+        if _SECRET_LIKE.search(name):
+            out.append(
+                Violation(
+                    ("env", name),
+                    f"'{name}' looks like a secret written into the spec",
+                    "store it in a Kubernetes Secret and reference it: "
+                    f"secrets: [{{name: <secret>, key: <key>, env: {name}}}]",
+                    "secret_inline",
+                )
+            )
+    seen: set[str] = set()
+    for i, ref in enumerate(job.secrets):
+        if ref.env in job.env or ref.env in seen:
+            out.append(
+                Violation(
+                    ("secrets", str(i), "env"),
+                    f"environment variable '{ref.env}' is set twice",
+                    "give each secret its own variable, and don't repeat it under `env`",
+                    "env_conflict",
+                )
+            )
+        seen.add(ref.env)
+    return out

@@ -1,0 +1,139 @@
+"""Pydantic's validation errors turned into located problems that say how to fix them."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_platform.spec.errors import Problem, did_you_mean
+from airflow_platform.spec.yamlsafe import Path, SourceMap
+
+
+def validation_problems(
+    exc: ValidationError, model: type[BaseModel], source: SourceMap, prefix: Path = ()
+) -> list[Problem]:
+    """Pydantic's errors as located problems that say what to do."""
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc: Path = tuple(err["loc"])
+        path = (*prefix, *loc)
+        kind = err["type"]
+        value = err.get("input")
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _fields_at(model, loc[:-1])
+            hint = did_you_mean(key, allowed) or (
+                f"allowed keys: {', '.join(allowed)}" if allowed else ""
+            )
+            problems.append(source.problem(path, f"unknown key '{key}'", hint, key=True))
+            continue
+        if kind == "missing":
+            name = str(loc[-1])
+            example = _example(model, loc)
+            problems.append(
+                source.problem(
+                    path[:-1],
+                    f"required field '{name}' is missing",
+                    f"add `{name}: {example}`" if example else f"add `{name}:`",
+                    key=True,
+                )
+            )
+            continue
+        problems.append(source.problem(path, *_explain(kind, err["msg"], value, model, loc)))
+    return problems
+
+
+def _explain(kind: str, msg: str, value: Any, model: type[BaseModel], loc: Path) -> tuple[str, str]:
+    example = _example(model, loc)
+    hint = f"e.g. {example}" if example else ""
+    if kind == "value_error":
+        return msg.removeprefix("Value error, "), ""
+    if kind in ("string_type", "str_type"):
+        return f"expected text, got {describe_value(value)}", hint
+    if kind == "int_parsing" or kind == "int_type" or kind == "int_from_float":
+        return f"expected a whole number, got {_show(value)}", hint
+    if kind in ("bool_parsing", "bool_type"):
+        return f"expected true or false, got {_show(value)}", ""
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping (key: value lines), got {describe_value(value)}", hint
+    if kind == "list_type":
+        return f"expected a list, got {describe_value(value)}", hint
+    if kind == "too_short":
+        return "must not be empty", hint
+    if kind == "string_pattern_mismatch":
+        return f"{_show(value)} is not allowed here", hint
+    return msg[:1].lower() + msg[1:], hint
+
+
+def describe_value(value: Any) -> str:
+    """A value's kind in words, for messages: 'a list', \"the text 'x'\"."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"the value {value!r}"
+
+
+def _show(value: Any) -> str:
+    return describe_value(value) if not isinstance(value, str | int | float) else repr(value)
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strips ``Annotated`` and ``X | None`` down to the type that holds fields or items."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _type_at(model: type[BaseModel], loc: Path) -> Any:
+    tp: Any = model
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            info = tp.model_fields.get(str(part))
+            if info is None:
+                return None
+            tp = info.annotation
+            continue
+        origin = typing.get_origin(tp)
+        if origin in (dict, list):
+            tp = typing.get_args(tp)[-1]
+            continue
+        return None
+    return _unwrap(tp)
+
+
+def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
+    tp = _type_at(model, loc)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _example(model: type[BaseModel], loc: Path) -> str:
+    if not loc:
+        return ""
+    parent = _type_at(model, loc[:-1])
+    if isinstance(parent, type) and issubclass(parent, BaseModel):
+        info = parent.model_fields.get(str(loc[-1]))
+        if info is not None and info.examples:
+            example = info.examples[0]
+            return repr(example) if not isinstance(example, str) else example
+    return ""

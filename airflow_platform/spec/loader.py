@@ -1,0 +1,272 @@
+"""The one loader of job and pipeline specs: file → validated model, or every problem at once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from airflow_platform.spec.errors import Problem, SpecError, did_you_mean
+from airflow_platform.spec.explain import describe_value, validation_problems
+from airflow_platform.spec.models import (
+    JobFile,
+    JobSpec,
+    PipelineSpec,
+    PipelineTask,
+    Spec,
+    TaskDefaults,
+    TaskSpec,
+)
+from airflow_platform.spec.yamlsafe import Path, SourceMap, parse_yaml, read_text
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+_JOB_FIELDS_FROM_TASK = (
+    "resource_flavor",
+    "docker_image",
+    "execution_time",
+    "execution_script",
+    "retries",
+    "keep_failed_pod",
+)
+_REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
+
+
+@dataclass
+class Document:
+    """A validated spec with where it came from, so later checks can point at lines."""
+
+    file: str
+    spec: Spec
+    source: SourceMap
+    tasks: list[PipelineTask] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> list[JobSpec]:
+        """Every job the document runs: the job itself, or each pipeline task's job."""
+        if isinstance(self.spec, JobSpec):
+            return [self.spec]
+        return [task.job for task in self.tasks]
+
+    def job_field_path(self, index: int, field_name: str) -> Path:
+        """Where the value of ``field_name`` of job ``index`` was written (task or defaults)."""
+        if isinstance(self.spec, JobSpec):
+            return ("job", field_name)
+        task = self.tasks[index]
+        own: Path = ("tasks", task.group, task.task_id, field_name)
+        if own in self.source.values or field_name in ("name", "team"):
+            return own if field_name not in ("team",) else ("dag", "team")
+        defaults: Path = ("dag", "defaults", field_name)
+        if defaults in self.source.values:
+            return defaults
+        return own
+
+
+def default_name(file: str) -> str:
+    """A DNS-1123 name from a file name: ``train_classifier.yaml`` → ``train-classifier``."""
+    stem = FsPath(file).stem.lower()
+    return re.sub(r"[^a-z0-9-]+", "-", stem).strip("-")[:63].strip("-") or "job"
+
+
+def task_job_name(task_id: str) -> str:
+    """The job (pod) name of a pipeline task: ``fit_model`` → ``fit-model``."""
+    return re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-")[:63].strip("-") or "task"
+
+
+def read_spec(path: str | FsPath, *, display_name: str | None = None) -> Document:
+    """Reads and validates one spec file; raises ``SpecError`` with every problem it has."""
+    name = display_name or str(path)
+    try:
+        data = FsPath(path).read_bytes()
+    except OSError as exc:
+        raise SpecError.single(name, f"cannot read the file: {exc.strerror}") from None
+    return parse_spec_text(read_text(data, name), name)
+
+
+def load_spec(path: str | FsPath) -> Spec:
+    """The spec in ``path`` (a ``JobSpec`` or a ``PipelineSpec``), validated."""
+    return read_spec(path).spec
+
+
+def parse_spec_text(text: str, file: str) -> Document:
+    data, source = parse_yaml(text, file)
+    return parse_spec_data(data, file, source)
+
+
+def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Document:
+    """Validates already-parsed data (a file's YAML, or an ad-hoc run's JSON conf)."""
+    source = source or SourceMap(file)
+    if not isinstance(data, dict):
+        raise SpecError(
+            [
+                source.problem(
+                    (),
+                    f"the document is {describe_value(data)}, not a mapping",
+                    "a spec starts with `job:` (one job) or `dag:` and `tasks:` (a pipeline)",
+                )
+            ]
+        )
+    if "job" in data:
+        if "dag" in data or "tasks" in data:
+            raise SpecError(
+                [
+                    source.problem(
+                        ("dag" if "dag" in data else "tasks",),
+                        "a file holds either one `job:` or a pipeline (`dag:` and `tasks:`), not both",
+                        "move the job into a file of its own",
+                        key=True,
+                    )
+                ]
+            )
+        return _parse_job(data, file, source)
+    if "dag" in data or "tasks" in data:
+        return _parse_pipeline(data, file, source)
+    problems = []
+    for key in data:
+        hint = did_you_mean(str(key), ["job", "dag", "tasks"])
+        problems.append(
+            source.problem(
+                (key,),
+                f"unknown key '{key}' at the top of the file",
+                hint or "a spec starts with `job:` (one job) or `dag:` and `tasks:` (a pipeline)",
+                key=True,
+            )
+        )
+    if not problems:
+        problems.append(source.problem((), "the mapping is empty", "start with `job:` or `dag:`"))
+    raise SpecError(problems)
+
+
+def _parse_job(data: dict[str, Any], file: str, source: SourceMap) -> Document:
+    job = data.get("job")
+    if isinstance(job, dict) and job.get("name") is None:
+        data = {**data, "job": {**job, "name": default_name(file)}}
+    try:
+        model = JobFile.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(validation_problems(exc, JobFile, source)) from None
+    return Document(file, model.job, source)
+
+
+def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Document:
+    dag = data.get("dag")
+    if isinstance(dag, dict) and dag.get("name") is None:
+        data = {**data, "dag": {**dag, "name": default_name(file)}}
+    try:
+        spec = PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(validation_problems(exc, PipelineSpec, source)) from None
+    problems = _graph_problems(spec, source)
+    tasks: list[PipelineTask] = []
+    for group, task_id, task in spec.task_items():
+        resolved, task_problems = _resolve_task(spec, group, task_id, task, source)
+        problems.extend(task_problems)
+        if resolved is not None:
+            tasks.append(resolved)
+    if problems:
+        raise SpecError(problems)
+    return Document(file, spec, source, tasks)
+
+
+def _resolve_task(
+    spec: PipelineSpec, group: str, task_id: str, task: TaskSpec, source: SourceMap
+) -> tuple[PipelineTask | None, list[Problem]]:
+    defaults: TaskDefaults = spec.dag.defaults
+    path: Path = ("tasks", group, task_id)
+    values: dict[str, Any] = {
+        "name": task_job_name(task_id),
+        "team": spec.dag.team,
+        "critical": spec.dag.critical,
+        "retries": spec.dag.retries,
+        "env": {**defaults.env, **task.env},
+        "secrets": [*defaults.secrets, *task.secrets],
+    }
+    for name in _JOB_FIELDS_FROM_TASK:
+        value = getattr(task, name)
+        if value is None:
+            value = getattr(defaults, name)
+        if value is not None:
+            values[name] = value
+    missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]
+    if missing:
+        return None, [
+            source.problem(
+                path,
+                f"task '{task_id}' has no {name}",
+                f"set `{name}` on the task or in `dag.defaults`",
+            )
+            for name in missing
+        ]
+    try:
+        job = JobSpec.model_validate(values)
+    except ValidationError as exc:
+        return None, validation_problems(exc, JobSpec, source, prefix=path)
+    return PipelineTask(group, task_id, job, tuple(task.depends_on)), []
+
+
+def _graph_problems(spec: PipelineSpec, source: SourceMap) -> list[Problem]:
+    problems: list[Problem] = []
+    where: dict[str, str] = {}
+    for group, task_id, _ in spec.task_items():
+        if task_id in where:
+            problems.append(
+                source.problem(
+                    ("tasks", group, task_id),
+                    f"task name '{task_id}' is used in groups '{where[task_id]}' and '{group}'",
+                    "task names must be unique across the pipeline: rename one",
+                    key=True,
+                )
+            )
+        else:
+            where[task_id] = group
+    for group, task_id, task in spec.task_items():
+        for i, target in enumerate(task.depends_on):
+            if target not in where:
+                hint = did_you_mean(target, where) or f"known tasks: {', '.join(sorted(where))}"
+                problems.append(
+                    source.problem(
+                        ("tasks", group, task_id, "depends_on", i),
+                        f"depends on unknown task '{target}'",
+                        hint,
+                    )
+                )
+    cycle = _find_cycle({t: tuple(s.depends_on) for _, t, s in spec.task_items()})
+    if cycle:
+        group = where[cycle[0]]
+        problems.append(
+            source.problem(
+                ("tasks", group, cycle[0], "depends_on"),
+                "dependency cycle: " + " → ".join([*cycle, cycle[0]]),
+                "remove one of these `depends_on` entries",
+            )
+        )
+    return problems
+
+
+def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:
+    """One cycle of the graph as a list of task names, or an empty list."""
+    state: dict[str, int] = {}
+    for root in sorted(graph):
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        trail: list[str] = []
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                state[node] = 1
+                trail.append(node)
+            deps = [d for d in graph.get(node, ()) if d in graph]
+            if i < len(deps):
+                stack.append((node, i + 1))
+                nxt = deps[i]
+                if state.get(nxt) == 1:
+                    return trail[trail.index(nxt) :]
+                if not state.get(nxt):
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                trail.pop()
+    return []

@@ -1,0 +1,313 @@
+"""The job and pipeline specs a scientist writes, as pydantic models.
+
+These models are the single description of the spec format: the loader validates with them,
+the JSON Schema for editors is generated from them, and the docs tables come from their
+``Field`` descriptions. Policy (what the platform allows) lives in ``airflow_platform.policy``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from airflow_platform.spec.durations import Duration
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly",
+                    "@quarterly", "@yearly", "@annually")  # fmt: skip
+
+
+def _dns_label(what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not DNS_LABEL.fullmatch(value):
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
+            hint = f"; try '{suggestion}'" if suggestion and DNS_LABEL.fullmatch(suggestion) else ""
+            raise ValueError(
+                f"'{value}' is not a valid {what}: use lowercase letters, digits and '-', "
+                f"start and end with a letter or digit, at most 63 characters{hint}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_script(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("the script is empty: give a shell command, e.g. 'python train.py'")
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("the command list is empty: e.g. ['python', 'train.py']")
+        if not all(
+            isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
+        ):
+            raise ValueError("every item of the command list must be a string")
+        return [str(item) for item in value]
+    raise ValueError(
+        "expected a shell command (a string, run by /bin/sh -c) or a command list "
+        "(exec form, e.g. ['python', 'train.py'])"
+    )
+
+
+def _check_schedule(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("@"):
+        if text not in SCHEDULE_PRESETS:
+            raise ValueError(
+                f"unknown schedule preset '{text}'; use one of {', '.join(SCHEDULE_PRESETS)} "
+                "or a cron expression like '0 6 * * *'"
+            )
+        return text
+    fields = text.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(
+            f"'{text}' is not a cron expression (5 fields: minute hour day month weekday) "
+            "or a preset like '@daily'; e.g. '0 6 * * *' for 06:00 every day"
+        )
+    return text
+
+
+def _check_env(value: dict[str, str]) -> dict[str, str]:
+    bad = [k for k in value if not ENV_NAME.fullmatch(k)]
+    if bad:
+        raise ValueError(
+            f"environment variable name '{bad[0]}' is not valid: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+    return value
+
+
+def _check_image(value: str) -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise ValueError(
+            f"'{value}' is not an image reference, e.g. registry.internal/team/app:1.0"
+        )
+    return value
+
+
+def _check_depends(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("lists a task more than once")
+    return value
+
+
+Name = Annotated[str, _dns_label("name")]
+TeamName = Annotated[str, _dns_label("team name")]
+ExecutionScript = Annotated[str | list[str], BeforeValidator(_check_script)]
+Schedule = Annotated[str | None, AfterValidator(_check_schedule)]
+Env = Annotated[dict[str, str], AfterValidator(_check_env)]
+Image = Annotated[str, AfterValidator(_check_image)]
+
+_STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
+
+
+class SecretRef(BaseModel):
+    """A reference to one key of a Kubernetes Secret, exposed to the job as an env var.
+
+    Secrets are never written in a spec: the platform team stores them in the jobs namespace
+    and the spec names them.
+    """
+
+    model_config = _STRICT
+
+    name: Annotated[str, _dns_label("Secret name")] = Field(
+        description="Name of the Kubernetes Secret in the jobs namespace.", examples=["s3-creds"]
+    )
+    key: str = Field(
+        pattern=SECRET_KEY.pattern,
+        description="Key inside the Secret.",
+        examples=["access_key"],
+    )
+    env: str = Field(
+        pattern=f"^{ENV_NAME.pattern}$",
+        description="Environment variable the job reads the value from.",
+        examples=["AWS_ACCESS_KEY_ID"],
+    )
+
+
+_FIELD_DOCS: dict[str, dict[str, Any]] = {
+    "resource_flavor": {
+        "description": "A flavor from the platform's catalog (`airflow-platform flavors`): "
+        "it fixes CPU, memory and GPUs.",
+        "examples": ["cpu-2gb", "gpu-1x-24gb"],
+    },
+    "docker_image": {
+        "description": "The image the job runs in; the policy allows only some registries.",
+        "examples": ["registry.internal/vision/train:1.4.2"],
+    },
+    "execution_time": {
+        "description": "Hard time limit: the pod is killed after it (activeDeadlineSeconds).",
+        "examples": ["90 minutes", "1h30m", "45s", "PT2H"],
+    },
+    "execution_script": {
+        "description": "What to run: a string is run by `/bin/sh -c`; a list is the exec form.",
+        "examples": ["python train.py --epochs 10", ["python", "train.py"]],
+    },
+    "retries": {"description": "How many times a failed run is retried.", "examples": [1]},
+    "env": {
+        "description": "Plain environment variables (never secrets: use `secrets`).",
+        "examples": [{"DATA_PATH": "s3://bucket/train"}],
+    },
+    "secrets": {
+        "description": "Secrets the job reads, by reference to a Kubernetes Secret.",
+        "examples": [[{"name": "s3-creds", "key": "access_key", "env": "AWS_ACCESS_KEY_ID"}]],
+    },
+    "keep_failed_pod": {
+        "description": "Keep the pod of a failed run for debugging (deleted otherwise).",
+        "examples": [False],
+    },
+}
+
+
+def _doc(name: str, **extra: Any) -> Any:
+    return Field(**_FIELD_DOCS[name], **extra)
+
+
+class JobSpec(BaseModel):
+    """One job: a script in an image, sized by a flavor, bounded by a time limit."""
+
+    model_config = _STRICT
+
+    name: Name = Field(
+        description="Job name (DNS-1123 label); defaults to the file name.",
+        examples=["train-classifier"],
+    )
+    team: TeamName = Field(
+        description="The owning team; the policy is checked against it.", examples=["vision"]
+    )
+    resource_flavor: str = _doc("resource_flavor")
+    docker_image: Image = _doc("docker_image")
+    execution_time: Duration = _doc("execution_time")
+    execution_script: ExecutionScript = _doc("execution_script")
+    schedule: Schedule = Field(
+        default=None,
+        description="When to run: a cron expression or a preset such as '@daily'. "
+        "Absent means on demand only.",
+        examples=["@daily", "0 6 * * *"],
+    )
+    retries: int = _doc("retries", default=0, ge=0, le=10)
+    critical: bool = Field(
+        default=False,
+        description="A failure pages the on-call (PagerDuty); otherwise it goes to Slack only.",
+        examples=[True],
+    )
+    env: Env = _doc("env", default_factory=dict)
+    secrets: list[SecretRef] = _doc("secrets", default_factory=list)
+    keep_failed_pod: bool = _doc("keep_failed_pod", default=False)
+
+
+class TaskSpec(BaseModel):
+    """One task of a pipeline: a job whose unset fields come from ``dag.defaults``."""
+
+    model_config = _STRICT
+
+    resource_flavor: str | None = _doc("resource_flavor", default=None)
+    docker_image: Image | None = _doc("docker_image", default=None)
+    execution_time: Duration | None = _doc("execution_time", default=None)
+    execution_script: ExecutionScript | None = _doc("execution_script", default=None)
+    retries: int | None = _doc("retries", default=None, ge=0, le=10)
+    env: Env = _doc("env", default_factory=dict)
+    secrets: list[SecretRef] = _doc("secrets", default_factory=list)
+    keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
+    depends_on: Annotated[list[str], AfterValidator(_check_depends)] = Field(
+        default_factory=list,
+        description="Tasks (by name, in any group) that must succeed before this one starts.",
+        examples=[["compile_data"]],
+    )
+
+
+class TaskDefaults(BaseModel):
+    """Values every task of the pipeline inherits unless it sets its own."""
+
+    model_config = _STRICT
+
+    resource_flavor: str | None = _doc("resource_flavor", default=None)
+    docker_image: Image | None = _doc("docker_image", default=None)
+    execution_time: Duration | None = _doc("execution_time", default=None)
+    execution_script: ExecutionScript | None = _doc("execution_script", default=None)
+    retries: int | None = _doc("retries", default=None, ge=0, le=10)
+    env: Env = _doc("env", default_factory=dict)
+    secrets: list[SecretRef] = _doc("secrets", default_factory=list)
+    keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
+
+
+class DagInfo(BaseModel):
+    """The pipeline as a whole: its owner, schedule and the defaults of its tasks."""
+
+    model_config = _STRICT
+
+    name: Name = Field(
+        description="Pipeline (DAG) name; defaults to the file name.",
+        examples=["strain-normalization"],
+    )
+    team: TeamName = Field(description="The owning team.", examples=["analytics"])
+    schedule: Schedule = Field(
+        default=None,
+        description="A cron expression or preset; absent means on demand only.",
+        examples=["0 6 * * *"],
+    )
+    critical: bool = Field(
+        default=False,
+        description="A failed task pages the on-call (PagerDuty); otherwise Slack only.",
+    )
+    retries: int = _doc("retries", default=0, ge=0, le=10)
+    defaults: TaskDefaults = Field(
+        default_factory=TaskDefaults, description="Fields every task inherits."
+    )
+
+
+Group = Annotated[dict[str, TaskSpec], Field(min_length=1)]
+
+
+class JobFile(BaseModel):
+    """A file holding one job."""
+
+    model_config = _STRICT
+
+    job: JobSpec = Field(description="The job.")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineTask:
+    """A pipeline task resolved against the defaults: the job it runs and where it sits."""
+
+    group: str
+    task_id: str
+    job: JobSpec
+    depends_on: tuple[str, ...]
+
+    @property
+    def qualified_id(self) -> str:
+        """The Airflow task id: ``<group>.<task>``."""
+        return f"{self.group}.{self.task_id}"
+
+
+class PipelineSpec(BaseModel):
+    """A pipeline: a DAG of jobs grouped into stages."""
+
+    model_config = _STRICT
+
+    dag: DagInfo = Field(description="The pipeline's name, owner, schedule and defaults.")
+    tasks: Annotated[dict[str, Group], Field(min_length=1)] = Field(
+        description="Groups of tasks (each group an Airflow task group); task names are unique "
+        "across groups.",
+    )
+
+    def task_items(self) -> Iterator[tuple[str, str, TaskSpec]]:
+        for group, tasks in self.tasks.items():
+            for name, task in tasks.items():
+                yield group, name, task
+
+
+Spec = JobSpec | PipelineSpec

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Builds the pinned test tools from the Go module proxy into a cache outside the checkout:
+#   $AIRFLOW_PLATFORM_TOOLS (default ~/.cache/airflow-platform/tools)/<tool>-<version>/
+# Idempotent: a tool whose binary is already in the cache (or on PATH at the pinned version)
+# is not built again. Prints what it built and how long each step took.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache=${AIRFLOW_PLATFORM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-platform/tools}
+mkdir -p "$cache"
+export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+command -v go >/dev/null || { echo "install-tools: go is not installed (apt-get install golang, or see https://go.dev/doc/install)" >&2; exit 1; }
+
+log() { printf '[install-tools] %s\n' "$*"; }
+
+# on_path NAME VERSION DEST: link a binary already on PATH into DEST when it reports VERSION.
+on_path() {
+  local name=$1 version=$2 dest=$3 found
+  found=$(command -v "$name" 2>/dev/null) || return 1
+  "$found" --version 2>/dev/null | grep -q -- "${version#v}" || return 1
+  mkdir -p "$dest" && ln -sf "$found" "$dest/$name"
+  log "$name $version: using $found from PATH"
+}
+
+# throwaway_module DIR: an empty module to build third-party main packages in.
+throwaway_module() {
+  rm -rf "$1" && mkdir -p "$1" && (cd "$1" && go mod init airflow-platform.local/toolbuild >/dev/null 2>&1)
+}
+
+build_helm() {
+  local dest="$cache/helm-$HELM_VERSION"
+  [ -x "$dest/helm" ] && { log "helm $HELM_VERSION: cached"; return; }
+  on_path helm "$HELM_VERSION" "$dest" && return
+  local start=$SECONDS work="$cache/.build/helm"
+  throwaway_module "$work"
+  cd "$work"
+  go get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >/dev/null
+  local k8s_api_ver major minor
+  k8s_api_ver=$(go list -m -f '{{.Version}}' k8s.io/client-go)   # e.g. v0.34.2
+  major=1; minor=$(echo "$k8s_api_ver" | cut -d. -f2)
+  # The same ldflags as helm's own Makefile, so `helm template`/`lint` know the Kubernetes version.
+  local pkg=helm.sh/helm/v3
+  local ldflags="-s -w -X $pkg/internal/version.version=$HELM_VERSION -X $pkg/internal/version.gitTreeState=clean"
+  for v in pkg/lint/rules pkg/chartutil; do
+    ldflags="$ldflags -X $pkg/$v.k8sVersionMajor=$major -X $pkg/$v.k8sVersionMinor=$minor"
+  done
+  mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "$ldflags" -o "$dest.tmp/helm" "$pkg/cmd/helm"
+  mv "$dest.tmp" "$dest"
+  log "helm $HELM_VERSION: built in $((SECONDS - start)) s ($("$dest/helm" version --short))"
+}
+
+build_etcd() {
+  local dest="$cache/etcd-$ETCD_VERSION"
+  [ -x "$dest/etcd" ] && { log "etcd $ETCD_VERSION: cached"; return; }
+  on_path etcd "$ETCD_VERSION" "$dest" && return
+  local start=$SECONDS work="$cache/.build/etcd"
+  throwaway_module "$work"
+  cd "$work"
+  # server/v3 has relative replaces in its go.mod, so it cannot be `go install`ed; as a
+  # dependency of this module its published siblings at the same version are used instead.
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null
+  mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w" -o "$dest.tmp/etcd" go.etcd.io/etcd/server/v3
+  mv "$dest.tmp" "$dest"
+  log "etcd $ETCD_VERSION: built in $((SECONDS - start)) s ($("$dest/etcd" --version | head -1))"
+}
+
+build_kwok() {
+  local dest="$cache/kwok-$KWOK_VERSION"
+  [ -x "$dest/kwok" ] && [ -d "$dest/stage" ] && { log "kwok $KWOK_VERSION: cached"; return; }
+  local start=$SECONDS work="$cache/.build/kwok"
+  throwaway_module "$work"
+  cd "$work"
+  go get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >/dev/null
+  mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$dest.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok
+  # The pod and node stages ship inside the module; keep them beside the binary.
+  local moddir
+  moddir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  cp -r "$moddir/kustomize/stage" "$dest.tmp/stage"
+  chmod -R u+w "$dest.tmp/stage"
+  mv "$dest.tmp" "$dest"
+  log "kwok $KWOK_VERSION: built in $((SECONDS - start)) s"
+}
+
+build_kubernetes() {
+  local dest="$cache/kubernetes-$KUBERNETES_VERSION"
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  if [ -d "$dest" ] && [ -x "$dest/kubectl" ]; then log "kubernetes $KUBERNETES_VERSION: cached"; return; fi
+  local start=$SECONDS work="$cache/.build/kubernetes"
+  throwaway_module "$work"
+  cd "$work"
+  local v=$KUBERNETES_VERSION staging_version
+  staging_version="v0.${v#v1.}"            # v1.34.4 -> v0.34.4
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and points them at local folders;
+  # replace each with its published release so the commands build from the proxy.
+  local staging
+  staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\1#p' "$gomod")
+  [ -n "$staging" ] || { echo "install-tools: found no staging modules in $gomod" >&2; exit 1; }
+  local args=()
+  for m in $staging; do args+=("-replace=$m=$m@$staging_version"); done
+  go mod edit "${args[@]}" "-require=k8s.io/kubernetes@$v"
+  local pkgs=()
+  # Each package at the pinned version: without it `go get` upgrades k8s.io/kubernetes to the
+  # newest release, whose staging requirements no longer match the replaces above.
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$v"); done
+  go get "${pkgs[@]}" >/dev/null
+  local minor=${v#v1.}; minor=${minor%%.*}
+  local ldflags="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags="$ldflags -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  mkdir -p "$dest.tmp"
+  for c in "${cmds[@]}"; do
+    local s=$SECONDS
+    go build -trimpath -ldflags "$ldflags" -o "$dest.tmp/$c" "k8s.io/kubernetes/cmd/$c"
+    log "  $c: $((SECONDS - s)) s"
+  done
+  mv "$dest.tmp" "$dest"
+  log "kubernetes $KUBERNETES_VERSION: built in $((SECONDS - start)) s ($("$dest/kube-apiserver" --version))"
+}
+
+total=$SECONDS
+build_helm
+build_etcd
+build_kwok
+build_kubernetes
+log "all tools ready in $((SECONDS - total)) s under $cache"
