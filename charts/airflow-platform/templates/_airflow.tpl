@@ -1,0 +1,275 @@
+{{/*
+What every Airflow container shares: airflow.cfg, environment, volumes, the wait for the
+migrated schema, git-sync, and the worker pod template.
+*/}}
+
+{{- define "airflow-platform.airflowHome" -}}/opt/airflow{{- end -}}
+{{- define "airflow-platform.platformConfigPath" -}}/opt/airflow/platform/platform.yaml{{- end -}}
+{{- define "airflow-platform.podTemplatePath" -}}/opt/airflow/pod_templates/pod_template_file.yaml{{- end -}}
+{{- define "airflow-platform.uiPasswordsPath" -}}/opt/airflow/auth/passwords.json{{- end -}}
+{{- define "airflow-platform.gitRoot" -}}/opt/airflow/git{{- end -}}
+
+{{- define "airflow-platform.airflowConfigMapName" -}}
+{{- printf "%s-airflow-config" (include "airflow-platform.fullname" .) -}}
+{{- end -}}
+{{- define "airflow-platform.platformConfigMapName" -}}
+{{- printf "%s-platform-config" (include "airflow-platform.fullname" .) -}}
+{{- end -}}
+
+{{/* Where DAG files and job specs are read: baked into the image, or the git-sync checkout. */}}
+{{- define "airflow-platform.dagsFolder" -}}
+{{- if .Values.gitSync.enabled -}}
+{{- printf "%s/repo/%s" (include "airflow-platform.gitRoot" .) .Values.gitSync.dagsSubPath | trimSuffix "/" -}}
+{{- else -}}
+/opt/airflow/dags
+{{- end -}}
+{{- end -}}
+{{- define "airflow-platform.jobsFolder" -}}
+{{- if .Values.gitSync.enabled -}}
+{{- printf "%s/repo/%s" (include "airflow-platform.gitRoot" .) .Values.gitSync.jobsSubPath | trimSuffix "/" -}}
+{{- else -}}
+/opt/airflow/jobs
+{{- end -}}
+{{- end -}}
+
+{{/* The platform document exactly as the library reads it. */}}
+{{- define "airflow-platform.platformYaml" -}}
+{{- toYaml .Values.platform -}}
+{{- end -}}
+
+{{/* airflow.cfg: the chart's settings, then airflowConfig merged over them. */}}
+{{- define "airflow-platform.airflowCfg" -}}
+{{- $ns := .Release.Namespace -}}
+{{- $cfg := dict
+  "core" (dict
+    "executor" "KubernetesExecutor"
+    "dags_folder" (include "airflow-platform.dagsFolder" .)
+    "load_examples" "False"
+    "execution_api_server_url" (printf "http://%s.%s.svc:%d/execution/" (include "airflow-platform.apiServerServiceName" .) $ns (int .Values.apiServer.service.port))
+    "auth_manager" "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    "simple_auth_manager_users" (join "," .Values.auth.users)
+    "simple_auth_manager_passwords_file" (include "airflow-platform.uiPasswordsPath" .))
+  "api" (dict "host" "0.0.0.0" "port" (toString .Values.apiServer.service.port))
+  "scheduler" (dict "enable_health_check" "True" "scheduler_health_check_server_port" "8974")
+  "logging" (dict "colored_console_log" "False")
+  "kubernetes_executor" (dict
+    "namespace" (include "airflow-platform.jobsNamespace" .)
+    "multi_namespace_mode" "False"
+    "in_cluster" "True"
+    "pod_template_file" (include "airflow-platform.podTemplatePath" .)
+    "worker_container_repository" .Values.images.airflow.repository
+    "worker_container_tag" .Values.images.airflow.tag
+    "worker_pods_creation_batch_size" (toString .Values.workers.podsCreationBatchSize)
+    "delete_worker_pods" (ternary "True" "False" .Values.workers.deleteWorkerPods)
+    "delete_worker_pods_on_failure" "False")
+-}}
+{{- $merged := mergeOverwrite $cfg (deepCopy .Values.airflowConfig) -}}
+{{- range $section, $settings := $merged }}
+[{{ $section }}]
+{{- range $key, $value := $settings }}
+{{ $key }} = {{ $value }}
+{{- end }}
+{{ end -}}
+{{- end -}}
+
+{{/* Environment of the long-running components and the migration job. */}}
+{{- define "airflow-platform.databaseEnv" -}}
+- name: DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+{{- if .Values.postgresql.enabled }}
+      name: {{ include "airflow-platform.postgresqlSecretName" . }}
+      key: password
+{{- else }}
+      name: {{ .Values.externalDatabase.passwordSecret.name }}
+      key: {{ .Values.externalDatabase.passwordSecret.key }}
+{{- end }}
+{{- if .Values.postgresql.enabled }}
+# $(DATABASE_PASSWORD) is expanded by the kubelet, so the password never sits in a ConfigMap.
+- name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+  value: {{ printf "postgresql+psycopg2://%s:$(DATABASE_PASSWORD)@%s:5432/%s" .Values.postgresql.user (include "airflow-platform.postgresqlServiceName" .) .Values.postgresql.database | quote }}
+{{- else }}
+- name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+  value: {{ printf "postgresql+psycopg2://%s:$(DATABASE_PASSWORD)@%s:%d/%s?sslmode=%s" .Values.externalDatabase.user .Values.externalDatabase.host (int .Values.externalDatabase.port) .Values.externalDatabase.database .Values.externalDatabase.sslMode | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "airflow-platform.airflowEnv" -}}
+- name: AIRFLOW_PLATFORM_CONFIG
+  value: {{ include "airflow-platform.platformConfigPath" . }}
+- name: AIRFLOW_PLATFORM_JOBS_DIR
+  value: {{ include "airflow-platform.jobsFolder" . }}
+{{ include "airflow-platform.databaseEnv" . }}
+- name: AIRFLOW__CORE__FERNET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "airflow-platform.fernetKeySecretName" . }}
+      key: fernet-key
+- name: AIRFLOW__API_AUTH__JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "airflow-platform.jwtSecretName" . }}
+      key: jwt-secret
+- name: AIRFLOW__API__SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "airflow-platform.apiSecretKeySecretName" . }}
+      key: api-secret-key
+{{- end -}}
+
+{{- define "airflow-platform.airflowVolumeMounts" -}}
+- name: airflow-config
+  mountPath: /opt/airflow/airflow.cfg
+  subPath: airflow.cfg
+  readOnly: true
+- name: airflow-config
+  mountPath: /opt/airflow/pod_templates/pod_template_file.yaml
+  subPath: pod_template_file.yaml
+  readOnly: true
+- name: platform-config
+  mountPath: /opt/airflow/platform
+  readOnly: true
+{{- if .Values.gitSync.enabled }}
+- name: git
+  mountPath: {{ include "airflow-platform.gitRoot" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "airflow-platform.airflowVolumes" -}}
+- name: airflow-config
+  configMap:
+    name: {{ include "airflow-platform.airflowConfigMapName" . }}
+- name: platform-config
+  configMap:
+    name: {{ include "airflow-platform.platformConfigMapName" . }}
+{{- if .Values.gitSync.enabled }}
+- name: git
+  emptyDir: {}
+{{- end }}
+{{- end -}}
+
+{{/* Rolls a component's pods when the config it mounts changes. */}}
+{{- define "airflow-platform.configChecksums" -}}
+checksum/airflow-config: {{ include "airflow-platform.airflowCfg" . | sha256sum }}
+checksum/platform-config: {{ include "airflow-platform.platformYaml" . | sha256sum }}
+{{- end -}}
+
+{{/* Holds a component back until `airflow db migrate` (the hook Job) has finished. */}}
+{{- define "airflow-platform.waitForMigrations" -}}
+- name: wait-for-migrations
+  image: {{ include "airflow-platform.image" .Values.images.airflow }}
+  imagePullPolicy: {{ .Values.images.airflow.pullPolicy }}
+  args: ["airflow", "db", "check-migrations", "--migration-wait-timeout={{ int .Values.waitForMigrations.timeoutSeconds }}"]
+  env:
+{{- include "airflow-platform.databaseEnv" . | nindent 4 }}
+  volumeMounts:
+{{- include "airflow-platform.airflowVolumeMounts" . | nindent 4 }}
+  resources:
+{{- toYaml .Values.waitForMigrations.resources | nindent 4 }}
+  securityContext:
+{{- include "airflow-platform.containerSecurityContext" . | nindent 4 }}
+{{- end -}}
+
+{{/*
+git-sync: a native sidecar (an init container that keeps running) for long-running pods, or a
+single clone for worker pods, which would otherwise never finish. Call with
+(dict "root" $ "oneTime" true|false).
+*/}}
+{{- define "airflow-platform.gitSyncContainer" -}}
+{{- $v := .root.Values.gitSync -}}
+- name: git-sync{{ if .oneTime }}-init{{ end }}
+  image: {{ include "airflow-platform.image" .root.Values.images.gitSync }}
+  imagePullPolicy: {{ .root.Values.images.gitSync.pullPolicy }}
+{{- if not .oneTime }}
+  restartPolicy: Always
+{{- end }}
+  env:
+    - name: GITSYNC_REPO
+      value: {{ $v.repo | quote }}
+    - name: GITSYNC_REF
+      value: {{ $v.ref | quote }}
+    - name: GITSYNC_ROOT
+      value: {{ include "airflow-platform.gitRoot" .root }}
+    - name: GITSYNC_LINK
+      value: repo
+    - name: GITSYNC_PERIOD
+      value: {{ $v.period | quote }}
+    - name: GITSYNC_ONE_TIME
+      value: {{ ternary "true" "false" .oneTime | quote }}
+{{- if $v.credentialsSecret }}
+  envFrom:
+    - secretRef:
+        name: {{ $v.credentialsSecret }}
+{{- end }}
+  volumeMounts:
+    - name: git
+      mountPath: {{ include "airflow-platform.gitRoot" .root }}
+  resources:
+{{- toYaml $v.resources | nindent 4 }}
+  securityContext:
+{{- include "airflow-platform.containerSecurityContext" .root | nindent 4 }}
+{{- end -}}
+
+{{/*
+The pod template the KubernetesExecutor starts each worker from. Worker pods live in the jobs
+namespace, so everything they mount (the two ConfigMaps) is rendered there too; they need no
+database or key Secret, because Airflow 3 workers talk to the api-server's Execution API with a
+token the scheduler hands them.
+*/}}
+{{- define "airflow-platform.podTemplate" -}}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: placeholder-name
+  labels:
+{{- include "airflow-platform.labels" (dict "root" . "component" "worker") | nindent 4 }}
+spec:
+  serviceAccountName: {{ include "airflow-platform.workerServiceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.workers.launchJobPods }}
+  restartPolicy: Never
+  {{- include "airflow-platform.imagePullSecrets" . | nindent 2 }}
+  securityContext:
+{{- include "airflow-platform.podSecurityContext" 50000 | nindent 4 }}
+{{- if .Values.gitSync.enabled }}
+  initContainers:
+{{- include "airflow-platform.gitSyncContainer" (dict "root" . "oneTime" true) | nindent 4 }}
+{{- end }}
+  containers:
+    - name: base
+      image: {{ include "airflow-platform.image" .Values.images.airflow }}
+      imagePullPolicy: {{ .Values.images.airflow.pullPolicy }}
+      env:
+        - name: AIRFLOW_PLATFORM_CONFIG
+          value: {{ include "airflow-platform.platformConfigPath" . }}
+        - name: AIRFLOW_PLATFORM_JOBS_DIR
+          value: {{ include "airflow-platform.jobsFolder" . }}
+      resources:
+{{- toYaml .Values.workers.resources | nindent 8 }}
+      securityContext:
+{{- include "airflow-platform.containerSecurityContext" . | nindent 8 }}
+      volumeMounts:
+        - name: airflow-config
+          mountPath: /opt/airflow/airflow.cfg
+          subPath: airflow.cfg
+          readOnly: true
+        - name: platform-config
+          mountPath: /opt/airflow/platform
+          readOnly: true
+{{- if .Values.gitSync.enabled }}
+        - name: git
+          mountPath: {{ include "airflow-platform.gitRoot" . }}
+          readOnly: true
+{{- end }}
+  volumes:
+    - name: airflow-config
+      configMap:
+        name: {{ include "airflow-platform.airflowConfigMapName" . }}
+    - name: platform-config
+      configMap:
+        name: {{ include "airflow-platform.platformConfigMapName" . }}
+{{- if .Values.gitSync.enabled }}
+    - name: git
+      emptyDir: {}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,149 @@
+{{/*
+Names, labels, images and security contexts shared by every template.
+*/}}
+
+{{- define "airflow-platform.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The prefix of every resource name; kept short because component names are appended. */}}
+{{- define "airflow-platform.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "airflow-platform.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The namespace of worker and job pods: the platform policy's jobs_namespace, one source. */}}
+{{- define "airflow-platform.jobsNamespace" -}}
+{{- .Values.platform.policy.jobs_namespace -}}
+{{- end -}}
+
+{{/* Labels every object carries. Call with (dict "root" $ "component" "scheduler"). */}}
+{{- define "airflow-platform.labels" -}}
+helm.sh/chart: {{ include "airflow-platform.chart" .root }}
+{{ include "airflow-platform.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: airflow-platform
+{{- end -}}
+
+{{/* The stable subset used in selectors; never add a label here that can change on upgrade. */}}
+{{- define "airflow-platform.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "airflow-platform.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- if .component }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+{{- end -}}
+
+{{/* image reference: (include "airflow-platform.image" .Values.images.airflow) */}}
+{{- define "airflow-platform.image" -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+
+{{- define "airflow-platform.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Pod-level security context meeting Pod Security `restricted`. The airflow image's user is
+50000 in group 0; postgres is 999. Call with the uid.
+*/}}
+{{- define "airflow-platform.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ . }}
+runAsGroup: {{ if eq (int .) 50000 }}0{{ else }}{{ . }}{{ end }}
+fsGroup: {{ if eq (int .) 50000 }}0{{ else }}{{ . }}{{ end }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container-level security context meeting Pod Security `restricted`. */}}
+{{- define "airflow-platform.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Name of each component's service account. */}}
+{{- define "airflow-platform.serviceAccountName" -}}
+{{- printf "%s-%s" (include "airflow-platform.fullname" .root) .component -}}
+{{- end -}}
+
+{{- define "airflow-platform.workerServiceAccountName" -}}
+{{- printf "%s-worker" (include "airflow-platform.fullname" .) -}}
+{{- end -}}
+
+{{- define "airflow-platform.apiServerServiceName" -}}
+{{- printf "%s-api-server" (include "airflow-platform.fullname" .) -}}
+{{- end -}}
+
+{{- define "airflow-platform.postgresqlServiceName" -}}
+{{- printf "%s-postgresql" (include "airflow-platform.fullname" .) -}}
+{{- end -}}
+
+{{/* Names of the Secrets holding each generated or provided value. */}}
+{{- define "airflow-platform.fernetKeySecretName" -}}
+{{- default (printf "%s-fernet-key" (include "airflow-platform.fullname" .)) .Values.secrets.fernetKeySecretName -}}
+{{- end -}}
+{{- define "airflow-platform.jwtSecretName" -}}
+{{- default (printf "%s-jwt-secret" (include "airflow-platform.fullname" .)) .Values.secrets.jwtSecretName -}}
+{{- end -}}
+{{- define "airflow-platform.apiSecretKeySecretName" -}}
+{{- default (printf "%s-api-secret-key" (include "airflow-platform.fullname" .)) .Values.secrets.apiSecretKeySecretName -}}
+{{- end -}}
+{{- define "airflow-platform.uiPasswordsSecretName" -}}
+{{- default (printf "%s-ui-passwords" (include "airflow-platform.fullname" .)) .Values.secrets.uiPasswordsSecretName -}}
+{{- end -}}
+{{- define "airflow-platform.postgresqlSecretName" -}}
+{{- default (printf "%s-postgresql" (include "airflow-platform.fullname" .)) .Values.postgresql.passwordSecret -}}
+{{- end -}}
+
+{{/*
+A value generated once: the existing Secret's data when the release already has it (helm
+upgrade), a fresh random value otherwise. `helm template` cannot look up, so it always
+generates. Call with (dict "root" $ "name" "x" "key" "k" "value" "<fresh value>").
+*/}}
+{{- define "airflow-platform.keptSecretValue" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .name -}}
+{{- if and $existing (hasKey ($existing.data | default dict) .key) -}}
+{{- index $existing.data .key -}}
+{{- else -}}
+{{- .value | b64enc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails rendering with a clear message when the database choice is inconsistent. */}}
+{{- define "airflow-platform.validateDatabase" -}}
+{{- if and (not .Values.postgresql.enabled) (not .Values.externalDatabase.host) -}}
+{{- fail "externalDatabase.host is required when postgresql.enabled is false" -}}
+{{- end -}}
+{{- if and (not .Values.postgresql.enabled) (not .Values.externalDatabase.passwordSecret.name) -}}
+{{- fail "externalDatabase.passwordSecret.name is required when postgresql.enabled is false" -}}
+{{- end -}}
+{{- if and .Values.postgresql.enabled .Values.externalDatabase.host -}}
+{{- fail "externalDatabase.host is set but postgresql.enabled is true: set postgresql.enabled=false to use the external database" -}}
+{{- end -}}
+{{- if and .Values.gitSync.enabled (not .Values.gitSync.repo) -}}
+{{- fail "gitSync.repo is required when gitSync.enabled is true" -}}
+{{- end -}}
+{{- end -}}
