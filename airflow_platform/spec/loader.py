@@ -50,6 +50,19 @@ class Document:
             return [self.spec]
         return [task.job for task in self.tasks]
 
+    def ordered_tasks(self) -> list[PipelineTask]:
+        """Pipeline tasks so that each comes after everything it depends on (stable)."""
+        done: set[str] = set()
+        ordered: list[PipelineTask] = []
+        pending = list(self.tasks)
+        while pending:
+            ready = [t for t in pending if all(d in done for d in t.depends_on)]
+            for task in ready:
+                ordered.append(task)
+                done.add(task.task_id)
+            pending = [t for t in pending if t.task_id not in done]
+        return ordered
+
     def job_field_path(self, index: int, field_name: str) -> Path:
         """Where the value of ``field_name`` of job ``index`` was written (task or defaults)."""
         if isinstance(self.spec, JobSpec):

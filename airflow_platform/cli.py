@@ -1,0 +1,271 @@
+"""The `airflow-platform` command: validate, render, run, flavors and schema."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from airflow_platform.config import PlatformConfig, format_memory, load_config
+from airflow_platform.pods import RunContext, build_pod, pod_to_yaml
+from airflow_platform.runners.local import MEMORY_MECHANISM, LocalResult, run_local
+from airflow_platform.schema import spec_json_schema
+from airflow_platform.spec.durations import format_duration
+from airflow_platform.spec.errors import SpecError
+from airflow_platform.spec.loader import SPEC_SUFFIXES, Document
+from airflow_platform.spec.models import JobSpec, PipelineSpec
+from airflow_platform.validation import validate_file
+
+app = typer.Typer(
+    name="airflow-platform",
+    help="Validate, render and run job specs on the airflow-platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Platform config file (default: $AIRFLOW_PLATFORM_CONFIG, else the packaged default).",
+        dir_okay=False,
+    ),
+]
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class SchemaKind(StrEnum):
+    all = "all"
+    job = "job"
+    pipeline = "pipeline"
+
+
+def _config(path: Path | None) -> PlatformConfig:
+    try:
+        return load_config(path)
+    except SpecError as exc:
+        err.print(f"[bold red]invalid platform config[/]\n{exc}", markup=True)
+        raise typer.Exit(2) from None
+
+
+def _spec_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            err.print(f"error: {path}: no such file or folder")
+            raise typer.Exit(2)
+    return files
+
+
+def _load_one(spec: Path, config: PlatformConfig) -> Document:
+    if not spec.is_file():
+        err.print(f"error: {spec}: no such file")
+        raise typer.Exit(2)
+    try:
+        return validate_file(spec, config)
+    except SpecError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
+@app.command(epilog="Example: airflow-platform validate jobs/  (or: --format json jobs/a.yaml)")
+def validate(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Spec files or folders (searched for *.yaml).")
+    ],
+    output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
+        OutputFormat.text
+    ),
+    config_path: ConfigOption = None,
+) -> None:
+    """Check specs against the format, the flavor catalog and the policy.
+
+    Every problem of every file is reported. Exit status: 0 all valid, 1 some invalid,
+    2 usage error (a path that does not exist, a broken platform config).
+    """
+    config = _config(config_path)
+    files = _spec_files(paths)
+    if not files:
+        err.print(f"error: no *.yaml spec files under {', '.join(map(str, paths))}")
+        raise typer.Exit(2)
+    results: list[dict[str, object]] = []
+    errors: list[SpecError] = []
+    invalid = 0
+    for file in files:
+        try:
+            doc = validate_file(file, config)
+        except SpecError as exc:
+            invalid += 1
+            errors.append(exc)
+            results.append(
+                {
+                    "file": str(file),
+                    "valid": False,
+                    "problems": [p.to_dict() for p in exc.problems],
+                }
+            )
+            if output is OutputFormat.text:
+                out.print(str(exc), markup=False)
+            continue
+        kind = "job" if isinstance(doc.spec, JobSpec) else "pipeline"
+        results.append({"file": str(file), "valid": True, "kind": kind, "problems": []})
+    if output is OutputFormat.json:
+        out.print_json(json.dumps({"valid": invalid == 0, "files": results}))
+    else:
+        summary = f"{len(files)} file{'s' * (len(files) != 1)} checked"
+        if invalid:
+            problems = sum(len(e.problems) for e in errors)
+            err.print(f"{summary}: {invalid} invalid, {problems} problem(s)")
+        else:
+            err.print(f"{summary}: all valid")
+    raise typer.Exit(1 if invalid else 0)
+
+
+@app.command(epilog="Example: airflow-platform render jobs/vision/train-classifier.yaml")
+def render(
+    spec: Annotated[Path, typer.Argument(help="A job or pipeline spec.")],
+    task: Annotated[str | None, typer.Option(help="Only this pipeline task.")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Print the pod YAML the platform would create (one document per pipeline task)."""
+    config = _config(config_path)
+    doc = _load_one(spec, config)
+    if isinstance(doc.spec, JobSpec):
+        out.print(pod_to_yaml(build_pod(doc.spec, config)), end="", markup=False)
+        return
+    tasks = [t for t in doc.ordered_tasks() if task in (None, t.task_id)]
+    if not tasks:
+        err.print(
+            f"error: no task '{task}' in {spec}; tasks: {', '.join(t.task_id for t in doc.tasks)}"
+        )
+        raise typer.Exit(2)
+    docs = [
+        f"# task {t.qualified_id}\n"
+        + pod_to_yaml(
+            build_pod(t.job, config, RunContext(dag_id=doc.spec.dag.name, task_id=t.qualified_id))
+        )
+        for t in tasks
+    ]
+    out.print("---\n".join(docs), end="", markup=False)
+
+
+@app.command(epilog="Example: airflow-platform flavors")
+def flavors(config_path: ConfigOption = None) -> None:
+    """List the flavor catalog: CPU, memory, GPUs, longest run and who may use each."""
+    config = _config(config_path)
+    table = Table(title="Resource flavors")
+    for column in ("flavor", "cpu", "memory", "gpu", "max time", "teams", "description"):
+        table.add_column(column)
+    for name in config.flavor_names():
+        flavor = config.flavors[name]
+        gpu = (
+            f"{flavor.gpu.count}× {flavor.gpu.product or flavor.gpu.resource}"
+            if flavor.gpu
+            else "-"
+        )
+        limit = flavor.max_execution_time or config.policy.max_execution_time
+        table.add_row(
+            name,
+            flavor.cpu,
+            flavor.memory,
+            gpu,
+            format_duration(min(limit, config.policy.max_execution_time)),
+            ", ".join(flavor.teams) if flavor.teams else "all",
+            flavor.description,
+        )
+    out.print(table)
+
+
+@app.command(
+    epilog="Example: airflow-platform run --local jobs/analytics/strain-normalization.yaml"
+)
+def run(
+    spec: Annotated[Path, typer.Argument(help="A job or pipeline spec.")],
+    local: Annotated[
+        bool, typer.Option("--local", help="Run here as a local process (the only mode of `run`).")
+    ] = False,
+    task: Annotated[str | None, typer.Option(help="Only this pipeline task.")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Run a job (or every task of a pipeline, in order) as a local process.
+
+    The script runs in the spec's folder with the env its pod would get; `execution_time` and
+    the flavor's memory are enforced. The docker image is NOT used. Exits with the job's exit
+    code (a pipeline: the first failing task's).
+    """
+    if not local:
+        err.print(
+            "error: `run` needs --local (to run on the cluster use `airflow-platform submit`)"
+        )
+        raise typer.Exit(2)
+    config = _config(config_path)
+    doc = _load_one(spec, config)
+    cwd = spec.resolve().parent
+    if isinstance(doc.spec, PipelineSpec):
+        jobs = [(t.qualified_id, t.job) for t in doc.ordered_tasks() if task in (None, t.task_id)]
+        if not jobs:
+            err.print(f"error: no task '{task}' in {spec}")
+            raise typer.Exit(2)
+    else:
+        jobs = [(doc.spec.name, doc.spec)]
+    for label, job in jobs:
+        result = _run_one(label, job, config, cwd)
+        if not result.succeeded:
+            raise typer.Exit(result.exit_code)
+
+
+def _run_one(label: str, job: JobSpec, config: PlatformConfig, cwd: Path) -> LocalResult:
+    flavor = config.flavors[job.resource_flavor]
+    err.print(
+        f"[bold]▶ {label}[/]: running locally in {cwd} — the image {job.docker_image} is NOT used; "
+        f"the script runs with this machine's tools.\n"
+        f"  limits: time {format_duration(job.execution_time)} (enforced), memory {flavor.memory} "
+        f"({MEMORY_MECHANISM})",
+        markup=True,
+    )
+    result = run_local(job, config, cwd=cwd)
+    for name in result.missing_secrets:
+        err.print(f"  warning: secret env {name} is not set locally; export it to test with it")
+    colour = "green" if result.succeeded else "red"
+    err.print(
+        f"[{colour}]■ {label}: {result.reason}, exit {result.exit_code}[/] in "
+        f"{result.duration_seconds:.1f} s; peak memory {format_memory(result.peak_memory_bytes)} "
+        f"of {flavor.memory}; cpu {result.cpu_seconds:.1f} s",
+        markup=True,
+    )
+    return result
+
+
+@app.command(epilog="Example: airflow-platform schema > spec.schema.json")
+def schema(
+    kind: Annotated[SchemaKind, typer.Option(help="all (either kind), job or pipeline.")] = (
+        SchemaKind.all
+    ),
+) -> None:
+    """Print the JSON Schema of spec files (for editors), generated from the models."""
+    out.print(json.dumps(spec_json_schema(kind.value), indent=2), markup=False)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="airflow-platform")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Runs a job as a local process with the command, env and limits its pod would get.
+
+This is the embedded default (`run --local`, `make demo`, Airflow with
+``AIRFLOW_PLATFORM_BACKEND=local``). The image is not used: the script runs with this
+machine's tools in the spec's folder.
+
+Limits:
+- ``execution_time``: the process group gets SIGTERM at the deadline and SIGKILL 5 s later,
+  like the kubelet after ``activeDeadlineSeconds``.
+- memory: an unprivileged process cannot create a cgroup, so the runner samples the resident
+  memory of the whole process tree every 50 ms (psutil) and kills the tree with SIGKILL when it
+  passes the flavor's memory, as the kernel's OOM killer would. A spike shorter than the
+  sampling interval can slip through. (The kernel's ``ru_maxrss`` is not used: it counts the
+  runner's own memory in the forked child before ``exec``.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from airflow_platform.config import PlatformConfig, parse_memory
+from airflow_platform.pods import CONTAINER_NAME, build_pod
+from airflow_platform.spec.models import JobSpec
+
+SAMPLE_SECONDS = 0.05
+KILL_GRACE_SECONDS = 5.0
+_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+MEMORY_MECHANISM = "process-tree RSS sampled every 50 ms (psutil), SIGKILL above the limit"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResult:
+    """How a local run ended."""
+
+    exit_code: int
+    duration_seconds: float
+    peak_memory_bytes: int
+    cpu_seconds: float
+    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled
+    missing_secrets: tuple[str, ...]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0
+
+
+def _process_env(job: JobSpec, config: PlatformConfig) -> tuple[dict[str, str], list[str]]:
+    """The pod's env, with secret refs taken from this machine's environment when set."""
+    container = next(c for c in build_pod(job, config).spec.containers if c.name == CONTAINER_NAME)
+    env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+    # `python` in a script means the interpreter running the platform, as it would in the image.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    missing: list[str] = []
+    for var in container.env or []:
+        if var.value_from is None:
+            env[var.name] = var.value
+        elif var.name in os.environ:
+            env[var.name] = os.environ[var.name]
+        else:
+            missing.append(var.name)
+    return env, missing
+
+
+def _tree_rss(root: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def run_local(
+    job: JobSpec,
+    config: PlatformConfig,
+    *,
+    cwd: Path,
+    on_output: Callable[[str], None] | None = None,
+) -> LocalResult:
+    """Runs ``job`` in ``cwd`` and returns how it ended; output lines go to ``on_output``."""
+    container = next(c for c in build_pod(job, config).spec.containers if c.name == CONTAINER_NAME)
+    env, missing = _process_env(job, config)
+    limit = parse_memory(config.flavors[job.resource_flavor].memory)
+    deadline = job.execution_time.total_seconds()
+    emit = on_output or (lambda line: print(line, end="", flush=True))
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        container.command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    )
+    assert proc.stdout is not None
+    reader = threading.Thread(target=_pump, args=(proc.stdout, emit), daemon=True)
+    reader.start()
+    watched = psutil.Process(proc.pid)
+    peak = 0
+    reason = ""
+    term_sent_at: float | None = None
+    status = 0
+    usage = None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        peak = max(peak, _tree_rss(watched))
+        elapsed = time.monotonic() - started
+        if not reason and peak > limit:
+            reason = "OOMKilled"
+            _signal_group(proc.pid, signal.SIGKILL)
+        elif not reason and elapsed > deadline:
+            reason = "DeadlineExceeded"
+            term_sent_at = time.monotonic()
+            _signal_group(proc.pid, signal.SIGTERM)
+        elif term_sent_at and time.monotonic() - term_sent_at > KILL_GRACE_SECONDS:
+            _signal_group(proc.pid, signal.SIGKILL)
+            term_sent_at = None
+        time.sleep(SAMPLE_SECONDS)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # Reap whatever the job left running in its group, as the kubelet does with the pod.
+    _signal_group(proc.pid, signal.SIGKILL)
+    reader.join(timeout=5)
+    code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    cpu = (usage.ru_utime + usage.ru_stime) if usage is not None else 0.0
+    if not reason:
+        reason = "Completed" if code == 0 else "Error"
+    elif code == 0:
+        code = 137 if reason == "OOMKilled" else 143
+    return LocalResult(
+        exit_code=code,
+        duration_seconds=time.monotonic() - started,
+        peak_memory_bytes=peak,
+        cpu_seconds=cpu,
+        reason=reason,
+        missing_secrets=tuple(missing),
+    )
+
+
+def _pump(stream: IO[str], emit: Callable[[str], None]) -> None:
+    for line in stream:
+        emit(line)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return
