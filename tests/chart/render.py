@@ -128,3 +128,17 @@ def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def values_files() -> list[Path]:
     """Every values file the chart is tested with: its own dev file and the test scenarios."""
     return [CHART_DIR / "values-dev.yaml", *sorted(VALUES_DIR.glob("*.yaml"))]
+
+
+def library_job_pod(
+    platform_yaml: str, tmp_dir: Path, spec: str = "jobs/vision/train-classifier.yaml"
+) -> dict[str, Any]:
+    """A job pod exactly as the library builds it, from a real example spec and the platform
+    config the chart rendered: what the JobOperator would create in the jobs namespace."""
+    from airflow_platform.config import load_config
+    from airflow_platform.pods import build_pod, pod_to_dict
+    from airflow_platform.spec.loader import load_spec
+
+    config_file = tmp_dir / "platform.yaml"
+    config_file.write_text(platform_yaml)
+    return pod_to_dict(build_pod(load_spec(REPO_ROOT / spec), load_config(config_file)))

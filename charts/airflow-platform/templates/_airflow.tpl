@@ -99,6 +99,9 @@ migrated schema, git-sync, and the worker pod template.
   value: {{ include "airflow-platform.platformConfigPath" . }}
 - name: AIRFLOW_PLATFORM_JOBS_DIR
   value: {{ include "airflow-platform.jobsFolder" . }}
+# Jobs run as pods here, never as the local processes of the embedded default.
+- name: AIRFLOW_PLATFORM_BACKEND
+  value: kubernetes
 {{ include "airflow-platform.databaseEnv" . }}
 - name: AIRFLOW__CORE__FERNET_KEY
   valueFrom:
@@ -244,6 +247,8 @@ spec:
           value: {{ include "airflow-platform.platformConfigPath" . }}
         - name: AIRFLOW_PLATFORM_JOBS_DIR
           value: {{ include "airflow-platform.jobsFolder" . }}
+        - name: AIRFLOW_PLATFORM_BACKEND
+          value: kubernetes
       resources:
 {{- toYaml .Values.workers.resources | nindent 8 }}
       securityContext:

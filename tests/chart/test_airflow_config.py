@@ -1,0 +1,171 @@
+"""airflow.cfg and the KubernetesExecutor's worker pod template."""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+import yaml
+
+from tests.chart.render import (
+    COMPONENTS,
+    FULLNAME,
+    JOBS_NAMESPACE,
+    NAMESPACE,
+    by_kind,
+    find,
+    render_chart,
+    search,
+)
+
+pytestmark = pytest.mark.chart
+
+CONFIGMAP = "templates/configmaps/airflow-configmap.yaml"
+
+
+def _configmap(values: dict | None = None, namespace: str = NAMESPACE) -> dict:
+    return find(
+        render_chart(values, CONFIGMAP), "ConfigMap", f"{FULLNAME}-airflow-config", namespace
+    )
+
+
+def _cfg(values: dict | None = None) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(_configmap(values)["data"]["airflow.cfg"])
+    return parser
+
+
+def _worker(values: dict | None = None) -> dict:
+    template = _configmap(values, JOBS_NAMESPACE)["data"]["pod_template_file.yaml"]
+    return yaml.safe_load(template)
+
+
+def test_executor_is_kubernetes_executor_in_the_jobs_namespace() -> None:
+    """Tasks run as pods that the scheduler creates in the jobs namespace, from the template."""
+    cfg = _cfg()
+    assert cfg["core"]["executor"] == "KubernetesExecutor"
+    assert cfg["kubernetes_executor"]["namespace"] == JOBS_NAMESPACE
+    assert cfg["kubernetes_executor"]["multi_namespace_mode"] == "False"
+    assert (
+        cfg["kubernetes_executor"]["pod_template_file"]
+        == "/opt/airflow/pod_templates/pod_template_file.yaml"
+    )
+
+
+def test_execution_api_url_points_at_the_api_server_service() -> None:
+    """Airflow 3 workers report through the api-server's Execution API: the URL names the
+    release's Service, in its namespace, on the configured port."""
+    url = _cfg({"apiServer": {"service": {"port": 9091}}})["core"]["execution_api_server_url"]
+    assert url == f"http://{FULLNAME}-api-server.{NAMESPACE}.svc:9091/execution/"
+
+
+def test_worker_pods_are_created_in_batches() -> None:
+    """More than one worker pod per scheduler loop (Airflow's default of 1 throttles bursts)."""
+    cfg = _cfg()
+    assert int(cfg["kubernetes_executor"]["worker_pods_creation_batch_size"]) > 1
+    cfg = _cfg({"workers": {"podsCreationBatchSize": 40}})
+    assert cfg["kubernetes_executor"]["worker_pods_creation_batch_size"] == "40"
+
+
+def test_jobs_namespace_follows_the_platform_policy() -> None:
+    """One setting, platform.policy.jobs_namespace, moves the executor, the Role, the service
+    accounts and the ConfigMaps together."""
+    values = {"platform": {"policy": {"jobs_namespace": "ml-jobs"}}}
+    docs = render_chart(values)
+    assert _cfg(values)["kubernetes_executor"]["namespace"] == "ml-jobs"
+    jobs_side = {
+        (d["kind"], d["metadata"]["name"])
+        for d in docs
+        if d["metadata"].get("namespace") == "ml-jobs"
+    }
+    assert {
+        ("Role", f"{FULLNAME}-pod-launcher"),
+        ("RoleBinding", f"{FULLNAME}-pod-launcher"),
+        ("ServiceAccount", "airflow-platform-job"),
+        ("ServiceAccount", f"{FULLNAME}-worker"),
+        ("ConfigMap", f"{FULLNAME}-airflow-config"),
+        ("ConfigMap", f"{FULLNAME}-platform-config"),
+    } <= jobs_side
+    assert find(docs, "Namespace", "ml-jobs")
+    assert not [d for d in docs if d["metadata"].get("namespace") == JOBS_NAMESPACE]
+
+
+def test_airflow_config_values_merge_over_the_charts_settings() -> None:
+    """airflowConfig adds settings and may override the chart's, section by section."""
+    cfg = _cfg({"airflowConfig": {"core": {"parallelism": 64}, "celery": {"x": "y"}}})
+    assert cfg["core"]["parallelism"] == "64"
+    assert cfg["core"]["executor"] == "KubernetesExecutor"
+    assert cfg["celery"]["x"] == "y"
+
+
+def test_no_secret_lands_in_the_config_map() -> None:
+    """Keys and the database password come from Secrets as environment, never airflow.cfg."""
+    text = _configmap()["data"]["airflow.cfg"]
+    for word in ("fernet_key", "jwt_secret", "secret_key", "sql_alchemy_conn"):
+        assert word not in text
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_components_get_keys_and_database_from_secrets(component: str) -> None:
+    """Each component reads the fernet key, JWT secret and API secret key from Secrets, and
+    builds the connection URL from the password Secret."""
+    deployment = render_chart(None, f"templates/{component}/deployment.yaml")[0]
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AIRFLOW__CORE__FERNET_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"{FULLNAME}-fernet-key",
+        "key": "fernet-key",
+    }
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "jwt-secret"
+    assert env["AIRFLOW__API__SECRET_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "api-secret-key"
+    assert "$(DATABASE_PASSWORD)" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]["value"]
+    names = list(env)
+    # The kubelet expands $(VAR) only from variables defined earlier in the list.
+    assert names.index("DATABASE_PASSWORD") < names.index("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+
+
+def test_worker_pod_template_runs_base_container_as_worker() -> None:
+    """The executor needs the main container named `base`; workers use their own account and
+    are sized by workers.resources."""
+    resources = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "3Gi"}}
+    pod = _worker({"workers": {"resources": resources}})
+    assert pod["kind"] == "Pod"
+    assert pod["spec"]["serviceAccountName"] == f"{FULLNAME}-worker"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    base = search("spec.containers[?name=='base'] | [0]", pod)
+    assert base["resources"] == resources
+    assert base["image"] == "registry.internal/airflow-platform/airflow:0.1.0"
+
+
+def test_worker_pods_need_no_secret_from_the_release_namespace() -> None:
+    """Worker pods live in the jobs namespace, so they may reference only what exists there:
+    the two ConfigMaps the chart renders in that namespace, and no Secret."""
+    docs = render_chart()
+    pod = _worker()
+    in_jobs_ns = {
+        d["metadata"]["name"]
+        for d in by_kind(docs, "ConfigMap")
+        if d["metadata"]["namespace"] == JOBS_NAMESPACE
+    }
+    for volume in pod["spec"]["volumes"]:
+        assert "secret" not in volume
+        assert volume["configMap"]["name"] in in_jobs_ns
+    assert not [e for e in pod["spec"]["containers"][0]["env"] if "valueFrom" in e]
+
+
+@pytest.mark.parametrize(("launch", "token"), [(True, True), (False, False)])
+def test_worker_token_only_when_workers_launch_job_pods(launch: bool, token: bool) -> None:
+    """A worker gets an API token only when it creates job pods itself."""
+    values = {"workers": {"launchJobPods": launch}}
+    assert _worker(values)["spec"]["automountServiceAccountToken"] is token
+    docs = render_chart(values, "templates/jobs/worker-serviceaccount.yaml")
+    account = find(docs, "ServiceAccount", f"{FULLNAME}-worker", JOBS_NAMESPACE)
+    assert account["automountServiceAccountToken"] is token
+
+
+def test_jobs_in_the_release_namespace_render_each_config_map_once() -> None:
+    """With jobs_namespace equal to the release namespace nothing is rendered twice."""
+    values = {"platform": {"policy": {"jobs_namespace": NAMESPACE}}}
+    docs = render_chart(values)
+    names = [(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in docs]
+    assert len(names) == len(set(names))
+    assert not by_kind(docs, "Namespace")

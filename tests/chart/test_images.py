@@ -1,0 +1,116 @@
+"""The Dockerfiles under images/: parsed and checked for pinned bases and non-root users."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_platform.pods import JOB_UID
+from tests.harness.tools import REPO_ROOT
+
+pytestmark = pytest.mark.chart
+
+IMAGES = REPO_ROOT / "images"
+DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+    logical, pending = [], ""
+    for raw in dockerfile.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    out = []
+    for line in logical:
+        word, _, rest = line.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def _final_user(dockerfile: Path) -> str | None:
+    users = [args for word, args in instructions(dockerfile) if word == "USER"]
+    return users[-1] if users else None
+
+
+def test_every_expected_image_exists() -> None:
+    """The platform image and the three job base images."""
+    assert {p.parent.name for p in DOCKERFILES} == {"airflow", "python", "gpu", "spark"}
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_base_image_is_pinned_by_tag(dockerfile: Path) -> None:
+    """Every FROM names an explicit tag (or digest) that is not `latest`."""
+    froms = [args for word, args in instructions(dockerfile) if word == "FROM"]
+    assert froms
+    for args in froms:
+        image = args.split()[0]
+        name, _, tag = image.rpartition(":")
+        assert "@sha256:" in image or (name and "/" not in tag and tag), f"{image} has no tag"
+        assert tag != "latest", f"{image} uses latest"
+        assert not re.search(r"\$\{?\w", image), f"{image} takes its tag from a build arg"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_image_never_mentions_latest(dockerfile: Path) -> None:
+    """No `:latest` anywhere, not even for a tool the build pulls."""
+    assert ":latest" not in dockerfile.read_text()
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_image_runs_as_a_numeric_non_root_user(dockerfile: Path) -> None:
+    """The last USER is a uid other than 0, so the kubelet can verify runAsNonRoot."""
+    user = _final_user(dockerfile)
+    assert user is not None, "no USER instruction: the image would run as root"
+    uid = user.split(":")[0]
+    assert uid.isdigit(), f"USER {user} is a name; use the number"
+    assert int(uid) != 0
+
+
+def test_platform_image_is_built_on_the_pinned_airflow() -> None:
+    """The platform image starts from the official Airflow 3.3.2 image and pins Airflow."""
+    dockerfile = IMAGES / "airflow" / "Dockerfile"
+    froms = [args for word, args in instructions(dockerfile) if word == "FROM"]
+    assert froms == ["apache/airflow:3.3.2-python3.11"]
+    assert '"apache-airflow==3.3.2"' in dockerfile.read_text()
+    assert _final_user(dockerfile) == "50000"
+
+
+@pytest.mark.parametrize("name", ["python", "gpu"])
+def test_job_images_run_as_the_uid_job_pods_use(name: str) -> None:
+    """Job pods run as the library's JOB_UID; the base images' user is that uid, so it owns
+    its home folder."""
+    assert _final_user(IMAGES / name / "Dockerfile") == str(JOB_UID)
+
+
+def test_spark_image_has_a_kerberos_client() -> None:
+    """The Spark image installs the MIT Kerberos client for kinit against the platform KDC."""
+    text = " ".join(
+        args for word, args in instructions(IMAGES / "spark" / "Dockerfile") if word == "RUN"
+    )
+    assert "krb5-user" in text
+
+
+def test_platform_image_copies_only_what_its_dockerignore_lets_through() -> None:
+    """Every COPY source of the platform image is re-included by its dockerignore, which
+    excludes everything else (the build context is the whole repository)."""
+    ignore = (IMAGES / "airflow" / "Dockerfile.dockerignore").read_text().splitlines()
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    assert "*" in ignore
+    for word, args in instructions(IMAGES / "airflow" / "Dockerfile"):
+        if word == "COPY":
+            sources = [a for a in args.split() if not a.startswith("--")][:-1]
+            for source in sources:
+                assert source.rstrip("/") in allowed, (
+                    f"COPY {source} is excluded by the dockerignore"
+                )
+                assert (REPO_ROOT / source).exists()

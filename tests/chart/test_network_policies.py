@@ -1,0 +1,102 @@
+"""NetworkPolicies: job and worker pods take no ingress; each component only what it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.chart.render import (
+    FULLNAME,
+    JOBS_NAMESPACE,
+    NAMESPACE,
+    by_kind,
+    find,
+    library_job_pod,
+    render_chart,
+)
+
+pytestmark = pytest.mark.chart
+
+
+def _policy(name: str, namespace: str = NAMESPACE, values: dict | None = None) -> dict:
+    return find(render_chart(values), "NetworkPolicy", name, namespace)
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics, enough for the operators the chart uses."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        value = labels.get(expr["key"])
+        if expr["operator"] == "NotIn" and value in expr["values"]:
+            return False
+        if expr["operator"] == "In" and value not in expr["values"]:
+            return False
+    return True
+
+
+def test_job_and_worker_pods_take_no_ingress(tmp_path: Path) -> None:
+    """The deny-all policy of the jobs namespace selects a job pod as the library builds it and
+    a worker pod as the executor starts it from the pod template."""
+    docs = render_chart()
+    policy = find(docs, "NetworkPolicy", f"{FULLNAME}-jobs-deny-ingress", JOBS_NAMESPACE)
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == []
+    selector = policy["spec"]["podSelector"]
+    platform = find(docs, "ConfigMap", f"{FULLNAME}-platform-config", JOBS_NAMESPACE)
+    job_pod = library_job_pod(platform["data"]["platform.yaml"], tmp_path)
+    assert _selects(selector, job_pod["metadata"]["labels"])
+    worker = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    worker_pod = yaml.safe_load(worker["data"]["pod_template_file.yaml"])
+    assert _selects(selector, worker_pod["metadata"]["labels"])
+
+
+def test_jobs_policy_spares_components_sharing_the_namespace() -> None:
+    """When jobs run in the release namespace the deny policy still leaves the api-server be."""
+    values = {
+        "platform": {"policy": {"jobs_namespace": NAMESPACE}},
+        "jobs": {"createNamespace": False},
+    }
+    policy = _policy(f"{FULLNAME}-jobs-deny-ingress", NAMESPACE, values)
+    api_server = {"app.kubernetes.io/component": "api-server"}
+    assert not _selects(policy["spec"]["podSelector"], api_server)
+
+
+@pytest.mark.parametrize("component", ["scheduler", "dag-processor"])
+def test_components_nobody_calls_take_no_ingress(component: str) -> None:
+    """Scheduler and dag-processor serve nobody over the network."""
+    policy = _policy(f"{FULLNAME}-{component}")
+    assert policy["spec"]["ingress"] == []
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == component
+
+
+def test_api_server_takes_ingress_on_its_port_only() -> None:
+    """Users and worker pods reach the api-server on its service port, nothing else."""
+    policy = _policy(f"{FULLNAME}-api-server", values={"apiServer": {"service": {"port": 8443}}})
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}]}]
+
+
+def test_triggerer_takes_log_requests_from_the_api_server_only() -> None:
+    """The triggerer's log port is open to the api-server's pods alone."""
+    (rule,) = _policy(f"{FULLNAME}-triggerer")["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 8794, "protocol": "TCP"}]
+    assert [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]
+    ] == ["api-server"]
+
+
+def test_database_takes_connections_from_airflow_components_only() -> None:
+    """PostgreSQL accepts 5432 from the four components and the migration Job, not job pods."""
+    (rule,) = _policy(f"{FULLNAME}-postgresql")["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    allowed = {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]
+    }
+    assert allowed == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate-database"}
+
+
+def test_network_policies_can_be_turned_off() -> None:
+    """Clusters without an enforcing CNI can leave them out."""
+    assert not by_kind(render_chart({"networkPolicies": {"enabled": False}}), "NetworkPolicy")
