@@ -1,0 +1,46 @@
+"""Start a test control plane by hand (`make cluster`) and keep it up until Ctrl-C.
+
+kwok stands in for the kubelets and the container runtime of the simulated nodes; the
+API server, etcd, scheduler and controller-manager are the real programs.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+from tests.harness.controlplane import ControlPlane
+from tests.harness.tools import ToolMissingError
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (e.g. from a process supervisor) takes the same clean path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    plane = ControlPlane()
+    try:
+        plane.start()
+    except ToolMissingError as err:
+        print(f"cluster: {err}", file=sys.stderr)
+        return 1
+    try:
+        print(f"kubeconfig: {plane.kubeconfig}")
+        print(f"export KUBECONFIG={plane.kubeconfig}")
+        print(f"nodes: {', '.join(plane.node_names)}")
+        print("Ctrl-C stops the control plane.", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping the control plane", file=sys.stderr)
+    finally:
+        plane.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

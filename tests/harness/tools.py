@@ -1,0 +1,73 @@
+"""Where the pinned test tools live, read from the same file the installer uses.
+
+`scripts/install-tools.sh` builds every tool into `<cache>/<tool>-<version>/`; the harness and
+the chart tests look them up here so that a version is pinned in exactly one place
+(`scripts/versions.env`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VERSIONS_FILE = REPO_ROOT / "scripts" / "versions.env"
+INSTALL_HINT = "run `make tools` (or `bash scripts/install-tools.sh`) to build the pinned tools"
+
+# The directory of each binary, named after the versions.env key that pins it.
+_TOOL_DIRS = {
+    "kube-apiserver": ("kubernetes", "KUBERNETES_VERSION"),
+    "kube-controller-manager": ("kubernetes", "KUBERNETES_VERSION"),
+    "kube-scheduler": ("kubernetes", "KUBERNETES_VERSION"),
+    "kubectl": ("kubernetes", "KUBERNETES_VERSION"),
+    "etcd": ("etcd", "ETCD_VERSION"),
+    "kwok": ("kwok", "KWOK_VERSION"),
+    "helm": ("helm", "HELM_VERSION"),
+}
+
+
+class ToolMissingError(RuntimeError):
+    """A pinned tool is not in the cache; the message says how to build it."""
+
+
+def versions() -> dict[str, str]:
+    """The pinned versions, as `scripts/versions.env` states them."""
+    pinned: dict[str, str] = {}
+    for raw in VERSIONS_FILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        pinned[key.strip()] = value.strip().strip("\"'")
+    return pinned
+
+
+def cache_dir() -> Path:
+    """The tools cache, resolved exactly as the installer resolves it."""
+    explicit = os.environ.get("AIRFLOW_PLATFORM_TOOLS")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "airflow-platform" / "tools"
+
+
+def tool_dir(tool: str) -> Path:
+    """`<cache>/<tool>-<version>` for a tool such as `kwok` or `kube-apiserver`."""
+    family, key = _TOOL_DIRS[tool]
+    return cache_dir() / f"{family}-{versions()[key]}"
+
+
+def tool_path(tool: str) -> Path:
+    """The path of a pinned binary; raises `ToolMissingError` naming the install command."""
+    path = tool_dir(tool) / tool
+    if not os.access(path, os.X_OK):
+        raise ToolMissingError(f"{tool} not found at {path}; {INSTALL_HINT}")
+    return path
+
+
+def kwok_stage_dir() -> Path:
+    """The stage files that ship inside the kwok module, copied beside the binary."""
+    stage = tool_dir("kwok") / "stage"
+    if not stage.is_dir():
+        raise ToolMissingError(f"kwok stage files not found at {stage}; {INSTALL_HINT}")
+    return stage
