@@ -23,7 +23,7 @@ tools:
 	bash scripts/install-tools.sh
 
 demo: $(STAMP)
-	$(PY) -m airflow_platform.demo
+	$(PY) scripts/demo.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,233 @@
+"""The DAG factory: every spec under the jobs folder becomes an Airflow DAG.
+
+Three promises, each tested:
+
+- One bad spec never hides another's DAG. The factory never raises: it builds every valid
+  spec and reports the invalid ones as one import error of the DAG file, with the text
+  `airflow-platform validate` prints, so the Airflow UI shows it and the good DAGs stay.
+- A task runner pays for one DAG, not all of them: with Airflow's parsing context set (a
+  worker about to run one task) only the file that defines that DAG is read and built.
+- Specs are data: the loader builds no objects from YAML, and nothing in a spec names code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from airflow.sdk import DAG, TaskGroup, get_parsing_context
+
+from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.operators.job import JobOperator
+from airflow_platform.spec.errors import SpecError
+from airflow_platform.spec.loader import SPEC_SUFFIXES, Document, parse_spec_text
+from airflow_platform.spec.models import JobSpec, PipelineSpec
+from airflow_platform.spec.yamlsafe import read_text
+from airflow_platform.validation import check_document
+
+JOBS_DIR_ENV = "AIRFLOW_PLATFORM_JOBS_DIR"
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FactoryResult:
+    """The DAGs built from a jobs folder, and the files that could not be used."""
+
+    dags: dict[str, DAG] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def error_text(self) -> str:
+        return "\n".join(self.errors[file] for file in sorted(self.errors))
+
+
+def jobs_dir() -> Path:
+    """``$AIRFLOW_PLATFORM_JOBS_DIR``, else ``jobs/`` in the working directory."""
+    return Path(os.environ.get(JOBS_DIR_ENV, "jobs"))
+
+
+def spec_files(folder: Path) -> list[Path]:
+    """Every spec file under ``folder``, sorted; hidden folders are skipped."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix in SPEC_SUFFIXES
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def _display_name(path: Path, folder: Path) -> str:
+    """``jobs/vision/x.yaml``: what `airflow-platform validate jobs/` prints for the file."""
+    return (Path(folder.name) / path.relative_to(folder)).as_posix()
+
+
+def _dag_name(doc: Document) -> str:
+    return doc.spec.name if isinstance(doc.spec, JobSpec) else doc.spec.dag.name
+
+
+def _candidates(files: list[Path], dag_id: str) -> list[Path]:
+    """Files that may define ``dag_id``, cheapest guess first, without parsing any YAML."""
+    by_stem = [f for f in files if f.stem == dag_id]
+    needle = dag_id.encode()
+    by_text = [f for f in files if f not in by_stem and needle in f.read_bytes()]
+    return by_stem + by_text
+
+
+def load_dags(
+    folder: Path | None = None,
+    *,
+    config: PlatformConfig | None = None,
+    only_dag_id: str | None = None,
+) -> FactoryResult:
+    """Builds the DAGs of every spec under ``folder`` (or just ``only_dag_id``'s); never raises."""
+    folder = folder or jobs_dir()
+    result = FactoryResult()
+    try:
+        config = config or load_config()
+    except SpecError as exc:
+        result.errors["<platform config>"] = f"the platform config is invalid:\n{exc}"
+        return result
+    files = spec_files(folder)
+    if only_dag_id:
+        files = _candidates(files, only_dag_id)
+    owners: dict[str, str] = {}
+    for path in files:
+        name = _display_name(path, folder)
+        try:
+            text = read_text(path.read_bytes(), name)
+            doc = check_document(parse_spec_text(text, name), config)
+        except SpecError as exc:
+            result.errors[name] = str(exc)
+            continue
+        except OSError as exc:
+            result.errors[name] = f"{name}: cannot read the file: {exc.strerror}"
+            continue
+        dag_id = _dag_name(doc)
+        if only_dag_id and dag_id != only_dag_id:
+            continue
+        if dag_id in owners:
+            result.errors[name] = (
+                f"{name}: name '{dag_id}' is already used by {owners[dag_id]}; "
+                "give one of them another `name:`"
+            )
+            continue
+        owners[dag_id] = name
+        result.dags[dag_id] = build_dag(doc, text, path.parent, config)
+        if only_dag_id:
+            break
+    return result
+
+
+def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -> DAG:
+    """The DAG of one validated spec: one task per job, task groups for pipeline stages."""
+    spec = doc.spec
+    if isinstance(spec, JobSpec):
+        name, team, schedule, critical, retries = (
+            spec.name, spec.team, spec.schedule, spec.critical, spec.retries
+        )  # fmt: skip
+    else:
+        info = spec.dag
+        name, team, schedule, critical, retries = (
+            info.name, info.team, info.schedule, info.critical, info.retries
+        )  # fmt: skip
+    flavors = sorted({job.resource_flavor for job in doc.jobs})
+    tags = {"airflow-platform", f"team:{team}", *(f"flavor:{f}" for f in flavors)}
+    if critical:
+        tags.add("critical")
+    kind = "job" if isinstance(spec, JobSpec) else "pipeline"
+    doc_md = (
+        f"**{kind}** of team **{team}**, from `{doc.file}` "
+        f"({'pages the on-call' if critical else 'notifies Slack'} on failure).\n\n"
+        f"```yaml\n{text.rstrip()}\n```\n"
+    )
+    with DAG(
+        dag_id=name,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        tags=tags,
+        doc_md=doc_md,
+        default_args={"owner": team, "retries": retries},
+        params={"critical": critical},
+    ) as dag:
+        if isinstance(spec, JobSpec):
+            JobOperator(task_id=spec.name, job=spec, workdir=str(workdir), config=config)
+        else:
+            _pipeline_tasks(doc, spec, workdir, config)
+    return dag
+
+
+def _pipeline_tasks(
+    doc: Document, spec: PipelineSpec, workdir: Path, config: PlatformConfig
+) -> None:
+    operators: dict[str, JobOperator] = {}
+    groups: dict[str, TaskGroup] = {}
+    for task in doc.tasks:
+        group = groups.get(task.group)
+        if group is None:
+            group = groups[task.group] = TaskGroup(group_id=task.group)
+        operators[task.task_id] = JobOperator(
+            task_id=task.task_id,
+            job=task.job,
+            workdir=str(workdir),
+            dag_name=spec.dag.name,
+            config=config,
+            task_group=group,
+            retries=task.job.retries,
+        )
+    for task in doc.tasks:
+        for upstream in task.depends_on:
+            operators[upstream] >> operators[task.task_id]
+
+
+def dags_for_airflow(dag_file: str, folder: Path | None = None) -> dict[str, DAG]:
+    """The DAG file's entry point: the DAGs to put in its globals.
+
+    ``dag_file`` is the calling DAG file's ``__file__``: Airflow re-parses that file to run a
+    task, so every DAG records it as its file.
+
+    When a task runner parses the file to run one task, only that task's DAG is built.
+    Invalid specs are reported as the DAG file's import error (see ``_report_import_error``).
+    """
+    only = get_parsing_context().dag_id
+    result = load_dags(folder, only_dag_id=only)
+    for dag in result.dags.values():
+        dag.fileloc = dag_file
+    if result.errors:
+        text = result.error_text()
+        log.error("invalid job specs:\n%s", text)
+        if not only:
+            _report_import_error(text)
+    return result.dags
+
+
+def _report_import_error(text: str) -> None:
+    """Records ``text`` as an import error of the DAG file being parsed, keeping its DAGs.
+
+    Raising would make Airflow drop every DAG of the file, and swallowing the error would
+    hide it. Airflow 3.3's Python importer collects a file's errors in a ``DagImportResult``
+    and still bags the DAGs the module defined, so the factory appends its error there; the
+    dag-processor stores it like any import error (UI, `airflow dags list-import-errors`,
+    the ``dag_processing.import_errors`` metric) and clears it once every spec is valid.
+    Outside the dag-processor (``dag.test()``, plain imports) the log line above is all.
+    """
+    from airflow.dag_processing.importers.base import DagImportError, DagImportResult
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        found = frame.f_locals.get("result")
+        if isinstance(found, DagImportResult):
+            found.errors.append(
+                DagImportError(
+                    file_path=found.file_path,
+                    message=f"invalid job specs (the other DAGs of this file are loaded):\n{text}",
+                    error_type="invalid_spec",
+                )
+            )
+            return
+        frame = frame.f_back

@@ -1,0 +1,161 @@
+"""Why a job's pod failed, in one line a scientist can act on.
+
+Reads only the pod's status (and, for capacity, the nodes), so the operator, the CLI and
+the tests all explain a failure the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_platform.config import PlatformConfig, format_memory, parse_cpu, parse_memory
+from airflow_platform.runners.local import LocalResult
+from airflow_platform.spec.durations import format_duration
+from airflow_platform.spec.models import JobSpec
+
+IMAGE_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+
+
+def _terminated(pod: Any) -> Any:
+    for status in getattr(pod.status, "container_statuses", None) or []:
+        if status.name == "base" and status.state and status.state.terminated:
+            return status.state.terminated
+    return None
+
+
+def _waiting_reason(pod: Any) -> tuple[str, str] | None:
+    for status in getattr(pod.status, "container_statuses", None) or []:
+        if status.state and status.state.waiting and status.state.waiting.reason:
+            return status.state.waiting.reason, status.state.waiting.message or ""
+    return None
+
+
+def _unschedulable_message(pod: Any) -> str | None:
+    for condition in getattr(pod.status, "conditions", None) or []:
+        if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
+            return str(condition.message or "no node fits")
+    return None
+
+
+def bigger_flavor(job: JobSpec, config: PlatformConfig) -> str | None:
+    """The smallest flavor the team may use with more memory than the job's, if any."""
+    current = config.flavors[job.resource_flavor]
+    wanted_gpu = current.gpu is not None
+    options = [
+        (parse_memory(f.memory), name)
+        for name, f in config.flavors.items()
+        if parse_memory(f.memory) > parse_memory(current.memory)
+        and (f.teams is None or job.team in f.teams)
+        and (f.gpu is not None) == wanted_gpu
+    ]
+    return min(options)[1] if options else None
+
+
+def _out_of_memory(job: JobSpec, config: PlatformConfig) -> str:
+    bigger = bigger_flavor(job, config)
+    advice = f"try resource_flavor: {bigger}" if bigger else "use less memory"
+    memory = config.flavors[job.resource_flavor].memory
+    return (
+        f"job {job.name} ran out of memory (OOMKilled): flavor {job.resource_flavor} gives "
+        f"{memory}; {advice}"
+    )
+
+
+def _deadline_exceeded(job: JobSpec) -> str:
+    return (
+        f"job {job.name} hit its execution_time of {format_duration(job.execution_time)} "
+        "and was stopped (DeadlineExceeded); ask for more time or make it faster"
+    )
+
+
+def failure_reason(pod: Any) -> str:
+    """A bounded reason label for metrics: oom, timeout, image_error, unschedulable, failed."""
+    terminated = _terminated(pod)
+    if terminated is not None and terminated.reason == "OOMKilled":
+        return "oom"
+    if getattr(pod.status, "reason", None) == "DeadlineExceeded":
+        return "timeout"
+    waiting = _waiting_reason(pod)
+    if waiting and waiting[0] in IMAGE_ERRORS:
+        return "image_error"
+    if _unschedulable_message(pod):
+        return "unschedulable"
+    return "failed"
+
+
+def explain_failure(
+    pod: Any, job: JobSpec, config: PlatformConfig, nodes: Sequence[Any] = ()
+) -> str:
+    """One line on why ``pod`` (a V1Pod with status) did not succeed, and what to try."""
+    reason = failure_reason(pod)
+    if reason == "oom":
+        return _out_of_memory(job, config)
+    if reason == "timeout":
+        return _deadline_exceeded(job)
+    if reason == "image_error":
+        waiting = _waiting_reason(pod) or ("", "")
+        return (
+            f"job {job.name} could not pull image {job.docker_image} ({waiting[0]}): check the "
+            f"name and tag exist in the registry {waiting[1]}".rstrip()
+        )
+    if reason == "unschedulable":
+        return explain_unschedulable(job, config, _unschedulable_message(pod) or "", nodes)
+    terminated = _terminated(pod)
+    if terminated is not None and terminated.exit_code not in (None, 0):
+        detail = f" ({terminated.reason})" if terminated.reason not in (None, "Error") else ""
+        return f"job {job.name} exited with code {terminated.exit_code}{detail}; see its log above"
+    phase = getattr(pod.status, "phase", None) or "unknown"
+    return f"job {job.name} did not succeed (pod phase {phase}); see its log above"
+
+
+def explain_local_failure(job: JobSpec, config: PlatformConfig, result: LocalResult) -> str:
+    """The same one-line explanation for a run of the local runner."""
+    if result.reason == "OOMKilled":
+        return _out_of_memory(job, config)
+    if result.reason == "DeadlineExceeded":
+        return _deadline_exceeded(job)
+    return f"job {job.name} exited with code {result.exit_code}; see its log above"
+
+
+def explain_unschedulable(
+    job: JobSpec, config: PlatformConfig, scheduler_message: str, nodes: Sequence[Any] = ()
+) -> str:
+    """No node could take the pod: say what was asked and what the largest node offers."""
+    flavor = config.flavors[job.resource_flavor]
+    asked = f"{flavor.cpu} CPU, {flavor.memory} memory"
+    if flavor.gpu:
+        asked += f", {flavor.gpu.count} GPU ({flavor.gpu.product or flavor.gpu.resource})"
+    offer = _largest_offer(nodes, flavor.gpu.resource if flavor.gpu else None)
+    waited = format_duration(flavor.startup_allowance)
+    text = (
+        f"job {job.name} found no node with room for flavor {job.resource_flavor} "
+        f"(asked for {asked}) within {waited}"
+    )
+    if offer:
+        text += f"; the largest node offers {offer}"
+    if scheduler_message:
+        text += f". Scheduler: {scheduler_message.strip()}"
+    return text
+
+
+def _largest_offer(nodes: Sequence[Any], gpu_resource: str | None) -> str:
+    """The biggest node by (GPUs, CPU, memory), described like a flavor."""
+    offers: list[tuple[int, float, int]] = []
+    for node in nodes:
+        allocatable = (node.status.allocatable or {}) if node.status else {}
+        try:
+            offers.append(
+                (
+                    int(allocatable.get(gpu_resource, 0)) if gpu_resource else 0,
+                    parse_cpu(str(allocatable.get("cpu", "0"))),
+                    parse_memory(str(allocatable.get("memory", "0"))),
+                )
+            )
+        except ValueError:
+            continue
+    if not offers:
+        return ""
+    gpus, cpu, memory = max(offers)
+    text = f"{cpu:g} CPU, {format_memory(memory)} memory"
+    return text + (f", {gpus} GPU" if gpu_resource else "")

@@ -1,0 +1,218 @@
+"""JobOperator: the guarded KubernetesPodOperator that runs one job spec.
+
+A scientist's spec is all it takes. Everything the pod needs — resources, placement, security
+context, deadline, labels — comes from ``build_pod`` and the flavor catalog, so none of the
+KubernetesPodOperator's sixty arguments is open to the spec. The guards (policy) run when the
+DAG is parsed and again when the task starts, because the catalog may change in between.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_platform.backend import Backend, current_backend
+from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.failures import explain_failure, explain_local_failure
+from airflow_platform.pods import RunContext, build_pod
+from airflow_platform.policy import check_job
+from airflow_platform.runners.local import run_local
+from airflow_platform.spec.errors import SpecError
+from airflow_platform.spec.models import JobSpec
+from airflow_platform.validation import validate_data
+
+# Margin on top of execution_time + startup allowance before Airflow itself gives up: the pod's
+# activeDeadlineSeconds should end it first, with a clearer reason.
+TIMEOUT_MARGIN = timedelta(minutes=1)
+
+_BASE_ARGS = set(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
+# Arguments that would let a DAG step outside the rails: the pod, where and as whom it runs.
+_REFUSED = (set(inspect.signature(KubernetesPodOperator.__init__).parameters) - _BASE_ARGS) | {
+    "executor_config",
+    "run_as_user",
+    "execution_timeout",
+    "executor",
+    "queue",
+}
+
+
+class JobFailed(AirflowException):
+    """The job ran and did not succeed; the message says why in one line."""
+
+
+class PolicyViolation(AirflowFailException):
+    """The job breaks the platform's policy; retrying cannot help."""
+
+
+class JobOperator(KubernetesPodOperator):
+    """Runs ``job`` as one guarded pod sized by its flavor (or locally on the local backend).
+
+    :param job: the validated job spec; ``None`` takes it from the run's conf (ad-hoc runs),
+        validated and guarded like a file before any pod is created.
+    :param workdir: the spec's folder: the local backend runs the script there.
+    :param dag_name: the pipeline (DAG) name, for the pod's labels.
+    Other arguments are the scheduling ones of ``BaseOperator`` (``task_id``, ``retries``,
+    ``trigger_rule``, callbacks …); pod arguments are refused with a ``TypeError``.
+    """
+
+    template_fields = ()
+    ui_color = "#e4f0e8"
+
+    def __init__(
+        self,
+        *,
+        job: JobSpec | None,
+        workdir: str | None = None,
+        dag_name: str | None = None,
+        config: PlatformConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
+        refused = sorted(set(kwargs) & _REFUSED)
+        if refused:
+            raise TypeError(
+                f"JobOperator does not take {', '.join(refused)}: the platform derives the pod "
+                "from the job spec, its flavor and the policy"
+            )
+        config = config or load_config()
+        if job is None:
+            limit = config.policy.max_execution_time
+            startup = max(f.startup_allowance for f in config.flavors.values())
+        else:
+            _guard(job, config)
+            limit = job.execution_time
+            startup = config.flavors[job.resource_flavor].startup_allowance
+        allowance = int(startup.total_seconds())
+        super().__init__(
+            name=job.name if job else "adhoc-job",
+            namespace=config.policy.jobs_namespace,
+            deferrable=True,
+            execution_timeout=limit + startup + TIMEOUT_MARGIN,
+            schedule_timeout_seconds=allowance,
+            startup_timeout_seconds=allowance + 300,
+            get_logs=True,
+            log_events_on_failure=True,
+            on_finish_action="delete_succeeded_pod"
+            if job and job.keep_failed_pod
+            else "delete_pod",
+            **kwargs,
+        )
+        self._job = job
+        self.workdir = workdir
+        self.dag_name = dag_name
+
+    def job_for(self, context: Any) -> JobSpec:
+        """The job: given at construction, or validated from the run's conf (ad-hoc runs)."""
+        if self._job is not None:
+            return self._job
+        conf = (context["dag_run"].conf or {}) if context else {}
+        try:
+            doc = validate_data(conf.get("spec", conf), "<run conf>")
+        except SpecError as exc:
+            raise PolicyViolation(f"the run's conf is not a valid job spec:\n{exc}") from None
+        if not isinstance(doc.spec, JobSpec):
+            raise PolicyViolation("the run's conf holds a pipeline; ad-hoc runs take one `job:`")
+        self._job = doc.spec
+        self.name = doc.spec.name
+        return doc.spec
+
+    def _run_context(self, context: Any) -> RunContext:
+        ti = context["ti"] if context else None
+        return RunContext(
+            dag_id=self.dag_name or (ti.dag_id if ti else None),
+            task_id=self.task_id,
+            run_id=context["run_id"] if context else None,
+            try_number=ti.try_number if ti else None,
+        )
+
+    def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> Any:
+        """Our pod (guards re-checked against today's catalog), plus the operator's own labels."""
+        config = load_config()
+        job = self.job_for(context)
+        _guard(job, config)
+        pod = build_pod(job, config, self._run_context(context))
+        # The operator finds its pod again (reattach, retries) by these labels.
+        pod.metadata.labels.update(self._get_ti_pod_labels(context))
+        pod.metadata.labels["kubernetes_pod_operator"] = "True"
+        self.namespace = pod.metadata.namespace
+        return pod
+
+    def execute(self, context: Any) -> Any:
+        job = self.job_for(context)
+        if current_backend() is Backend.local:
+            return self._execute_local(job, context)
+        try:
+            return super().execute(context)
+        except AirflowException as exc:
+            raise self._explained(exc) from exc
+
+    def trigger_reentry(self, context: Any, event: dict[str, Any]) -> Any:
+        self.job_for(context)
+        try:
+            return super().trigger_reentry(context, event)
+        except AirflowException as exc:
+            raise self._explained(exc) from exc
+
+    def _explained(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, PolicyViolation | JobFailed):
+            return exc
+        pod = self.pod
+        if pod is None or self._job is None:
+            return exc
+        try:
+            remote = self.pod_manager.read_pod(pod)
+        except Exception:
+            remote = pod
+        nodes: list[Any] = []
+        try:
+            nodes = list(self.client.list_node().items)
+        except Exception:
+            self.log.info("Cannot list nodes to describe capacity; continuing without it")
+        return JobFailed(explain_failure(remote, self._job, load_config(), nodes))
+
+    def _execute_local(self, job: JobSpec, context: Any) -> None:
+        config = load_config()
+        _guard(job, config)
+        log_file = local_log_path(context["ti"].dag_id, context["run_id"], self.task_id)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w") as sink:
+
+            def emit(line: str) -> None:
+                sink.write(line)
+                self.log.info("%s", line.rstrip("\n"))
+
+            result = run_local(job, config, cwd=Path(self.workdir or "."), on_output=emit)
+        self.log.info(
+            "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s",
+            job.name,
+            result.reason,
+            result.exit_code,
+            result.duration_seconds,
+            result.peak_memory_bytes,
+            log_file,
+        )
+        if not result.succeeded:
+            raise JobFailed(explain_local_failure(job, config, result))
+
+
+def local_log_path(dag_id: str, run_id: str, task_id: str) -> Path:
+    """Where the local backend keeps a task's output: ``$AIRFLOW_HOME/logs/jobs/…``."""
+    root = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "logs" / "jobs"
+    safe_run = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return root / dag_id / safe_run / f"{task_id}.log"
+
+
+def _guard(job: JobSpec, config: PlatformConfig) -> None:
+    violations = check_job(job, config)
+    if violations:
+        text = "; ".join(
+            f"job.{'.'.join(v.field)}: {v.message}" + (f" ({v.hint})" if v.hint else "")
+            for v in violations
+        )
+        raise PolicyViolation(f"job {job.name} breaks the platform policy: {text}")
