@@ -139,6 +139,7 @@ def test_install_succeeds_and_tells_how_to_start(release: Release) -> None:
     notes = status["info"]["notes"]
     assert f"port-forward service/{FULLNAME}-api-server 8080:8080" in notes
     assert "airflow-platform submit" in notes
+    assert "AIRFLOW_PLATFORM_API_URL=http://localhost:8080" in notes
     assert release.jobs_namespace in notes
 
 

@@ -249,6 +249,10 @@ spec:
           value: {{ include "airflow-platform.jobsFolder" . }}
         - name: AIRFLOW_PLATFORM_BACKEND
           value: kubernetes
+        # The image's entrypoint would first poll the metadata database, which Airflow 3
+        # workers never use (they report through the Execution API).
+        - name: CONNECTION_CHECK_MAX_COUNT
+          value: "0"
       resources:
 {{- toYaml .Values.workers.resources | nindent 8 }}
       securityContext:
