@@ -142,3 +142,46 @@ def library_job_pod(
     config_file = tmp_dir / "platform.yaml"
     config_file.write_text(platform_yaml)
     return pod_to_dict(build_pod(load_spec(REPO_ROOT / spec), load_config(config_file)))
+
+
+_BUILD_WORKER_POD = """
+import json, sys, datetime
+from kubernetes.client import ApiClient
+from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
+
+request = json.load(sys.stdin)
+pod = PodGenerator.construct_pod(
+    dag_id="chart_test", task_id="probe", pod_id="chart-test-probe", try_number=1,
+    kube_image=request["image"], date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+    args=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"],
+    pod_override_object=None,
+    base_worker_pod=PodGenerator.deserialize_model_file(request["template"]),
+    namespace=request["namespace"], scheduler_job_id="1", run_id="manual__chart_test",
+)
+print(json.dumps(ApiClient().sanitize_for_serialization(pod)))
+"""
+
+
+def executor_worker_pod(
+    template_yaml: str, image: str, namespace: str, tmp_dir: Path
+) -> dict[str, Any]:
+    """The worker pod the KubernetesExecutor of Airflow 3.3.2 builds from this pod template,
+    made by the provider's own PodGenerator in a subprocess (throwaway AIRFLOW_HOME)."""
+    import os
+    import sys
+
+    template = tmp_dir / "pod_template_file.yaml"
+    template.write_text(template_yaml)
+    request = {"template": str(template), "image": image, "namespace": namespace}
+    proc = subprocess.run(
+        [sys.executable, "-c", _BUILD_WORKER_POD],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_dir / "airflow-home")},
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pod: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return pod

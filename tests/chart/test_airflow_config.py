@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import configparser
+from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.chart.pss import violations
 from tests.chart.render import (
     COMPONENTS,
     FULLNAME,
     JOBS_NAMESPACE,
     NAMESPACE,
     by_kind,
+    executor_worker_pod,
     find,
     render_chart,
     search,
@@ -169,3 +172,21 @@ def test_jobs_in_the_release_namespace_render_each_config_map_once() -> None:
     names = [(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in docs]
     assert len(names) == len(set(names))
     assert not by_kind(docs, "Namespace")
+
+
+def test_executor_builds_a_restricted_worker_pod_from_the_template(tmp_path: Path) -> None:
+    """Airflow's own PodGenerator turns the template into a worker pod that still meets
+    `restricted`, keeps the `base` container and the chart's image, and runs the task command."""
+    docs = render_chart()
+    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    pod = executor_worker_pod(
+        configmap["data"]["pod_template_file.yaml"],
+        "registry.internal/airflow-platform/airflow:0.1.0",
+        JOBS_NAMESPACE,
+        tmp_path,
+    )
+    assert violations(pod["spec"]) == []
+    base = pod["spec"]["containers"][0]
+    assert base["name"] == "base"
+    assert base["args"][:3] == ["python", "-m", "airflow.sdk.execution_time.execute_workload"]
+    assert pod["metadata"]["namespace"] == JOBS_NAMESPACE

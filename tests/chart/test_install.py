@@ -25,7 +25,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.render import CHART_DIR, COMPONENTS, HelmError, library_job_pod, run_helm
+from tests.chart.render import (
+    CHART_DIR,
+    COMPONENTS,
+    HelmError,
+    executor_worker_pod,
+    library_job_pod,
+    run_helm,
+)
 from tests.harness.fixtures import RESTRICTED_LABELS, delete_namespace
 from tests.harness.kube import wait_for
 from tests.harness.tools import ToolMissingError, tool_path
@@ -224,19 +231,26 @@ def _admit_in_jobs_namespace(release: Release, pod: dict[str, Any]) -> Any:
     return core.create_namespaced_pod(release.jobs_namespace, pod, dry_run="All")
 
 
-def test_worker_pod_template_is_admitted_in_the_jobs_namespace(release: Release) -> None:
-    """A worker pod as the KubernetesExecutor would create it from the mounted template passes
-    admission in the jobs namespace, with the worker service account the chart created."""
+def test_executor_worker_pod_is_admitted_in_the_jobs_namespace(
+    release: Release, tmp_path: Path
+) -> None:
+    """The worker pod Airflow's KubernetesExecutor builds from the template the chart put in
+    the cluster passes admission in the jobs namespace, under the chart's worker account."""
     from kubernetes import client
 
     core = client.CoreV1Api(release.api)
     configmap = core.read_namespaced_config_map(
         f"{FULLNAME}-airflow-config", release.jobs_namespace
     )
-    pod = yaml.safe_load(configmap.data["pod_template_file.yaml"])
-    pod["spec"]["containers"][0]["args"] = ["airflow", "version"]
+    pod = executor_worker_pod(
+        configmap.data["pod_template_file.yaml"],
+        "registry.internal/airflow-platform/airflow:0.1.0",
+        release.jobs_namespace,
+        tmp_path,
+    )
     created = _admit_in_jobs_namespace(release, pod)
     assert created.spec.service_account_name == f"{FULLNAME}-worker"
+    assert created.spec.containers[0].name == "base"
 
 
 def test_library_job_pod_is_admitted_in_the_jobs_namespace(
