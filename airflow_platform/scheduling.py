@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from kubernetes.client import V1Node
+from kubernetes.utils import parse_quantity
 
 from airflow_platform.config import Flavor, GpuNodes, format_memory, parse_cpu, parse_memory
 
@@ -96,11 +97,13 @@ def _may_run_on(node: V1Node, flavor: Flavor, marks: GpuNodes) -> bool:
 def _offer(node: V1Node, gpu_resource: str) -> _Offer:
     status = node.status
     allocatable = (status.allocatable if status else None) or {}
+    # Node quantities come in the API's canonical form ("1k", "95500m", "16384Ki"), which the
+    # flavor parsers do not accept; the client's parser reads them all.
     return _Offer(
         name=node.metadata.name,
-        cpu=parse_cpu(allocatable.get("cpu", "0")),
-        memory=parse_memory(allocatable.get("memory", "0")),
-        gpus=int(allocatable.get(gpu_resource, "0")),
+        cpu=float(parse_quantity(allocatable.get("cpu", "0"))),
+        memory=int(parse_quantity(allocatable.get("memory", "0"))),
+        gpus=int(parse_quantity(allocatable.get(gpu_resource, "0"))),
     )
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from kubernetes.client.rest import ApiException
+from kubernetes.utils import parse_quantity
 
-from airflow_platform.config import Flavor, Gpu, load_config, parse_memory
+from airflow_platform.config import Flavor, Gpu, load_config
 from airflow_platform.scheduling import explain_unschedulable
 from tests.cluster.jobpods import is_gpu_flavor, job_pod, restricted_filler_pod
 from tests.harness.kube import (
@@ -112,8 +113,8 @@ def test_cpu_and_ram_flavor_pods_never_bind_to_gpu_nodes_even_when_those_are_emp
         if kinds[node.metadata.name] == "gpu":
             continue
         allocatable = node.status.allocatable
-        cpu = int(float(allocatable["cpu"]) * 0.8)
-        memory = f"{int(parse_memory(allocatable['memory']) * 0.8) // 2**20}Mi"
+        cpu = int(parse_quantity(allocatable["cpu"]) * 8 // 10)
+        memory = f"{int(parse_quantity(allocatable['memory']) * 8 // 10) // 2**20}Mi"
         fillers.append(
             restricted_filler_pod(
                 f"filler-{node.metadata.name}", node.metadata.name, str(cpu), memory

@@ -16,13 +16,14 @@ from tests.harness.tools import ToolMissingError
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM (e.g. from a process supervisor) takes the same clean path as Ctrl-C.
     raise KeyboardInterrupt
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    # SIGTERM and SIGHUP (a supervisor, a closed terminal) take the same clean path as Ctrl-C;
+    # SIGINT is set explicitly because a shell starting us in the background ignores it.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     plane = ControlPlane()
     try:
         plane.start()

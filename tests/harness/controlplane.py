@@ -55,6 +55,8 @@ KWOK_STAGES = (
     "pod/fast/pod-delete.yaml",
 )
 _PR_SET_PDEATHSIG = 1
+ETCD_DIR_PREFIX = "airflow-platform-etcd-"
+OWNER_FILE = "owner.pid"
 
 
 class ControlPlaneError(RuntimeError):
@@ -72,8 +74,10 @@ def free_port() -> int:
 def _die_with_parent() -> None:
     # Runs in the child before exec: if the harness is killed outright (SIGKILL, OOM), the
     # kernel still ends its components, so no etcd or apiserver outlives a crashed test run.
+    # SIGKILL rather than SIGTERM: all components die at once then, and a gracefully stopping
+    # apiserver whose etcd is already gone would hang on.
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -180,7 +184,9 @@ class ControlPlane:
         self.workdir = Path(tempfile.mkdtemp(prefix="airflow-platform-cluster-"))
         shm = Path("/dev/shm")
         tmpfs = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-        self.etcd_dir = Path(tempfile.mkdtemp(prefix="airflow-platform-etcd-", dir=tmpfs))
+        _sweep_dead_etcd_dirs(tmpfs or Path(tempfile.gettempdir()))
+        self.etcd_dir = Path(tempfile.mkdtemp(prefix=ETCD_DIR_PREFIX, dir=tmpfs))
+        (self.etcd_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.log_dir().mkdir()
         atexit.register(self.stop)
         try:
@@ -277,7 +283,7 @@ class ControlPlane:
         argv: dict[str, list[str]] = {
             "etcd": [
                 "--name=default",
-                f"--data-dir={self.etcd_dir}",
+                f"--data-dir={self.etcd_dir / 'data'}",
                 f"--listen-client-urls={etcd_url}",
                 f"--advertise-client-urls={etcd_url}",
                 f"--listen-peer-urls={peer_url}",
@@ -457,6 +463,19 @@ def create_nodes(plane: ControlPlane, path: Path) -> list[str]:
         return names
     finally:
         api_client.close()
+
+
+def _sweep_dead_etcd_dirs(parent: Path) -> None:
+    """Remove etcd data left on tmpfs by harnesses that were killed before they could clean up
+    (tmpfs is memory); directories of harnesses still running are left alone."""
+    for directory in parent.glob(f"{ETCD_DIR_PREFIX}*"):
+        try:
+            owner = int((directory / OWNER_FILE).read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except (OSError, ValueError):
+            continue
 
 
 def _wait_for(
