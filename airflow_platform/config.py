@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import lru_cache
 from importlib import resources
@@ -18,10 +19,10 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from airflow_platform.spec.durations import Duration
-from airflow_platform.spec.errors import Problem, SpecError, did_you_mean
+from airflow_platform.spec.errors import SpecError, did_you_mean
 from airflow_platform.spec.explain import validation_problems
 from airflow_platform.spec.models import DNS_LABEL
-from airflow_platform.spec.yamlsafe import SourceMap, parse_yaml, read_text
+from airflow_platform.spec.yamlsafe import parse_yaml, read_text
 
 CONFIG_ENV = "AIRFLOW_PLATFORM_CONFIG"
 
@@ -235,11 +236,12 @@ class PlatformConfig(BaseModel):
 
     @model_validator(mode="after")
     def _teams_known(self) -> PlatformConfig:
-        for name, flavor in self.flavors.items():
-            for team in flavor.teams or ():
-                if team not in self.teams:
-                    hint = did_you_mean(team, self.teams) or f"known teams: {', '.join(self.teams)}"
-                    raise ValueError(f"flavors.{name}.teams: unknown team '{team}'; {hint}")
+        # parse_config finds these in the raw document, beside every other problem; this
+        # check guards configs built in code.
+        unknown = _unknown_teams({n: f.teams for n, f in self.flavors.items()}, list(self.teams))
+        if unknown:
+            path, message, hint = unknown[0]
+            raise ValueError(f"{'.'.join(map(str, path))}: {message}; {hint}")
         return self
 
     def flavor_names(self) -> list[str]:
@@ -280,20 +282,48 @@ def _load_default() -> PlatformConfig:
 def parse_config(data: bytes, file: str) -> PlatformConfig:
     """Validates a platform config document; raises ``SpecError`` with every problem."""
     tree, source = parse_yaml(read_text(data, file), file)
+    teams_problems = [
+        source.problem(path, message, hint) for path, message, hint in _raw_unknown_teams(tree)
+    ]
     try:
-        return PlatformConfig.model_validate(tree)
+        config = PlatformConfig.model_validate(tree)
     except ValidationError as exc:
-        raise SpecError(_config_problems(exc, source)) from None
+        problems = [
+            p
+            for p in validation_problems(exc, PlatformConfig, source)
+            # The model-level team check repeats what _raw_unknown_teams found.
+            if not (not p.path and p.message.startswith("flavors."))
+        ]
+        raise SpecError([*problems, *teams_problems]) from None
+    return config
 
 
-def _config_problems(exc: ValidationError, source: SourceMap) -> list[Problem]:
-    problems = validation_problems(exc, PlatformConfig, source)
-    out: list[Problem] = []
-    for problem in problems:
-        if not problem.path and problem.message.startswith("flavors."):
-            dotted, _, message = problem.message.partition(": ")
-            parts = dotted.split(".")
-            out.append(source.problem(tuple(parts), message))
-        else:
-            out.append(problem)
+def _unknown_teams(
+    flavor_teams: Mapping[str, Sequence[str] | None], known: Sequence[str]
+) -> list[tuple[tuple[str | int, ...], str, str]]:
+    out: list[tuple[tuple[str | int, ...], str, str]] = []
+    for name, teams in flavor_teams.items():
+        for i, team in enumerate(teams or ()):
+            if team not in known:
+                hint = did_you_mean(team, known) or f"known teams: {', '.join(known)}"
+                out.append((("flavors", name, "teams", i), f"unknown team '{team}'", hint))
     return out
+
+
+def _raw_unknown_teams(tree: object) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Unknown teams in flavors' ``teams`` lists, read from the raw document.
+
+    Done before (and beside) model validation, so the problem is reported together with any
+    other problem of the file, not only once everything else is valid.
+    """
+    if not isinstance(tree, dict):
+        return []
+    teams, flavors = tree.get("teams"), tree.get("flavors")
+    if not isinstance(teams, dict) or not isinstance(flavors, dict):
+        return []
+    flavor_teams = {
+        str(name): [t for t in flavor["teams"] if isinstance(t, str)]
+        for name, flavor in flavors.items()
+        if isinstance(flavor, dict) and isinstance(flavor.get("teams"), list)
+    }
+    return _unknown_teams(flavor_teams, [str(t) for t in teams])

@@ -48,7 +48,7 @@ class SpecError(ValueError):
         if not problems:
             raise ValueError("SpecError needs at least one problem")
         self.problems: tuple[Problem, ...] = tuple(
-            sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path))
+            sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.column, p.path))
         )
         super().__init__("\n".join(str(p) for p in self.problems))
 

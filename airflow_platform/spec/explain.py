@@ -6,6 +6,7 @@ import types
 import typing
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from airflow_platform.spec.errors import Problem, did_you_mean
@@ -17,11 +18,31 @@ def validation_problems(
 ) -> list[Problem]:
     """Pydantic's errors as located problems that say what to do."""
     problems: list[Problem] = []
-    for err in exc.errors(include_url=False):
-        loc: Path = tuple(err["loc"])
+    errors = exc.errors(include_url=False)
+    # A misspelt key also leaves its field missing; the did-you-mean on the unknown key says
+    # everything, so the "missing" problem for the same field is left out.
+    misspelt: set[Path] = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            loc = tuple(err["loc"])
+            close = did_you_mean(str(loc[-1]), _fields_at(model, loc[:-1]))
+            if close:
+                misspelt.add((*loc[:-1], close.split("'")[1]))
+    for err in errors:
+        loc = tuple(err["loc"])
+        key_error = "[key]" in loc
+        if key_error:
+            # pydantic marks a bad dict key as (..., key, "[key]"): point at the key itself.
+            loc = tuple(part for part in loc if part != "[key]")
         path = (*prefix, *loc)
         kind = err["type"]
         value = err.get("input")
+        if kind == "missing" and loc in misspelt:
+            continue
+        if key_error:
+            message, hint = _explain(kind, err["msg"], value, model, loc, err.get("ctx"))
+            problems.append(source.problem(path, message, hint, key=True))
+            continue
         if kind == "extra_forbidden":
             key = str(loc[-1])
             allowed = _fields_at(model, loc[:-1])
@@ -42,21 +63,37 @@ def validation_problems(
                 )
             )
             continue
-        problems.append(source.problem(path, *_explain(kind, err["msg"], value, model, loc)))
+        problems.append(
+            source.problem(path, *_explain(kind, err["msg"], value, model, loc, err.get("ctx")))
+        )
     return problems
 
 
-def _explain(kind: str, msg: str, value: Any, model: type[BaseModel], loc: Path) -> tuple[str, str]:
+def _explain(
+    kind: str,
+    msg: str,
+    value: Any,
+    model: type[BaseModel],
+    loc: Path,
+    ctx: dict[str, Any] | None = None,
+) -> tuple[str, str]:
     example = _example(model, loc)
     hint = f"e.g. {example}" if example else ""
+    ctx = ctx or {}
     if kind == "value_error":
         return msg.removeprefix("Value error, "), ""
     if kind in ("string_type", "str_type"):
+        if isinstance(value, dict | list):
+            hint = hint or "write the value as text, in quotes if it contains ':' or '#'"
         return f"expected text, got {describe_value(value)}", hint
     if kind == "int_parsing" or kind == "int_type" or kind == "int_from_float":
         return f"expected a whole number, got {_show(value)}", hint
+    if kind in ("greater_than_equal", "greater_than") and "ge" in ctx:
+        return f"{value} is less than the minimum of {ctx['ge']}", hint
+    if kind in ("less_than_equal", "less_than") and "le" in ctx:
+        return f"{value} is more than the maximum of {ctx['le']}", hint
     if kind in ("bool_parsing", "bool_type"):
-        return f"expected true or false, got {_show(value)}", ""
+        return f"expected true or false, got {_show(value)}", "write `true` or `false`"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"expected a mapping (key: value lines), got {describe_value(value)}", hint
     if kind == "list_type":
@@ -135,5 +172,9 @@ def _example(model: type[BaseModel], loc: Path) -> str:
         info = parent.model_fields.get(str(loc[-1]))
         if info is not None and info.examples:
             example = info.examples[0]
-            return repr(example) if not isinstance(example, str) else example
+            if isinstance(example, str):
+                return example
+            # Shown as YAML flow style, the way the author would write it in the spec.
+            text = yaml.safe_dump(example, default_flow_style=True, width=10**6, sort_keys=False)
+            return text.strip().removesuffix("...").strip()
     return ""

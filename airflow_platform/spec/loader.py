@@ -167,10 +167,20 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Docum
     dag = data.get("dag")
     if isinstance(dag, dict) and dag.get("name") is None:
         data = {**data, "dag": {**dag, "name": default_name(file)}}
+    layout = _layout_problems(data.get("tasks"), source)
+    bad_groups = {p.path for p in layout}
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(validation_problems(exc, PipelineSpec, source)) from None
+        problems = [
+            p
+            for p in validation_problems(exc, PipelineSpec, source)
+            if not any(p.path == g or p.path.startswith(g + ".") for g in bad_groups)
+            and not (layout and p.message == "required field 'tasks' is missing")
+        ]
+        raise SpecError([*layout, *problems]) from None
+    if layout:
+        raise SpecError(layout)
     problems = _graph_problems(spec, source)
     tasks: list[PipelineTask] = []
     for group, task_id, task in spec.task_items():
@@ -181,6 +191,55 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Docum
     if problems:
         raise SpecError(problems)
     return Document(file, spec, source, tasks)
+
+
+def _layout_problems(tasks: Any, source: SourceMap) -> list[Problem]:
+    """Mistakes in the shape of ``tasks:`` that pydantic would explain badly.
+
+    ``tasks:`` holds groups, each holding tasks. A task written straight under ``tasks:``
+    makes its fields look like tasks; an empty group or an empty ``tasks:`` is a mistake.
+    """
+    example = "e.g. `tasks: {ingest: {compile_data: {execution_script: python -m norm.compile}}}`"
+    if tasks is None or tasks == {}:
+        return [
+            source.problem(
+                ("tasks",), "the pipeline has no tasks", f"add a group with a task, {example}"
+            )
+        ]
+    if not isinstance(tasks, dict):
+        return []
+    task_fields = set(TaskSpec.model_fields)
+    problems: list[Problem] = []
+    for group, members in tasks.items():
+        path: Path = ("tasks", group)
+        if members is None or members == {}:
+            problems.append(
+                source.problem(
+                    path,
+                    f"group '{group}' has no tasks",
+                    "add a task to it, or remove the group",
+                    key=True,
+                )
+            )
+            continue
+        if not isinstance(members, dict):
+            continue
+        fields = [
+            name
+            for name, value in members.items()
+            if name in task_fields and not isinstance(value, dict)
+        ]
+        if fields:
+            problems.append(
+                source.problem(
+                    path,
+                    f"'{group}' holds task fields ({', '.join(fields)}): tasks must sit inside "
+                    "a group",
+                    f"nest it one level deeper, e.g. `tasks: {{main: {{{group}: {{...}}}}}}`",
+                    key=True,
+                )
+            )
+    return problems
 
 
 def _resolve_task(

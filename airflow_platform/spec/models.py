@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
 from airflow_platform.spec.durations import Duration
 
@@ -78,12 +85,24 @@ def _check_schedule(value: str | None) -> str | None:
     return text
 
 
-def _check_env(value: dict[str, str]) -> dict[str, str]:
-    bad = [k for k in value if not ENV_NAME.fullmatch(k)]
-    if bad:
+def _check_env_name(value: str) -> str:
+    if not ENV_NAME.fullmatch(value):
+        suggestion = re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_").upper()
+        if suggestion[:1].isdigit():
+            suggestion = "_" + suggestion
+        hint = f"; try '{suggestion}'" if suggestion and ENV_NAME.fullmatch(suggestion) else ""
         raise ValueError(
-            f"environment variable name '{bad[0]}' is not valid: use letters, digits and '_', "
-            "not starting with a digit"
+            f"'{value}' is not a valid environment variable name: use letters, digits and '_', "
+            f"not starting with a digit{hint}"
+        )
+    return value
+
+
+def _check_secret_key(value: str) -> str:
+    if not SECRET_KEY.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a valid Secret key: use letters, digits, '-', '_' and '.', "
+            "at most 253 characters"
         )
     return value
 
@@ -106,7 +125,12 @@ Name = Annotated[str, _dns_label("name")]
 TeamName = Annotated[str, _dns_label("team name")]
 ExecutionScript = Annotated[str | list[str], BeforeValidator(_check_script)]
 Schedule = Annotated[str | None, AfterValidator(_check_schedule)]
-Env = Annotated[dict[str, str], AfterValidator(_check_env)]
+EnvName = Annotated[
+    str,
+    AfterValidator(_check_env_name),
+    WithJsonSchema({"type": "string", "pattern": f"^{ENV_NAME.pattern}$"}),
+]
+Env = dict[EnvName, str]
 Image = Annotated[str, AfterValidator(_check_image)]
 
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
@@ -124,13 +148,15 @@ class SecretRef(BaseModel):
     name: Annotated[str, _dns_label("Secret name")] = Field(
         description="Name of the Kubernetes Secret in the jobs namespace.", examples=["s3-creds"]
     )
-    key: str = Field(
-        pattern=SECRET_KEY.pattern,
+    key: Annotated[
+        str,
+        AfterValidator(_check_secret_key),
+        WithJsonSchema({"type": "string", "pattern": f"^{SECRET_KEY.pattern}$"}),
+    ] = Field(
         description="Key inside the Secret.",
         examples=["access_key"],
     )
-    env: str = Field(
-        pattern=f"^{ENV_NAME.pattern}$",
+    env: EnvName = Field(
         description="Environment variable the job reads the value from.",
         examples=["AWS_ACCESS_KEY_ID"],
     )
@@ -298,7 +324,10 @@ class PipelineSpec(BaseModel):
 
     model_config = _STRICT
 
-    dag: DagInfo = Field(description="The pipeline's name, owner, schedule and defaults.")
+    dag: DagInfo = Field(
+        description="The pipeline's name, owner, schedule and defaults.",
+        examples=[{"team": "analytics", "schedule": "0 6 * * *"}],
+    )
     tasks: Annotated[dict[str, Group], Field(min_length=1)] = Field(
         description="Groups of tasks (each group an Airflow task group); task names are unique "
         "across groups.",

@@ -25,7 +25,6 @@ MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
-_NULLS = {"", "~", "null", "Null", "NULL"}
 
 Path = tuple[str | int, ...]
 
@@ -61,6 +60,8 @@ def read_text(data: bytes, file: str) -> str:
             file,
             f"file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,} (1 MiB)",
             hint="a spec describes one job or pipeline: keep data and code in their own files",
+            line=1,
+            column=1,
         )
     try:
         text = data.decode("utf-8-sig")
@@ -74,8 +75,16 @@ def read_text(data: bytes, file: str) -> str:
             line=line,
             column=column,
         ) from None
-    if "\x00" in text:
-        raise SpecError.single(file, "file contains NUL bytes", hint="is this a binary file?")
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise SpecError.single(
+            file,
+            "file contains NUL bytes",
+            hint="is this a binary file? save the spec as plain UTF-8 text",
+            line=line,
+            column=nul - (text.rfind("\n", 0, nul) + 1) + 1,
+        )
     return text
 
 
@@ -85,29 +94,125 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
         raise SpecError.single(
-            file, "file is empty", hint="a spec starts with `job:` (one job) or `dag:` (a pipeline)"
+            file,
+            "file is empty",
+            hint="a spec starts with `job:` (one job) or `dag:` (a pipeline)",
+            line=1,
+            column=1,
         )
     loader = yaml.CSafeLoader(text)
     try:
-        node = loader.get_single_node()
+        node = _compose(loader, file)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
     except yaml.YAMLError as exc:
-        raise SpecError.single(file, f"not valid YAML: {exc}") from None
-    except RecursionError:
-        raise SpecError.single(file, f"nested deeper than {MAX_DEPTH} levels") from None
+        raise SpecError.single(file, f"not valid YAML: {exc}", line=1, column=1) from None
     finally:
         loader.dispose()
-    if node is None:
-        raise SpecError.single(file, "file holds no YAML document")
     converter = _Converter(file)
     try:
         data = converter.convert(node, ())
-    except RecursionError:
-        raise SpecError.single(file, f"nested deeper than {MAX_DEPTH} levels") from None
+    except _TooDeepError as exc:
+        raise SpecError([exc.problem]) from None
     if converter.problems:
         raise SpecError(converter.problems)
     return data, converter.source
+
+
+class _TooDeepError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _too_deep(file: str, mark: Any, path: Path = ()) -> Problem:
+    return Problem(
+        file,
+        mark.line + 1,
+        mark.column + 1,
+        join_path(path),
+        f"nested deeper than {MAX_DEPTH} levels",
+        hint="a spec is a few levels deep: check the brackets and indentation here",
+    )
+
+
+def _compose(loader: Any, file: str) -> yaml.Node:
+    """The document's node tree, built from libyaml's events without recursion.
+
+    libyaml's own composer recurses in C, so a file of a few hundred thousand ``[`` crashes
+    the interpreter; this one keeps an explicit stack and stops at ``MAX_DEPTH``.
+    """
+    loader.get_event()  # stream start
+    start = loader.get_event()
+    if isinstance(start, yaml.StreamEndEvent):
+        raise SpecError.single(file, "file holds no YAML document", line=1, column=1)
+    anchors: dict[str, yaml.Node] = {}
+    # Open collections: (node, anchor, key waiting for its value in a mapping).
+    stack: list[list[Any]] = []
+    root: yaml.Node | None = None
+    while root is None:
+        event: Any = loader.get_event()
+        start_mark: Any = event.start_mark
+        done: Any = None
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                raise SpecError.single(
+                    file,
+                    f"alias '*{event.anchor}' refers to no anchor defined before it",
+                    hint=f"define `&{event.anchor}` earlier in the file, or write the value out",
+                    line=start_mark.line + 1,
+                    column=start_mark.column + 1,
+                )
+            done = anchors[event.anchor]
+        elif isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            end_mark: Any = event.end_mark
+            done = yaml.ScalarNode(tag, event.value, start_mark, end_mark, style=event.style)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                raise SpecError([_too_deep(file, event.start_mark)])
+            kind = (
+                yaml.SequenceNode
+                if isinstance(event, yaml.SequenceStartEvent)
+                else yaml.MappingNode
+            )
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(kind, None, event.implicit)
+            stack.append([kind(tag, [], start_mark, None), anchor, None])
+            continue
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            done, anchor, _ = stack.pop()
+            done.end_mark = event.end_mark
+        else:  # pragma: no cover - libyaml emits nothing else inside a document
+            raise SpecError.single(file, f"unexpected YAML event {event}", line=1, column=1)
+        if anchor is not None:
+            anchors[anchor] = done
+        if not stack:
+            root = done
+            break
+        parent = stack[-1]
+        if isinstance(parent[0], yaml.SequenceNode):
+            parent[0].value.append(done)
+        elif parent[2] is None:
+            parent[2] = done
+        else:
+            parent[0].value.append((parent[2], done))
+            parent[2] = None
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        mark: Any = loader.peek_event().start_mark
+        raise SpecError.single(
+            file,
+            "invalid YAML: file holds more than one YAML document (a second `---`)",
+            hint="put each job or pipeline in a file of its own",
+            line=mark.line + 1,
+            column=mark.column + 1,
+        )
+    return root
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
@@ -141,15 +246,24 @@ class _Converter:
         self.visited += 1
         if self.visited > MAX_NODES:
             if self.visited == MAX_NODES + 1:
-                self._fail(
-                    node,
-                    path,
-                    f"document expands to more than {MAX_NODES:,} values (aliases that multiply)",
-                    hint="write the values out instead of nesting `*alias` references",
+                # Point at the top-level field being expanded: the node itself sits wherever
+                # its anchor was defined, and its expanded path means nothing to the author.
+                top = path[:1]
+                line, column = self.source.keys.get(top) or self.source.values.get(top, (1, 1))
+                self.problems.append(
+                    Problem(
+                        self.source.file,
+                        line,
+                        column,
+                        join_path(top),
+                        f"document expands to more than {MAX_NODES:,} values "
+                        "(aliases that multiply)",
+                        "write the values out instead of nesting `*alias` references",
+                    )
                 )
             return None
         if len(path) > MAX_DEPTH:
-            raise RecursionError
+            raise _TooDeepError(_too_deep(self.source.file, node.start_mark, path[:1]))
         self.source.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
@@ -177,9 +291,9 @@ class _Converter:
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> str | None:
         if not self._check_tag(node, path, _TAG + "str"):
             return None
-        text: str = node.value
-        if node.style is None and text in _NULLS:
+        if node.tag == _TAG + "null":
             return None
+        text: str = node.value
         return text
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
@@ -189,7 +303,12 @@ class _Converter:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS | {
                 _TAG + "merge"
             }:
-                self._fail(key_node, path, "mapping keys must be plain names")
+                self._fail(
+                    key_node,
+                    path,
+                    "mapping keys must be plain names",
+                    hint="write the key as a word followed by a colon, e.g. `team:`",
+                )
                 continue
             key = str(key_node.value)
             if key_node.tag == _TAG + "merge":
