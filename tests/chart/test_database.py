@@ -23,7 +23,7 @@ EXTERNAL = {
     "externalDatabase": {
         "host": "pg.example.internal",
         "port": 6432,
-        "database": "af",
+        "db": "af",
         "user": "af_user",
         "passwordSecret": {"name": "pg-secret", "key": "pw"},
         "sslMode": "require",
@@ -142,6 +142,25 @@ def test_component_waits_for_the_migrated_schema(component: str) -> None:
     )
     assert init["args"] == ["airflow", "db", "check-migrations", "--migration-wait-timeout=77"]
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in _env(init)
+
+
+def test_external_host_alone_selects_the_external_database() -> None:
+    """Setting externalDatabase.host is enough: the embedded PostgreSQL is left out without
+    also turning postgresql.enabled off, and a bare Secret name means key `password`."""
+    values = {"externalDatabase": {"host": "pg.example.internal", "passwordSecret": "pg-secret"}}
+    docs = render_chart(values)
+    assert not by_kind(docs, "StatefulSet")
+    scheduler = find(docs, "Deployment", f"{FULLNAME}-scheduler")
+    env = _env(scheduler["spec"]["template"]["spec"]["containers"][0])
+    assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "pg-secret",
+        "key": "password",
+    }
+    assert (
+        "@pg.example.internal:5432/airflow?" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]["value"]
+    )
+    job = render_chart(values, "templates/migrate/job.yaml")[0]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
 
 
 def test_production_values_file_renders_no_embedded_database() -> None:

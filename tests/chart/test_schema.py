@@ -77,12 +77,8 @@ INCONSISTENT = {
         "externalDatabase.host is required when postgresql.enabled is false",
     ),
     "external database without password": (
-        {"postgresql": {"enabled": False}, "externalDatabase": {"host": "pg"}},
-        "externalDatabase.passwordSecret.name is required",
-    ),
-    "both databases": (
         {"externalDatabase": {"host": "pg"}},
-        "set postgresql.enabled=false to use the external database",
+        "externalDatabase.passwordSecret is required with an external database",
     ),
     "git-sync without repo": ({"gitSync": {"enabled": True}}, "gitSync.repo is required"),
 }

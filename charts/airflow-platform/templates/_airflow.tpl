@@ -77,20 +77,19 @@ migrated schema, git-sync, and the worker pod template.
 - name: DATABASE_PASSWORD
   valueFrom:
     secretKeyRef:
-{{- if .Values.postgresql.enabled }}
+{{- if include "airflow-platform.embeddedDatabase" . }}
       name: {{ include "airflow-platform.postgresqlSecretName" . }}
       key: password
 {{- else }}
-      name: {{ .Values.externalDatabase.passwordSecret.name }}
-      key: {{ .Values.externalDatabase.passwordSecret.key }}
+{{- include "airflow-platform.externalPasswordSecret" . | nindent 6 }}
 {{- end }}
-{{- if .Values.postgresql.enabled }}
+{{- if include "airflow-platform.embeddedDatabase" . }}
 # $(DATABASE_PASSWORD) is expanded by the kubelet, so the password never sits in a ConfigMap.
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
-  value: {{ printf "postgresql+psycopg2://%s:$(DATABASE_PASSWORD)@%s:5432/%s" .Values.postgresql.user (include "airflow-platform.postgresqlServiceName" .) .Values.postgresql.database | quote }}
+  value: {{ printf "postgresql+psycopg2://%s:$(DATABASE_PASSWORD)@%s:5432/%s" .Values.postgresql.user (include "airflow-platform.postgresqlServiceName" .) .Values.postgresql.db | quote }}
 {{- else }}
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
-  value: {{ printf "postgresql+psycopg2://%s:$(DATABASE_PASSWORD)@%s:%d/%s?sslmode=%s" .Values.externalDatabase.user .Values.externalDatabase.host (int .Values.externalDatabase.port) .Values.externalDatabase.database .Values.externalDatabase.sslMode | quote }}
+  value: {{ printf "postgresql+psycopg2://%s:$(DATABASE_PASSWORD)@%s:%d/%s?sslmode=%s" .Values.externalDatabase.user .Values.externalDatabase.host (int .Values.externalDatabase.port) .Values.externalDatabase.db .Values.externalDatabase.sslMode | quote }}
 {{- end }}
 {{- end -}}
 

@@ -132,16 +132,34 @@ generates. Call with (dict "root" $ "name" "x" "key" "k" "value" "<fresh value>"
 {{- end -}}
 {{- end -}}
 
-{{/* Fails rendering with a clear message when the database choice is inconsistent. */}}
-{{- define "airflow-platform.validateDatabase" -}}
-{{- if and (not .Values.postgresql.enabled) (not .Values.externalDatabase.host) -}}
+{{/*
+"true" when the embedded PostgreSQL serves as the metadata database, "" otherwise. Setting
+externalDatabase.host is enough to choose the external one: postgresql.enabled need not be
+turned off as well.
+*/}}
+{{- define "airflow-platform.embeddedDatabase" -}}
+{{- if and .Values.postgresql.enabled (not .Values.externalDatabase.host) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The external database's password Secret as (dict "name" "key"); a bare name means key `password`. */}}
+{{- define "airflow-platform.externalPasswordSecret" -}}
+{{- $ref := .Values.externalDatabase.passwordSecret | default "" -}}
+{{- if kindIs "string" $ref -}}
+{{- toYaml (dict "name" $ref "key" "password") -}}
+{{- else -}}
+{{- toYaml (dict "name" ($ref.name | default "") "key" ($ref.key | default "password")) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails rendering with a clear message when values that span keys do not fit together. */}}
+{{- define "airflow-platform.validateValues" -}}
+{{- if not (include "airflow-platform.embeddedDatabase" .) -}}
+{{- if not .Values.externalDatabase.host -}}
 {{- fail "externalDatabase.host is required when postgresql.enabled is false" -}}
 {{- end -}}
-{{- if and (not .Values.postgresql.enabled) (not .Values.externalDatabase.passwordSecret.name) -}}
-{{- fail "externalDatabase.passwordSecret.name is required when postgresql.enabled is false" -}}
+{{- if not (include "airflow-platform.externalPasswordSecret" . | fromYaml).name -}}
+{{- fail "externalDatabase.passwordSecret is required with an external database: the name of a Secret holding the password" -}}
 {{- end -}}
-{{- if and .Values.postgresql.enabled .Values.externalDatabase.host -}}
-{{- fail "externalDatabase.host is set but postgresql.enabled is true: set postgresql.enabled=false to use the external database" -}}
 {{- end -}}
 {{- if and .Values.gitSync.enabled (not .Values.gitSync.repo) -}}
 {{- fail "gitSync.repo is required when gitSync.enabled is true" -}}
