@@ -63,6 +63,14 @@ def test_platform_config_is_the_values_document_verbatim() -> None:
     assert set(document) == {"teams", "flavors", "policy", "gpu_nodes"}
 
 
+def test_a_default_flavor_is_removed_by_setting_it_to_null() -> None:
+    """Helm merges a values file's flavors into the defaults; null is how a platform team drops
+    a default flavor (docs/platform-team.md says so)."""
+    document = yaml.safe_load(_platform_yaml({"platform": {"flavors": {"ram-64gb": None}}}))
+    assert "ram-64gb" not in document["flavors"]
+    assert "cpu-2gb" in document["flavors"]
+
+
 def test_default_catalog_matches_the_documented_one() -> None:
     """The chart ships the catalog the platform config format documents, GPU flavors included."""
     document = yaml.safe_load(_platform_yaml())
