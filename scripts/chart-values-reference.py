@@ -118,14 +118,16 @@ def _rows(
     node: dict[str, Any], root: dict[str, Any], values: Any, path: list[str]
 ) -> list[tuple[str, str, str, str]]:
     node = _resolve(node, root)
+    kind = _type_of(node)
     if "anyOf" in node:
+        # A value that may be an object lists the object's keys below its own row.
         objects = [_resolve(n, root) for n in node["anyOf"] if n.get("type") == "object"]
         if objects and "properties" in objects[0]:
             node = {**objects[0], "description": node.get("description", "")}
     rows = []
     if path:
         description = " ".join(node.get("description", "").split()).replace("|", "\\|")
-        rows.append((".".join(path), _type_of(node), _default(values, path), description))
+        rows.append((".".join(path), kind, _default(values, path), description))
     for key, child in node.get("properties", {}).items():
         rows.extend(_rows(child, root, values, [*path, key]))
     extra = node.get("additionalProperties")
