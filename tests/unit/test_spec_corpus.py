@@ -1,0 +1,131 @@
+"""The spec corpus: malformed specs beside the exact text `validate` prints, and valid specs.
+
+`tests/data/bad_specs/NAME.yaml` must make `airflow-platform validate` exit 1 and print exactly
+`tests/data/bad_specs/NAME.expected` (each line `file:line:column: path: message; hint`).
+Adding a case is adding those two files; to write a new `.expected`, run from the repository
+root: `airflow-platform validate tests/data/bad_specs/NAME.yaml > tests/data/bad_specs/NAME.expected`
+and read it before committing. `tests/data/good_specs/` holds specs in the documented format
+that must validate.
+
+The CLI runs in-process through typer's `CliRunner` (the real command, the real packaged
+platform config), from the repository root so file names print as they are passed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from airflow_platform.cli import app
+from airflow_platform.spec.yamlsafe import MAX_FILE_BYTES
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+BAD = Path("tests/data/bad_specs")
+GOOD = Path("tests/data/good_specs")
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<rest>.+)$")
+
+
+def _cases(folder: Path, suffixes: tuple[str, ...] = (".yaml", ".yml")) -> list[Path]:
+    return sorted(p.relative_to(REPO) for p in (REPO / folder).iterdir() if p.suffix in suffixes)
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("AIRFLOW_PLATFORM_CONFIG", raising=False)
+    return REPO
+
+
+def _validate(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["validate", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_bad_spec_corpus_has_at_least_45_cases_each_with_its_expected_text() -> None:
+    specs = _cases(BAD)
+    assert len(specs) >= 45
+    missing = [str(p) for p in specs if not (REPO / p.with_suffix(".expected")).is_file()]
+    orphans = [
+        str(p)
+        for p in _cases(BAD, (".expected",))
+        if not (REPO / p.with_suffix(".yaml")).is_file()
+    ]
+    assert (missing, orphans) == ([], [])
+
+
+@pytest.mark.parametrize("spec", _cases(BAD), ids=lambda p: p.stem)
+def test_bad_spec_exits_1_and_prints_the_expected_problems(in_repo: Path, spec: Path) -> None:
+    expected = (in_repo / spec.with_suffix(".expected")).read_text(encoding="utf-8")
+    code, stdout, stderr = _validate(str(spec))
+    assert stdout == expected
+    assert code == 1
+    assert stderr.startswith("1 file checked: 1 invalid")
+
+
+@pytest.mark.parametrize("spec", _cases(BAD), ids=lambda p: p.stem)
+def test_every_expected_problem_names_the_file_line_and_column(in_repo: Path, spec: Path) -> None:
+    lines = (in_repo / spec.with_suffix(".expected")).read_text(encoding="utf-8").splitlines()
+    assert lines
+    for line in lines:
+        match = LINE.match(line)
+        assert match, line
+        assert match["file"] == str(spec)
+        assert int(match["line"]) >= 1
+        assert int(match["column"]) >= 1
+
+
+def test_all_bad_specs_in_one_run_report_every_file(in_repo: Path) -> None:
+    specs = _cases(BAD)
+    code, stdout, stderr = _validate(str(BAD))
+    expected = "".join(
+        (in_repo / p.with_suffix(".expected")).read_text(encoding="utf-8") for p in specs
+    )
+    assert code == 1
+    assert stdout == expected
+    assert f"{len(specs)} files checked: {len(specs)} invalid" in stderr
+
+
+def test_file_over_one_mib_is_refused_before_parsing(
+    in_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    body = "job:\n  team: vision\n  env:\n"
+    filler = "".join(f"    VAR_{i:07d}: {'x' * 40}\n" for i in range(MAX_FILE_BYTES // 50 + 10))
+    Path("huge.yaml").write_text(body + filler, encoding="utf-8")
+    size = Path("huge.yaml").stat().st_size
+    assert size > MAX_FILE_BYTES
+    code, stdout, _ = _validate("huge.yaml")
+    assert code == 1
+    assert stdout == (
+        f"huge.yaml:1:1: file is {size:,} bytes; the limit is 1,048,576 (1 MiB); "
+        "a spec describes one job or pipeline: keep data and code in their own files\n"
+    )
+
+
+def test_file_of_exactly_one_mib_is_read(in_repo: Path, tmp_path: Path) -> None:
+    spec = (in_repo / GOOD / "architecture_job.yaml").read_text(encoding="utf-8")
+    padded = spec + "#" * (MAX_FILE_BYTES - len(spec.encode()) - 1) + "\n"
+    path = tmp_path / "train-classifier.yaml"
+    path.write_text(padded, encoding="utf-8")
+    assert path.stat().st_size == MAX_FILE_BYTES
+    code, _, stderr = _validate(str(path))
+    assert (code, stderr) == (0, "1 file checked: all valid\n")
+
+
+@pytest.mark.parametrize("spec", _cases(GOOD), ids=lambda p: p.stem)
+def test_good_spec_validates(in_repo: Path, spec: Path) -> None:
+    code, stdout, stderr = _validate(str(spec))
+    assert (code, stdout, stderr) == (0, "", "1 file checked: all valid\n")
+
+
+def test_every_job_example_in_jobs_folder_validates(in_repo: Path) -> None:
+    specs = _cases(Path("jobs/analytics")) + _cases(Path("jobs/nlp")) + _cases(Path("jobs/vision"))
+    code, stdout, stderr = _validate("jobs")
+    assert len(specs) >= 3
+    assert (code, stdout) == (0, "")
+    assert stderr == f"{len(specs)} files checked: all valid\n"
