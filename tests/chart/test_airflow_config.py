@@ -101,6 +101,17 @@ def test_airflow_config_values_merge_over_the_charts_settings() -> None:
     assert cfg["celery"]["x"] == "y"
 
 
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_changing_airflow_config_rolls_the_component(component: str) -> None:
+    """An airflowConfig change alters the airflow.cfg checksum on every component's pods."""
+
+    def checksum(values: dict | None) -> str:
+        deployment = render_chart(values, f"templates/{component}/deployment.yaml")[0]
+        return deployment["spec"]["template"]["metadata"]["annotations"]["checksum/airflow-config"]
+
+    assert checksum({"airflowConfig": {"core": {"parallelism": 7}}}) != checksum(None)
+
+
 def test_no_secret_lands_in_the_config_map() -> None:
     """Keys and the database password come from Secrets as environment, never airflow.cfg."""
     text = _configmap()["data"]["airflow.cfg"]

@@ -28,6 +28,7 @@ import yaml
 from tests.chart.render import (
     CHART_DIR,
     COMPONENTS,
+    VALUES_DIR,
     HelmError,
     executor_worker_pod,
     library_job_pod,
@@ -429,6 +430,57 @@ def test_uninstall_leaves_only_the_database_claim(control_plane: Any) -> None:
             return installed.jobs_namespace not in names
 
         wait_for(jobs_namespace_gone, timeout=90, what="the jobs namespace deleted", interval=1)
+    finally:
+        _cleanup(installed, core)
+        api.close()
+
+
+def test_install_with_external_database_and_named_secrets(control_plane: Any) -> None:
+    """The production shape (tests/chart/values/external-database.yaml): the migration Job runs
+    pre-install against the external database's Secret, the chart generates no Secret of its
+    own, and every component still comes up admitted under `restricted`."""
+    from kubernetes import client
+
+    api = control_plane.api_client()
+    core = client.CoreV1Api(api)
+    namespace = _create_namespace(core, "chart-external-db")
+    installed = Release(namespace, f"{namespace}-jobs", control_plane.env, "", api)
+    named = {
+        "airflow-db": {"pg-password": "from-the-dba"},
+        "airflow-fernet": {"fernet-key": "x" * 43 + "="},
+        "airflow-jwt": {"jwt-secret": "jwt"},
+        "airflow-api-key": {"api-secret-key": "api"},
+        "airflow-ui-passwords": {"passwords.json": '{"admin": "pw"}'},
+    }
+    try:
+        for name, data in named.items():
+            core.create_namespaced_secret(
+                namespace, {"metadata": {"name": name}, "stringData": data}
+            )
+        installed.helm(
+            "install", RELEASE, str(CHART_DIR), "--namespace", namespace, "--timeout", "240s",
+            "--values", str(VALUES_DIR / "external-database.yaml"), *installed.set_args(),
+        )  # fmt: skip
+        # Helm's own release record aside, only the Secrets named in values exist.
+        secrets_in_namespace = [
+            s.metadata.name
+            for s in core.list_namespaced_secret(namespace).items
+            if s.type != "helm.sh/release.v1"
+        ]
+        assert sorted(secrets_in_namespace) == sorted(named)
+        assert not client.AppsV1Api(api).list_namespaced_stateful_set(namespace).items
+        for component in COMPONENTS:
+            selector = (
+                f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}"
+            )
+            wait_for(
+                lambda selector=selector: (
+                    core.list_namespaced_pod(namespace, label_selector=selector).items
+                ),
+                timeout=60,
+                what=f"a {component} pod",
+                interval=0.5,
+            )
     finally:
         _cleanup(installed, core)
         api.close()
