@@ -104,7 +104,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     try:
         node = _compose(loader, file)
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, file) from None
+        raise _syntax_error(exc, file, text) from None
     except yaml.YAMLError as exc:
         raise SpecError.single(file, f"not valid YAML: {exc}", line=1, column=1) from None
     finally:
@@ -215,16 +215,21 @@ def _compose(loader: Any, file: str) -> yaml.Node:
     return root
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "invalid YAML"
     hint = "check the indentation and quoting around this position"
-    if exc.context == "expected a single document in the stream":
-        problem = "file holds more than one YAML document (a second `---`)"
-        hint = "put each job or pipeline in a file of its own"
-    elif "found character '\\t'" in problem:
-        hint = "YAML indents with spaces, not tabs"
-    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    lines = text.splitlines()
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    indent = source_line[: len(source_line) - len(source_line.lstrip())]
+    context = exc.context_mark
+    if exc.context and context and exc.problem_mark and context.line + 1 != line:
+        problem += f" ({exc.context} that starts on line {context.line + 1}, column "
+        problem += f"{context.column + 1})"
+    if "tab" in problem or "\t" in indent or source_line[column - 1 : column] == "\t":
+        problem = "a tab character where YAML expects spaces"
+        hint = "YAML indents with spaces, not tabs: replace the tabs on this line"
     return SpecError.single(file, f"invalid YAML: {problem}", hint=hint, line=line, column=column)
 
 
