@@ -9,6 +9,7 @@ own session with its output in a log file, and `stop()` ends them in reverse ord
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import ctypes
 import datetime
@@ -55,6 +56,8 @@ KWOK_STAGES = (
     "pod/fast/pod-delete.yaml",
 )
 _PR_SET_PDEATHSIG = 1
+# In start order; stop() goes the other way.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 ETCD_DIR_PREFIX = "airflow-platform-etcd-"
 OWNER_FILE = "owner.pid"
 
@@ -174,11 +177,7 @@ class ControlPlane:
 
     def start(self) -> ControlPlane:
         """Start every component and return once the nodes are Ready and pods can schedule."""
-        binaries = {
-            name: tools.tool_path(name)
-            for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
-        }
-        binaries["kwok"] = tools.tool_path("kwok")
+        binaries = {name: tools.tool_path(name) for name in COMPONENTS}
         stage_dir = tools.kwok_stage_dir()
         began = time.monotonic()
         self.workdir = Path(tempfile.mkdtemp(prefix="airflow-platform-cluster-"))
@@ -509,8 +508,6 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None, token: str | None 
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.b64encode(data).decode()
 
 
