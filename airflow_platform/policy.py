@@ -14,8 +14,12 @@ from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import did_you_mean
 from airflow_platform.spec.models import JobSpec
 
+# Words that name a secret, matched as whole `_`-separated parts so that names such as
+# TOKENIZERS_PARALLELISM or MAX_TOKENS stay allowed; a password is one wherever it appears.
 _SECRET_LIKE = re.compile(
-    r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE
+    r"PASSWORD|PASSWD"
+    r"|(?:^|_)(?:SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)(?:_|$)",
+    re.IGNORECASE,
 )
 
 

@@ -68,7 +68,7 @@ def test_parse_duration_passes_a_timedelta_through() -> None:
     ],
 )
 def test_parse_duration_refuses_with_how_to_write_one(value: object, message: str) -> None:
-    with pytest.raises(ValueError, match="e.g. '90 minutes'") as caught:
+    with pytest.raises(ValueError, match=r"e\.g\. '90 minutes'") as caught:
         parse_duration(value)
     assert str(caught.value).startswith(message)
 

@@ -209,7 +209,9 @@ def test_unknown_dependency_without_a_close_match_lists_the_tasks() -> None:
 
 
 def test_depends_on_listing_a_task_twice_is_an_error() -> None:
-    text = PIPELINE.replace("depends_on: [compile_data]", "depends_on: [compile_data, compile_data]")
+    text = PIPELINE.replace(
+        "depends_on: [compile_data]", "depends_on: [compile_data, compile_data]"
+    )
     (message,) = _messages(text)
     assert "tasks.model.fit_model.depends_on: lists a task more than once" in message
 
@@ -240,9 +242,7 @@ def test_unknown_top_level_key_suggests_job_or_dag() -> None:
 
 
 def test_empty_mapping_document_is_explained() -> None:
-    assert _messages("{}\n") == [
-        "f.yaml:1:1: the mapping is empty; start with `job:` or `dag:`"
-    ]
+    assert _messages("{}\n") == ["f.yaml:1:1: the mapping is empty; start with `job:` or `dag:`"]
 
 
 def test_job_and_pipeline_in_one_file_is_an_error() -> None:

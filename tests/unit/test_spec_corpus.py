@@ -51,9 +51,7 @@ def test_bad_spec_corpus_has_at_least_45_cases_each_with_its_expected_text() -> 
     assert len(specs) >= 45
     missing = [str(p) for p in specs if not (REPO / p.with_suffix(".expected")).is_file()]
     orphans = [
-        str(p)
-        for p in _cases(BAD, (".expected",))
-        if not (REPO / p.with_suffix(".yaml")).is_file()
+        str(p) for p in _cases(BAD, (".expected",)) if not (REPO / p.with_suffix(".yaml")).is_file()
     ]
     assert (missing, orphans) == ([], [])
 

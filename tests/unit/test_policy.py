@@ -1,0 +1,233 @@
+"""The bumper rails: each policy rule, and its problem located in the spec."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_platform.config import PlatformConfig, parse_config
+from airflow_platform.policy import check_job
+from airflow_platform.spec.errors import SpecError
+from airflow_platform.spec.models import JobSpec
+from airflow_platform.validation import validate_data, validate_file
+
+pytestmark = pytest.mark.unit
+
+CONFIG = """\
+teams: {vision: {}, nlp: {}, analytics: {}}
+flavors:
+  cpu-2gb: {cpu: "1", memory: 2Gi}
+  gpu-1x: {cpu: "8", memory: 48Gi, gpu: {count: 1}, max_execution_time: 4 hours, teams: [vision]}
+  open: {cpu: "1", memory: 1Gi, max_execution_time: 48 hours}
+policy:
+  allowed_images: ["registry.internal/", "ghcr.io/our-org/"]
+  max_execution_time: 12 hours
+"""
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return parse_config(CONFIG.encode(), "platform.yaml")
+
+
+def _job(**overrides: Any) -> JobSpec:
+    fields: dict[str, Any] = {
+        "name": "train",
+        "team": "vision",
+        "resource_flavor": "cpu-2gb",
+        "docker_image": "registry.internal/vision/train:1.4.2",
+        "execution_time": "1h",
+        "execution_script": "python train.py",
+    }
+    return JobSpec.model_validate({**fields, **overrides})
+
+
+def _reasons(job: JobSpec, config: PlatformConfig) -> list[str]:
+    return [v.reason for v in check_job(job, config)]
+
+
+def test_a_job_within_every_rule_has_no_violations(config: PlatformConfig) -> None:
+    assert check_job(_job(), config) == []
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "registry.internal/vision/train:1.4.2",
+        "ghcr.io/our-org/tool:2",
+        "registry.internal/x@sha256:" + "a" * 64,
+        "registry.internal/team/app:v2-rc1",
+    ],
+)
+def test_images_under_an_allowed_prefix_and_pinned_pass(config: PlatformConfig, image: str) -> None:
+    assert _reasons(_job(docker_image=image), config) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "reasons"),
+    [
+        ("docker.io/library/python:3.11", ["image_not_allowed"]),
+        ("ghcr.io/other-org/tool:1", ["image_not_allowed"]),
+        ("registry.internal.evil.com/x:1", ["image_not_allowed"]),
+        ("registry.internal/vision/train", ["image_not_pinned"]),
+        ("registry.internal/vision/train:latest", ["image_not_pinned"]),
+        ("python:latest", ["image_not_allowed", "image_not_pinned"]),
+    ],
+)
+def test_images_outside_the_prefixes_or_unpinned_are_refused(
+    config: PlatformConfig, image: str, reasons: list[str]
+) -> None:
+    assert _reasons(_job(docker_image=image), config) == reasons
+
+
+def test_unpinned_image_hint_suggests_a_version(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(docker_image="registry.internal/a/b:latest"), config)
+    assert violation.message == "image 'registry.internal/a/b:latest' is not pinned (tag latest)"
+    assert violation.hint == "name a version, e.g. 'registry.internal/a/b:1.0.0'"
+
+
+def test_pinning_is_not_required_when_the_policy_says_so() -> None:
+    relaxed = parse_config(
+        CONFIG.replace(
+            "  max_execution_time: 12 hours\n", "  require_pinned_images: false\n"
+        ).encode(),
+        "p.yaml",
+    )
+    assert _reasons(_job(docker_image="registry.internal/a/b:latest"), relaxed) == []
+
+
+def test_unknown_team_suggests_the_closest(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(team="visoin"), config)
+    assert (violation.field, violation.message, violation.hint) == (
+        ("team",), "unknown team 'visoin'", "did you mean 'vision'?"
+    )  # fmt: skip
+
+
+def test_unknown_flavor_lists_the_catalog(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(resource_flavor="gpu-2x"), config)
+    assert violation.message == "unknown flavor 'gpu-2x'; known: cpu-2gb, gpu-1x, open"
+    assert violation.hint == "did you mean 'gpu-1x'?"
+
+
+def test_flavor_not_allowed_for_team_lists_the_teams_flavors(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(team="nlp", resource_flavor="gpu-1x"), config)
+    assert violation.reason == "flavor_not_allowed"
+    assert violation.message == "flavor 'gpu-1x' is not available to team 'nlp' (only to vision)"
+    assert violation.hint == "flavors for nlp: cpu-2gb, open"
+
+
+def test_execution_time_over_the_flavor_cap_names_the_flavor(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(resource_flavor="gpu-1x", execution_time="5h"), config)
+    assert violation.message == "5h is over flavor gpu-1x's limit of 4h"
+
+
+def test_execution_time_at_the_flavor_cap_is_allowed(config: PlatformConfig) -> None:
+    assert _reasons(_job(resource_flavor="gpu-1x", execution_time="PT4H"), config) == []
+
+
+def test_execution_time_over_the_global_cap_names_the_platform(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(execution_time="13 hours"), config)
+    assert violation.message == "13h is over the platform's limit of 12h"
+
+
+def test_flavor_cap_above_the_global_cap_does_not_raise_it(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(resource_flavor="open", execution_time="20h"), config)
+    assert violation.message == "20h is over the platform's limit of 12h"
+
+
+def test_execution_time_under_a_second_is_refused(config: PlatformConfig) -> None:
+    (violation,) = check_job(_job(execution_time="0.5s"), config)
+    assert violation.message == "must be at least one second"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DB_PASSWORD", "db_passwd", "AWS_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "MY_APIKEY",
+     "AWS_ACCESS_KEY", "SSH_PRIVATE_KEY", "GCP_CREDENTIALS", "DBPASSWORD", "hf_token"],
+)  # fmt: skip
+def test_secret_looking_env_names_are_refused(config: PlatformConfig, name: str) -> None:
+    (violation,) = check_job(_job(env={name: "x"}), config)
+    assert (violation.field, violation.reason) == (("env", name), "secret_inline")
+    assert f"env: {name}" in violation.hint
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DATA_PATH", "TOKENIZERS_PARALLELISM", "MAX_TOKENS", "SECRETARY", "EPOCHS", "KEYBOARD"],
+)
+def test_plain_env_names_pass(config: PlatformConfig, name: str) -> None:
+    assert _reasons(_job(env={name: "x"}), config) == []
+
+
+def test_secret_refs_pass_and_duplicated_env_is_refused(config: PlatformConfig) -> None:
+    refs = [
+        {"name": "s3", "key": "access_key", "env": "AWS_ACCESS_KEY_ID"},
+        {"name": "s3", "key": "secret_key", "env": "AWS_SECRET_ACCESS_KEY"},
+    ]
+    assert _reasons(_job(secrets=refs), config) == []
+    clash = [*refs, {"name": "other", "key": "k", "env": "AWS_ACCESS_KEY_ID"}]
+    (violation,) = check_job(_job(secrets=clash, env={"REGION": "eu"}), config)
+    assert (violation.field, violation.reason) == (("secrets", "2", "env"), "env_conflict")
+
+
+def test_secret_ref_env_clashing_with_plain_env_is_refused(config: PlatformConfig) -> None:
+    refs = [{"name": "s3", "key": "region", "env": "REGION"}]
+    assert _reasons(_job(secrets=refs, env={"REGION": "eu"}), config) == ["env_conflict"]
+
+
+def test_every_violation_of_a_job_is_reported(config: PlatformConfig) -> None:
+    job = _job(
+        team="nlp",
+        resource_flavor="gpu-1x",
+        docker_image="docker.io/x:latest",
+        execution_time="13h",
+        env={"API_TOKEN": "x"},
+    )
+    assert _reasons(job, config) == [
+        "flavor_not_allowed", "image_not_allowed", "image_not_pinned", "execution_time",
+        "secret_inline",
+    ]  # fmt: skip
+
+
+def test_policy_problems_point_at_the_task_field_or_the_defaults(
+    config: PlatformConfig, tmp_path: Path
+) -> None:
+    spec = tmp_path / "pipe.yaml"
+    spec.write_text(
+        "dag:\n"
+        "  team: vision\n"
+        "  defaults: {resource_flavor: gpu-1x, docker_image: docker.io/x:1, execution_time: 1h}\n"
+        "tasks:\n"
+        "  g:\n"
+        "    a: {execution_script: run}\n"
+        "    b: {execution_script: run, execution_time: 5h}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError) as caught:
+        validate_file(spec, config)
+    lines = str(caught.value).replace(str(tmp_path) + "/", "").splitlines()
+    assert lines == [
+        "pipe.yaml:3:53: dag.defaults.docker_image: image 'docker.io/x:1' is not from an allowed "
+        "registry; use an image under 'registry.internal/' or 'ghcr.io/our-org/'",
+        "pipe.yaml:7:48: tasks.g.b.execution_time: 5h is over flavor gpu-1x's limit of 4h; "
+        "ask for less time, or split the job into a pipeline of shorter tasks",
+    ]
+
+
+def test_validate_data_applies_the_policy_to_ad_hoc_specs(config: PlatformConfig) -> None:
+    data = {
+        "job": {
+            "team": "vision",
+            "resource_flavor": "cpu-2gb",
+            "docker_image": "registry.internal/a:1",
+            "execution_time": "20h",
+            "execution_script": "run",
+        }
+    }
+    with pytest.raises(SpecError, match=r"adhoc:1:1: job.execution_time: 20h is over"):
+        validate_data(data, "adhoc", config)
+    data["job"]["execution_time"] = "1h"
+    assert validate_data(data, "adhoc", config).spec.execution_time == timedelta(hours=1)
