@@ -136,6 +136,22 @@ Image = Annotated[str, AfterValidator(_check_image)]
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
 
 
+def _name_optional_in_files(schema: dict[str, Any]) -> None:
+    """In a file the name may be left out (the loader takes the file name), so the JSON
+    Schema for editors must not require it; the model itself always has one."""
+    required = schema.get("required")
+    if isinstance(required, list) and "name" in required:
+        required.remove("name")
+
+
+_NAMED = ConfigDict(
+    extra="forbid",
+    coerce_numbers_to_str=True,
+    frozen=True,
+    json_schema_extra=_name_optional_in_files,
+)
+
+
 class SecretRef(BaseModel):
     """A reference to one key of a Kubernetes Secret, exposed to the job as an env var.
 
@@ -203,7 +219,7 @@ def _doc(name: str, **extra: Any) -> Any:
 class JobSpec(BaseModel):
     """One job: a script in an image, sized by a flavor, bounded by a time limit."""
 
-    model_config = _STRICT
+    model_config = _NAMED
 
     name: Name = Field(
         description="Job name (DNS-1123 label); defaults to the file name.",
@@ -271,7 +287,7 @@ class TaskDefaults(BaseModel):
 class DagInfo(BaseModel):
     """The pipeline as a whole: its owner, schedule and the defaults of its tasks."""
 
-    model_config = _STRICT
+    model_config = _NAMED
 
     name: Name = Field(
         description="Pipeline (DAG) name; defaults to the file name.",

@@ -1,0 +1,281 @@
+"""The `airflow-platform` command: exit codes, JSON output, render, flavors, schema, help.
+
+Commands run in-process through typer's `CliRunner` (the real app, the packaged default
+config unless a test passes --config). One test runs the installed console script to prove
+the entry point and the process exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from typer.main import get_command
+from typer.testing import CliRunner, Result
+
+from airflow_platform.cli import app
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+JOBS = sorted((REPO / "jobs").rglob("*.yaml"))
+ARCHITECTURE_EXAMPLES = sorted((REPO / "tests/data/good_specs").glob("architecture_*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _repo_root_and_default_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("AIRFLOW_PLATFORM_CONFIG", raising=False)
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_validate_exits_0_when_every_file_is_valid() -> None:
+    result = _run("validate", "jobs/")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == f"{len(JOBS)} files checked: all valid\n"
+
+
+def test_validate_exits_1_and_reports_every_invalid_file_among_valid_ones() -> None:
+    result = _run(
+        "validate",
+        "jobs/nlp/count-tokens.yaml",
+        "tests/data/bad_specs/job_unknown_team.yaml",
+        "tests/data/bad_specs/multiple_policy_errors_in_one_file.yaml",
+    )
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 6
+    assert result.stderr == "3 files checked: 2 invalid, 6 problem(s)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "no/such/path.yaml"], "error: no/such/path.yaml: no such file or folder"),
+        (["validate", "airflow_platform/runners"], "error: no *.yaml spec files under"),
+        (["validate", "--format", "xml", "jobs/"], "Invalid value for '--format'"),
+        (["validate"], "Missing argument"),
+        (["render", "no/such.yaml"], "error: no/such.yaml: no such file"),
+        (["run", "jobs/nlp/count-tokens.yaml"], "error: `run` needs --local"),
+        (
+            ["render", "--task", "nope", "jobs/analytics/strain-normalization.yaml"],
+            "error: no task 'nope'",
+        ),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], message: str) -> None:
+    result = _run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_broken_platform_config_is_a_usage_error_naming_its_problem(tmp_path: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text(
+        "teams: {a: {}}\nflavors: {x: {cpu: '1', memory: 16GB}}\npolicy: {allowed_images: [r/]}\n",
+        encoding="utf-8",
+    )
+    result = _run("validate", "--config", str(config), "jobs/")
+    assert result.exit_code == 2
+    assert "invalid platform config" in result.stderr
+    assert (
+        f"{config}:2:33: flavors.x.memory: '16GB' is not a Kubernetes quantity: did you mean 16Gi?"
+        in result.stderr
+    )
+
+
+def test_validate_uses_the_given_config(tmp_path: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text(
+        "teams: {nlp: {}}\nflavors: {cpu-2gb: {cpu: '1', memory: 2Gi, max_execution_time: 5m}}\n"
+        "policy: {allowed_images: [registry.internal/]}\n",
+        encoding="utf-8",
+    )
+    result = _run("validate", "--config", str(config), "jobs/nlp/count-tokens.yaml")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "jobs/nlp/count-tokens.yaml:6:19: job.execution_time: 10m is over flavor cpu-2gb's limit "
+        "of 5m; ask for less time, or split the job into a pipeline of shorter tasks\n"
+    )
+
+
+def test_validate_json_lists_every_file_with_structured_problems() -> None:
+    result = _run(
+        "validate",
+        "--format",
+        "json",
+        "jobs/analytics",
+        "tests/data/bad_specs/job_unknown_team.yaml",
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report == {
+        "valid": False,
+        "files": [
+            {
+                "file": "jobs/analytics/strain-normalization.yaml",
+                "valid": True,
+                "kind": "pipeline",
+                "problems": [],
+            },
+            {
+                "file": "tests/data/bad_specs/job_unknown_team.yaml",
+                "valid": False,
+                "problems": [
+                    {
+                        "file": "tests/data/bad_specs/job_unknown_team.yaml",
+                        "line": 2,
+                        "column": 9,
+                        "path": "job.team",
+                        "message": "unknown team 'visoin'",
+                        "hint": "did you mean 'vision'?",
+                        "text": "tests/data/bad_specs/job_unknown_team.yaml:2:9: job.team: "
+                        "unknown team 'visoin'; did you mean 'vision'?",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def test_validate_json_of_valid_files_is_valid_true() -> None:
+    result = _run("validate", "--format", "json", "jobs/")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["valid"] is True
+    assert {f["kind"] for f in report["files"]} == {"job", "pipeline"}
+
+
+def test_render_of_a_job_prints_one_pod() -> None:
+    result = _run("render", "jobs/vision/train-classifier.yaml")
+    assert result.exit_code == 0
+    pod = yaml.safe_load(result.stdout)
+    assert pod["kind"] == "Pod"
+    assert pod["metadata"]["name"] == "train-classifier"
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_render_of_a_pipeline_prints_one_pod_per_task_in_dependency_order() -> None:
+    result = _run("render", "jobs/analytics/strain-normalization.yaml")
+    assert result.exit_code == 0
+    pods = list(yaml.safe_load_all(result.stdout))
+    assert [p["metadata"]["labels"]["airflow-platform/task"] for p in pods] == [
+        "ingest.compile_data", "model.fit_model", "model.invalidate_prior_data"
+    ]  # fmt: skip
+    assert {p["metadata"]["labels"]["airflow-platform/dag"] for p in pods} == {
+        "strain-normalization"
+    }
+    assert [p["metadata"]["labels"]["airflow-platform/flavor"] for p in pods] == [
+        "cpu-4gb", "cpu-16gb", "cpu-4gb"
+    ]  # fmt: skip
+    assert [line for line in result.stdout.splitlines() if line.startswith("# task ")] == [
+        "# task ingest.compile_data", "# task model.fit_model", "# task model.invalidate_prior_data"
+    ]  # fmt: skip
+
+
+def test_render_one_task_of_a_pipeline() -> None:
+    result = _run("render", "--task", "fit_model", "jobs/analytics/strain-normalization.yaml")
+    assert result.exit_code == 0
+    (pod,) = yaml.safe_load_all(result.stdout)
+    assert pod["spec"]["activeDeadlineSeconds"] == 7200
+
+
+def test_render_of_an_invalid_spec_exits_1_with_its_problems() -> None:
+    result = _run("render", "tests/data/bad_specs/job_unknown_team.yaml")
+    assert result.exit_code == 1
+    assert "job.team: unknown team 'visoin'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_flavors_table_shows_cpu_memory_gpu_max_time_and_teams() -> None:
+    result = _run("flavors")
+    assert result.exit_code == 0
+    rows = {
+        cells[0]: cells[1:]
+        for line in result.stdout.splitlines()
+        if len(cells := [c.strip() for c in line.replace("┃", "│").strip("│ ").split("│")]) == 7
+    }
+    assert rows["flavor"][:5] == ["cpu", "memory", "gpu", "max time", "teams"]
+    assert rows["cpu-2gb"][:5] == ["1", "2Gi", "-", "24h", "all"]
+    assert rows["ram-64gb"][:5] == ["4", "64Gi", "-", "24h", "all"]
+    assert rows["gpu-1x-24gb"][:5] == ["8", "48Gi", "1× NVIDIA-A10G", "24h", "vision, nlp"]
+    assert rows["gpu-4x-96gb"][:5] == ["32", "192Gi", "4× NVIDIA-A10G", "24h", "vision"]
+
+
+def _schema(kind: str = "all") -> dict[str, Any]:
+    result = _run("schema", "--kind", kind)
+    assert result.exit_code == 0
+    schema: dict[str, Any] = json.loads(result.stdout)
+    return schema
+
+
+@pytest.mark.parametrize("kind", ["all", "job", "pipeline"])
+def test_schema_is_a_valid_draft_2020_12_json_schema(kind: str) -> None:
+    schema = _schema(kind)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize(
+    "spec", JOBS + ARCHITECTURE_EXAMPLES, ids=lambda p: str(p.relative_to(REPO))
+)
+def test_schema_accepts_the_example_specs(spec: Path) -> None:
+    jsonschema.Draft202012Validator(_schema()).validate(yaml.safe_load(spec.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("kind", "document"),
+    [
+        ("job", {"job": {"team": "vision", "resourse_flavor": "cpu-2gb"}}),
+        ("all", {"job": {"name": "x", "team": "vision", "resource_flavor": "cpu-2gb",
+                         "docker_image": "registry.internal/a:1", "execution_time": "1h",
+                         "execution_script": "run", "shedule": "@daily"}}),
+        ("pipeline", {"dag": {"team": "a", "shedule": "@daily"}, "tasks": {"g": {"t": {}}}}),
+        ("pipeline", {"dag": {"team": "a"}, "tasks": {"g": {"t": {"depend_on": []}}}}),
+        ("all", {"jobs": {}}),
+    ],
+)  # fmt: skip
+def test_schema_rejects_unknown_keys(kind: str, document: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(_schema(kind)).validate(document)
+
+
+def test_schema_carries_field_descriptions_and_examples() -> None:
+    text = json.dumps(_schema("job"))
+    assert "a flavor from the platform's catalog" in text.lower()
+    assert '"90 minutes"' in text
+
+
+COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_shows_an_example(command: str) -> None:
+    result = _run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+
+
+def test_top_level_help_lists_the_commands() -> None:
+    result = _run("--help")
+    assert result.exit_code == 0
+    for command in ("validate", "render", "flavors", "run", "schema"):
+        assert command in result.stdout
+
+
+def test_installed_console_script_exits_0_1_or_2() -> None:
+    script = Path(sys.executable).parent / "airflow-platform"
+    codes = [
+        subprocess.run([script, "validate", path], capture_output=True, check=False).returncode
+        for path in ("jobs/", "tests/data/bad_specs/job_unknown_team.yaml", "no/such.yaml")
+    ]
+    assert codes == [0, 1, 2]
