@@ -16,6 +16,7 @@ def job_pod(
     name: str,
     config: PlatformConfig | None = None,
     annotations: dict[str, str] | None = None,
+    execution_time: str = "10 minutes",
 ) -> dict[str, Any]:
     """The pod `build_pod` makes for a small job of `flavor`, as the API server receives it."""
     job = JobSpec(
@@ -23,7 +24,7 @@ def job_pod(
         team="vision",
         resource_flavor=flavor,
         docker_image=IMAGE,
-        execution_time="10 minutes",
+        execution_time=execution_time,
         execution_script="python -c 'print(42)'",
     )
     pod = pod_to_dict(build_pod(job, config or load_config()))

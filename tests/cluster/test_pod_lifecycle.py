@@ -92,3 +92,20 @@ def test_pod_annotated_to_keep_running_stays_running(
     )
     time.sleep(3)
     assert core_v1.read_namespaced_pod("forever", ns).status.phase == "Running"
+
+
+def test_job_pod_running_past_its_execution_time_fails_with_deadline_exceeded(
+    core_v1: Any, restricted_namespace: str
+) -> None:
+    """A job pod that would run forever is failed once its execution_time (the pod's
+    activeDeadlineSeconds) has passed, with the kubelet's reason DeadlineExceeded."""
+    ns = restricted_namespace
+    pod = job_pod("cpu-2gb", "too-slow", annotations={KEEP_RUNNING: "true"}, execution_time="3s")
+    assert pod["spec"]["activeDeadlineSeconds"] == 3
+    core_v1.create_namespaced_pod(ns, pod)
+    phases = _phases(core_v1, ns, "too-slow", until={"Succeeded", "Failed"}, timeout=30)
+    assert phases[-2:] == ["Running", "Failed"], phases
+    status = core_v1.read_namespaced_pod("too-slow", ns).status
+    assert status.reason == "DeadlineExceeded"
+    ran = status.container_statuses[0].state.terminated.finished_at - status.start_time
+    assert ran.total_seconds() >= 2, ran
