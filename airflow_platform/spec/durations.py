@@ -34,6 +34,8 @@ _ISO = re.compile(
     r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
     re.IGNORECASE,
 )
+MAX_SECONDS = 366 * 86400
+"""Longer durations are refused while parsing (the policy's caps are far lower)."""
 EXAMPLES = ["90 minutes", "1h30m", "45s", "PT2H"]
 _HOW = "write a number with a unit, e.g. '90 minutes', '1h30m', '45s' or ISO 8601 'PT2H'"
 
@@ -44,7 +46,11 @@ def parse_duration(value: Any) -> timedelta:
         return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected a duration; {_HOW}")
-    text = str(value).strip()
+    if not isinstance(value, str):
+        # A bare number (from JSON, or YAML read elsewhere) never has a unit.
+        shown = f"{value}" if abs(value) < 10**15 else "a very large number"
+        raise ValueError(f"'{shown}' has no unit; {_HOW}")
+    text = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         raise ValueError(f"'{text}' has no unit; {_HOW}")
     if not text:
@@ -57,7 +63,7 @@ def parse_duration(value: Any) -> timedelta:
         seconds = (
             parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60
         ) + parts.get("s", 0)
-        return timedelta(seconds=seconds)
+        return _bounded(seconds, text)
     seconds = 0.0
     pos = 0
     for match in _PART.finditer(text):
@@ -70,6 +76,16 @@ def parse_duration(value: Any) -> timedelta:
         pos = match.end()
     if pos != len(text) or pos == 0:
         raise ValueError(f"cannot read '{text}' as a duration; {_HOW}")
+    return _bounded(seconds, text)
+
+
+def _bounded(seconds: float, text: str) -> timedelta:
+    if not seconds <= MAX_SECONDS:  # also catches inf from a number with hundreds of digits
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(
+            f"'{shown}' is too long a duration (the most any duration can be is "
+            f"{MAX_SECONDS // 86400} days); {_HOW}"
+        )
     return timedelta(seconds=seconds)
 
 

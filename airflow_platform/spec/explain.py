@@ -89,9 +89,9 @@ def _explain(
     if kind == "int_parsing" or kind == "int_type" or kind == "int_from_float":
         return f"expected a whole number, got {_show(value)}", hint
     if kind in ("greater_than_equal", "greater_than") and "ge" in ctx:
-        return f"{value} is less than the minimum of {ctx['ge']}", hint
+        return f"{_plain(value)} is less than the minimum of {ctx['ge']}", hint
     if kind in ("less_than_equal", "less_than") and "le" in ctx:
-        return f"{value} is more than the maximum of {ctx['le']}", hint
+        return f"{_plain(value)} is more than the maximum of {ctx['le']}", hint
     if kind in ("bool_parsing", "bool_type"):
         return f"expected true or false, got {_show(value)}", "write `true` or `false`"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
@@ -116,12 +116,30 @@ def describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {value}"
     if isinstance(value, str):
-        return f"the text {value!r}"
-    return f"the value {value!r}"
+        return f"the text {_short_repr(value)}"
+    return f"the value {_short_repr(value)}"
 
 
 def _show(value: Any) -> str:
-    return describe_value(value) if not isinstance(value, str | int | float) else repr(value)
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return _short_repr(value)
+    return describe_value(value)
+
+
+_MAX_SHOWN = 60
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a readable length; never fails (huge ints cannot be printed)."""
+    if isinstance(value, int) and abs(value) >= 10**_MAX_SHOWN:
+        return "a number too long to show"
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + "...'"
+
+
+def _plain(value: Any) -> str:
+    text = _short_repr(value)
+    return text[1:-1] if isinstance(value, str) and len(text) >= 2 else text
 
 
 def _unwrap(tp: Any) -> Any:

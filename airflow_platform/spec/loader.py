@@ -111,6 +111,14 @@ def parse_spec_text(text: str, file: str) -> Document:
 def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Document:
     """Validates already-parsed data (a file's YAML, or an ad-hoc run's JSON conf)."""
     source = source or SourceMap(file)
+    huge = _huge_numbers(data)
+    if huge:
+        raise SpecError(
+            [
+                source.problem(path, "the number is too long to read", "write a smaller number")
+                for path in huge
+            ]
+        )
     if not isinstance(data, dict):
         raise SpecError(
             [
@@ -150,6 +158,22 @@ def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Do
     if not problems:
         problems.append(source.problem((), "the mapping is empty", "start with `job:` or `dag:`"))
     raise SpecError(problems)
+
+
+def _huge_numbers(data: Any) -> list[Path]:
+    """Paths of integers too long to turn into text (ad-hoc data from JSON can hold them;
+    pydantic would fail on them with a plain ``ValueError``)."""
+    out: list[Path] = []
+    pending: list[tuple[Path, Any]] = [((), data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, int) and value.bit_length() > 4000 * 3:
+            out.append(path)
+        elif isinstance(value, dict):
+            pending += [((*path, str(k)), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            pending += [((*path, i), v) for i, v in enumerate(value)]
+    return sorted(out, key=str)
 
 
 def _parse_job(data: dict[str, Any], file: str, source: SourceMap) -> Document:

@@ -65,6 +65,14 @@ def test_parse_duration_passes_a_timedelta_through() -> None:
         (True, "expected a duration"),
         (None, "expected a duration"),
         ([1, "h"], "expected a duration"),
+        (10**30, "'a very large number' has no unit"),
+        ("99999999999999999999 days", "'99999999999999999999 days' is too long a duration"),
+        ("P99999999999999D", "'P99999999999999D' is too long a duration"),
+        ("1" * 400 + "s", "'" + "1" * 37 + "...' is too long a duration"),
+        (
+            "367 days",
+            "'367 days' is too long a duration (the most any duration can be is 366 days)",
+        ),
     ],
 )
 def test_parse_duration_refuses_with_how_to_write_one(value: object, message: str) -> None:
