@@ -16,10 +16,9 @@ def check_document(doc: Document, config: PlatformConfig) -> Document:
     problems: list[Problem] = []
     for index, job in enumerate(doc.jobs):
         for violation in check_job(job, config):
-            path = (*doc.job_field_path(index, violation.field[0]), *violation.field[1:])
             problems.append(
                 doc.source.problem(
-                    tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path),
+                    doc.violation_path(index, violation.field),
                     violation.message,
                     violation.hint,
                     key=violation.field[0] == "env",

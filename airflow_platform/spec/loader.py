@@ -76,6 +76,31 @@ class Document:
             return defaults
         return own
 
+    def violation_path(self, index: int, field: tuple[str, ...]) -> Path:
+        """Where a policy violation of job ``index`` was written.
+
+        ``field`` is relative to the job: ``("docker_image",)``, ``("env", "NAME")`` or
+        ``("secrets", "2", "env")``. In a pipeline a job's env and secrets merge the task's
+        with ``dag.defaults``; this finds which of the two holds the entry, and its index there.
+        """
+        head, rest = field[0], field[1:]
+        if isinstance(self.spec, JobSpec) or head not in ("env", "secrets") or not rest:
+            path = self.job_field_path(index, head)
+            return (*path, *(int(p) if p.isdigit() else p for p in rest))
+        task = self.tasks[index]
+        spec: PipelineSpec = self.spec
+        own_task = spec.tasks[task.group][task.task_id]
+        own: Path = ("tasks", task.group, task.task_id, head)
+        defaults: Path = ("dag", "defaults", head)
+        if head == "env":
+            name = rest[0]
+            return (*(own if name in own_task.env else defaults), name, *rest[1:])
+        position = int(rest[0])
+        inherited = len(spec.dag.defaults.secrets)
+        if position < inherited:
+            return (*defaults, position, *rest[1:])
+        return (*own, position - inherited, *rest[1:])
+
 
 def default_name(file: str) -> str:
     """A DNS-1123 name from a file name: ``train_classifier.yaml`` → ``train-classifier``."""

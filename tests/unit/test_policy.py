@@ -231,3 +231,31 @@ def test_validate_data_applies_the_policy_to_ad_hoc_specs(config: PlatformConfig
         validate_data(data, "adhoc", config)
     data["job"]["execution_time"] = "1h"
     assert validate_data(data, "adhoc", config).spec.execution_time == timedelta(hours=1)
+
+
+def test_env_and_secret_problems_point_where_each_entry_was_written(
+    config: PlatformConfig, tmp_path: Path
+) -> None:
+    spec = tmp_path / "pipe.yaml"
+    spec.write_text(
+        "dag:\n"
+        "  team: vision\n"
+        "  defaults:\n"
+        "    resource_flavor: cpu-2gb\n"
+        "    docker_image: registry.internal/a:1\n"
+        "    execution_time: 1h\n"
+        "    env: {DB_PASSWORD: x}\n"
+        "    secrets: [{name: s, key: k, env: SHARED_REF}]\n"
+        "tasks:\n"
+        "  g:\n"
+        "    a: {execution_script: run, secrets: [{name: s, key: j, env: SHARED_REF}]}\n"
+        "    b: {execution_script: run, env: {API_TOKEN: y}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError) as caught:
+        validate_file(spec, config)
+    assert [(p.line, p.column, p.path) for p in caught.value.problems] == [
+        (7, 11, "dag.defaults.env.DB_PASSWORD"),
+        (11, 65, "tasks.g.a.secrets[0].env"),
+        (12, 37, "tasks.g.b.env.API_TOKEN"),
+    ]
