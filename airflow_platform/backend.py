@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 BACKEND_ENV = "AIRFLOW_PLATFORM_BACKEND"
+JOBS_DIR_ENV = "AIRFLOW_PLATFORM_JOBS_DIR"
 
 
 class Backend(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from airflow_platform.backend import JOBS_DIR_ENV
+from airflow_platform.client import RUNNER_DAG, AirflowClient, ApiError
 from airflow_platform.config import PlatformConfig, format_memory, load_config
 from airflow_platform.pods import RunContext, build_pod, pod_to_yaml
 from airflow_platform.runners.local import MEMORY_MECHANISM, LocalResult, run_local
@@ -250,6 +253,112 @@ def _run_one(label: str, job: JobSpec, config: PlatformConfig, cwd: Path) -> Loc
         markup=True,
     )
     return result
+
+
+UrlOption = Annotated[
+    str,
+    typer.Option("--url", envvar="AIRFLOW_PLATFORM_API_URL", help="Airflow API server URL."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="AIRFLOW_PLATFORM_API_TOKEN", help="API bearer token."),
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--username", envvar="AIRFLOW_PLATFORM_API_USERNAME", help="API user."),
+]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option("--password", envvar="AIRFLOW_PLATFORM_API_PASSWORD", help="API password."),
+]
+
+
+@app.command(
+    epilog="Example: AIRFLOW_PLATFORM_API_URL=http://localhost:8080 "
+    "airflow-platform submit jobs/nlp/count-tokens.yaml --wait"
+)
+def submit(
+    spec: Annotated[Path, typer.Argument(help="A job spec (one `job:`).")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run, stream its log.")] = False,
+    url: UrlOption = "http://localhost:8080",
+    token: TokenOption = None,
+    username: UserOption = None,
+    password: PasswordOption = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Run a job spec on the platform now, through Airflow's REST API.
+
+    The spec is validated here first, then again by the platform before any pod is created.
+    Prints the run's URL; with --wait, streams the job's log and exits 0 if it succeeded,
+    1 if it failed.
+    """
+    config = _config(config_path)
+    doc = _load_one(spec, config)
+    if not isinstance(doc.spec, JobSpec):
+        err.print(
+            f"error: {spec} is a pipeline; `submit` runs one job (trigger pipelines in Airflow)"
+        )
+        raise typer.Exit(2)
+    client = AirflowClient(url, token=token, username=username, password=password)
+    try:
+        run_id = client.trigger(
+            {"spec": {"job": doc.spec.model_dump(mode="json")}, "source": _source(spec)}
+        )
+        out.print(f"submitted {doc.spec.name}: run {run_id}", markup=False)
+        out.print(client.run_url(run_id), markup=False)
+        if not wait:
+            return
+        state = "failed"
+        for kind, value in client.follow(run_id):
+            if kind == "log":
+                out.print(value, markup=False)
+            else:
+                state = value
+    except ApiError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        client.close()
+    err.print(f"run {run_id}: {state}")
+    raise typer.Exit(0 if state == "success" else 1)
+
+
+def _source(spec: Path) -> str:
+    """The spec's path inside the jobs folder, so a local-backend run finds its code."""
+    root = Path(os.environ.get(JOBS_DIR_ENV, "jobs")).resolve()
+    try:
+        return spec.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return spec.as_posix()
+
+
+@app.command(epilog="Example: airflow-platform status manual__2026-11-24T10:00:00+00:00")
+def status(
+    run_id: Annotated[str, typer.Argument(help="The run id `submit` printed.")],
+    dag: Annotated[str, typer.Option(help="The DAG of the run.")] = RUNNER_DAG,
+    url: UrlOption = "http://localhost:8080",
+    token: TokenOption = None,
+    username: UserOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Show a run's state and its tasks. Exit 0 success, 1 failed, 3 still running."""
+    client = AirflowClient(url, token=token, username=username, password=password)
+    try:
+        run = client.run(run_id, dag)
+        tasks = client.task_instances(run_id, dag)
+    except ApiError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        client.close()
+    out.print(f"{dag} {run_id}: {run['state']}", markup=False)
+    for ti in tasks:
+        duration = ti.get("duration")
+        took = f"{duration:.1f} s" if isinstance(duration, int | float) else "-"
+        out.print(f"  {ti['task_id']}: {ti.get('state')} ({took})", markup=False)
+    out.print(client.run_url(run_id, dag), markup=False)
+    state = run["state"]
+    raise typer.Exit(0 if state == "success" else 1 if state == "failed" else 3)
 
 
 @app.command(epilog="Example: airflow-platform schema > spec.schema.json")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, TaskGroup, get_parsing_context
 
+from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.operators.job import JobOperator
 from airflow_platform.spec.errors import SpecError
@@ -29,7 +30,6 @@ from airflow_platform.spec.models import JobSpec, PipelineSpec
 from airflow_platform.spec.yamlsafe import read_text
 from airflow_platform.validation import check_document
 
-JOBS_DIR_ENV = "AIRFLOW_PLATFORM_JOBS_DIR"
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,12 @@ def load_dags(
             )
             continue
         owners[dag_id] = name
-        result.dags[dag_id] = build_dag(doc, text, path.parent, config)
+        try:
+            result.dags[dag_id] = build_dag(doc, text, path.parent, config)
+        except Exception as exc:  # one spec that breaks the builder must not hide the others
+            log.exception("building the DAG of %s failed", name)
+            result.errors[name] = f"{name}: the platform could not build its DAG: {exc}"
+            continue
         if only_dag_id:
             break
     return result

@@ -69,6 +69,15 @@ def _deadline_exceeded(job: JobSpec) -> str:
     )
 
 
+def explain_timeout(job: JobSpec, config: PlatformConfig) -> str:
+    """Airflow stopped the task: the pod outlived execution_time plus its startup allowance."""
+    allowance = format_duration(config.flavors[job.resource_flavor].startup_allowance)
+    return (
+        f"job {job.name} ran past its execution_time of {format_duration(job.execution_time)} "
+        f"(plus {allowance} to start) and was stopped; ask for more time or make it faster"
+    )
+
+
 def failure_reason(pod: Any) -> str:
     """A bounded reason label for metrics: oom, timeout, image_error, unschedulable, failed."""
     terminated = _terminated(pod)

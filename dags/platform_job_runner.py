@@ -17,5 +17,6 @@ with DAG(
     doc_md='Runs the job spec given as the run\'s conf: `{"spec": {"job": {...}}}`. '
     "Use `airflow-platform submit SPEC`.",
     max_active_runs=16,
+    is_paused_upon_creation=False,
 ):
     JobOperator(task_id="run_job", job=None)

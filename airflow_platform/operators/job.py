@@ -14,13 +14,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_platform.backend import Backend, current_backend
+from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.failures import explain_failure, explain_local_failure
+from airflow_platform.failures import (
+    explain_failure,
+    explain_local_failure,
+    explain_timeout,
+    failure_reason,
+)
 from airflow_platform.pods import RunContext, build_pod
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
@@ -30,7 +36,7 @@ from airflow_platform.validation import validate_data
 
 # Margin on top of execution_time + startup allowance before Airflow itself gives up: the pod's
 # activeDeadlineSeconds should end it first, with a clearer reason.
-TIMEOUT_MARGIN = timedelta(minutes=1)
+TIMEOUT_MARGIN = timedelta(seconds=30)
 
 _BASE_ARGS = set(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
 # Arguments that would let a DAG step outside the rails: the pod, where and as whom it runs.
@@ -141,6 +147,7 @@ class JobOperator(KubernetesPodOperator):
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
         pod.metadata.labels["kubernetes_pod_operator"] = "True"
         self.namespace = pod.metadata.namespace
+        settings.pod_mutation_hook(pod)  # type: ignore[no-untyped-call]
         return pod
 
     def execute(self, context: Any) -> Any:
@@ -157,9 +164,9 @@ class JobOperator(KubernetesPodOperator):
         try:
             return super().trigger_reentry(context, event)
         except AirflowException as exc:
-            raise self._explained(exc) from exc
+            raise self._explained(exc, timed_out=event.get("status") == "timeout") from exc
 
-    def _explained(self, exc: BaseException) -> BaseException:
+    def _explained(self, exc: BaseException, *, timed_out: bool = False) -> BaseException:
         if isinstance(exc, PolicyViolation | JobFailed):
             return exc
         pod = self.pod
@@ -174,7 +181,19 @@ class JobOperator(KubernetesPodOperator):
             nodes = list(self.client.list_node().items)
         except Exception:
             self.log.info("Cannot list nodes to describe capacity; continuing without it")
-        return JobFailed(explain_failure(remote, self._job, load_config(), nodes))
+        config = load_config()
+        if timed_out and failure_reason(remote) == "failed":
+            return JobFailed(explain_timeout(self._job, config))
+        return JobFailed(explain_failure(remote, self._job, config, nodes))
+
+    def _local_workdir(self, context: Any) -> Path:
+        """The spec's folder; for an ad-hoc run, the conf's ``source`` inside the jobs folder."""
+        if self.workdir:
+            return Path(self.workdir)
+        root = Path(os.environ.get(JOBS_DIR_ENV, "jobs")).resolve()
+        source = str((context["dag_run"].conf or {}).get("source", ""))
+        folder = (root / source).resolve().parent if source else root
+        return folder if folder.is_relative_to(root) and folder.is_dir() else root
 
     def _execute_local(self, job: JobSpec, context: Any) -> None:
         config = load_config()
@@ -187,7 +206,7 @@ class JobOperator(KubernetesPodOperator):
                 sink.write(line)
                 self.log.info("%s", line.rstrip("\n"))
 
-            result = run_local(job, config, cwd=Path(self.workdir or "."), on_output=emit)
+            result = run_local(job, config, cwd=self._local_workdir(context), on_output=emit)
         self.log.info(
             "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s",
             job.name,

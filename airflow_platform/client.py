@@ -1,0 +1,126 @@
+"""A small client of the Airflow 3 REST API: trigger ad-hoc runs, follow them, read logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+RUNNER_DAG = "platform_job_runner"
+RUNNER_TASK = "run_job"
+TERMINAL_STATES = {"success", "failed"}
+
+
+class ApiError(RuntimeError):
+    """The Airflow API refused or could not be reached; the message says what to check."""
+
+
+@dataclass
+class AirflowClient:
+    """Talks to one Airflow API server with a bearer token (or username and password)."""
+
+    url: str
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.url = self.url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=self.timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _headers(self) -> dict[str, str]:
+        if not self.token:
+            if not (self.username and self.password):
+                raise ApiError(
+                    "no credentials: pass --token (or $AIRFLOW_PLATFORM_API_TOKEN), or "
+                    "--username/--password ($AIRFLOW_PLATFORM_API_USERNAME/_PASSWORD)"
+                )
+            response = self._send("POST", "/auth/token", json={"username": self.username, "password": self.password}, auth=False)  # fmt: skip
+            self.token = str(response["access_token"])
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def _send(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> Any:
+        headers = self._headers() if auth else {}
+        try:
+            response = self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach the Airflow API at {self.url}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise ApiError(
+                f"the Airflow API at {self.url} refused the credentials ({response.status_code})"
+            )
+        if response.status_code >= 400:
+            raise ApiError(
+                f"{method} {path} failed with {response.status_code}: {response.text[:500]}"
+            )
+        return response.json() if response.content else None
+
+    def trigger(self, conf: dict[str, Any], dag_id: str = RUNNER_DAG) -> str:
+        """Starts a run of ``dag_id`` with ``conf``; returns its run id."""
+        body = {"logical_date": None, "conf": conf}
+        run = self._send("POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", json=body)
+        return str(run["dag_run_id"])
+
+    def run(self, run_id: str, dag_id: str = RUNNER_DAG) -> dict[str, Any]:
+        result: dict[str, Any] = self._send(
+            "GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}"
+        )
+        return result
+
+    def task_instances(self, run_id: str, dag_id: str = RUNNER_DAG) -> list[dict[str, Any]]:
+        data = self._send(
+            "GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances"
+        )
+        return list(data.get("task_instances", []))
+
+    def log_lines(
+        self, run_id: str, task_id: str, try_number: int, dag_id: str = RUNNER_DAG
+    ) -> list[str]:
+        """The task's log so far, one string per line."""
+        path = (
+            f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/"
+            f"{quote(task_id)}/logs/{try_number}"
+        )
+        data = self._send("GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"})  # fmt: skip
+        content = data.get("content", []) if isinstance(data, dict) else []
+        lines: list[str] = []
+        for item in content:
+            if isinstance(item, dict):
+                event = item.get("event")
+                if event is not None and not str(event).startswith("::"):
+                    lines.append(str(event))
+            else:
+                lines.extend(str(item).splitlines())
+        return lines
+
+    def run_url(self, run_id: str, dag_id: str = RUNNER_DAG) -> str:
+        return f"{self.url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+
+    def follow(
+        self, run_id: str, dag_id: str = RUNNER_DAG, poll_seconds: float = 2.0
+    ) -> Iterator[tuple[str, str]]:
+        """Yields ``("log", line)`` as the tasks log and finally ``("state", state)``."""
+        printed: dict[tuple[str, int], int] = {}
+        while True:
+            state = str(self.run(run_id, dag_id)["state"])
+            for ti in self.task_instances(run_id, dag_id):
+                try_number = int(ti.get("try_number") or 0)
+                if try_number < 1:
+                    continue
+                key = (str(ti["task_id"]), try_number)
+                lines = self.log_lines(run_id, key[0], try_number, dag_id)
+                for line in lines[printed.get(key, 0) :]:
+                    yield "log", line
+                printed[key] = len(lines)
+            if state in TERMINAL_STATES:
+                yield "state", state
+                return
+            time.sleep(poll_seconds)

@@ -1,0 +1,48 @@
+"""Real Airflow 3.3 for the tests: a throwaway AIRFLOW_HOME with a SQLite database.
+
+Airflow reads its configuration when first imported, so the environment is set here, before
+any test module of this folder imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-platform-tests-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW_PLATFORM_JOBS_DIR": str(ROOT / "jobs"),
+        "AIRFLOW_PLATFORM_BACKEND": "local",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrates the test Airflow's SQLite database once per session; returns AIRFLOW_HOME."""
+    airflow = Path(sys.executable).parent / "airflow"
+    subprocess.run(
+        [str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
+    return AIRFLOW_HOME
+
+
+@pytest.fixture
+def jobs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty jobs folder that the DAG factory reads for this test."""
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    monkeypatch.setenv("AIRFLOW_PLATFORM_JOBS_DIR", str(folder))
+    return folder
