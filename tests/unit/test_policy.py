@@ -257,5 +257,5 @@ def test_env_and_secret_problems_point_where_each_entry_was_written(
     assert [(p.line, p.column, p.path) for p in caught.value.problems] == [
         (7, 11, "dag.defaults.env.DB_PASSWORD"),
         (11, 65, "tasks.g.a.secrets[0].env"),
-        (12, 37, "tasks.g.b.env.API_TOKEN"),
+        (12, 38, "tasks.g.b.env.API_TOKEN"),
     ]
