@@ -1,0 +1,204 @@
+"""The DAG factory inside real Airflow 3.3: what the dag-processor and a task runner see."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.airflow
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = ROOT / "dags" / "platform_jobs.py"
+
+GOOD_JOB = {
+    "team": "nlp",
+    "resource_flavor": "cpu-2gb",
+    "docker_image": "registry.internal/nlp/tools:0.3.1",
+    "execution_time": "10m",
+    "execution_script": "echo hello",
+}
+
+
+def _bag(entry: Path = ENTRY) -> Any:
+    """Parses the DAG file the way the dag-processor does (Airflow's own DagBag and importer)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(entry))
+
+
+def _entry_error(bag: Any) -> str:
+    """The import error recorded for the factory's DAG file (and asserts it is the only one)."""
+    assert [Path(k).name for k in bag.import_errors] == ["platform_jobs.py"], bag.import_errors
+    return str(next(iter(bag.import_errors.values())))
+
+
+def _write(folder: Path, relative: str, content: str) -> Path:
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    return path
+
+
+def _validate_text(jobs_dir: Path) -> str:
+    """What `airflow-platform validate jobs` prints, run from the jobs folder's parent."""
+    cli = Path(sys.executable).parent / "airflow-platform"
+    result = subprocess.run(
+        [str(cli), "validate", jobs_dir.name], cwd=jobs_dir.parent, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def test_every_example_spec_imports_without_an_import_error(airflow_db: Path) -> None:
+    """Each spec in jobs/ becomes a DAG, and the DAG files import cleanly."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert {
+        "train-classifier",
+        "count-tokens",
+        "strain-normalization",
+        "platform_job_runner",
+    } <= set(bag.dag_ids)
+
+
+def test_bad_specs_never_hide_good_ones_and_show_validate_text(
+    airflow_db: Path, jobs_dir: Path
+) -> None:
+    """A folder mixing good and bad specs yields every good DAG, and one import error of the
+    DAG file that holds, for each bad file, exactly what `airflow-platform validate` prints."""
+    _write(jobs_dir, "nlp/good-one.yaml", yaml.safe_dump({"job": GOOD_JOB}))
+    _write(
+        jobs_dir, "vision/good-two.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "team": "vision"}})
+    )
+    _write(jobs_dir, "nlp/typo.yaml", "job:\n  team: nlp\n  resourse_flavor: cpu-2gb\n")
+    _write(jobs_dir, "vision/broken.yaml", "job: [unclosed\n")
+    bag = _bag()
+    assert set(bag.dag_ids) == {"good-one", "good-two"}
+    error = _entry_error(bag)
+    expected = _validate_text(jobs_dir)
+    assert "jobs/nlp/typo.yaml:3:3: job.resourse_flavor: unknown key" in expected
+    for line in expected.strip().splitlines():
+        assert line in error
+
+
+def test_fixing_the_bad_spec_clears_the_import_error(airflow_db: Path, jobs_dir: Path) -> None:
+    """Once every spec is valid the DAG file imports cleanly again."""
+    bad = _write(jobs_dir, "nlp/typo.yaml", "job:\n  team: nlp\n  resourse_flavor: cpu-2gb\n")
+    assert _bag().import_errors
+    bad.write_text(yaml.safe_dump({"job": GOOD_JOB}))
+    bag = _bag()
+    assert bag.import_errors == {}
+    assert bag.dag_ids == ["typo"]
+
+
+def test_task_runner_parse_builds_only_the_task_dag(
+    airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Airflow's parsing context set, the file builds just that DAG — even next to a broken
+    spec, which a task runner does not need to read."""
+    for i in range(30):
+        _write(jobs_dir, f"nlp/job-{i}.yaml", yaml.safe_dump({"job": GOOD_JOB}))
+    _write(jobs_dir, "nlp/typo.yaml", "job:\n  team: nlp\n  resourse_flavor: cpu-2gb\n")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "job-17")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "job-17")
+    bag = _bag()
+    assert bag.dag_ids == ["job-17"]
+    assert bag.import_errors == {}
+
+
+def test_a_task_runner_finds_a_dag_whose_name_differs_from_its_file(
+    airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path guesses by file name; a spec with its own `name:` is still found."""
+    _write(
+        jobs_dir, "nlp/file-name.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "own-name"}})
+    )
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "own-name")
+    assert _bag().dag_ids == ["own-name"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "!!python/object/apply:os.system ['touch {marker}']",
+        "!!python/object/new:subprocess.check_output [['touch', '{marker}']]",
+        "!!python/name:os.system",
+        "!ruby/object:Gem::Installer {{ x: '{marker}' }}",
+    ],
+)
+def test_specs_are_data_and_cannot_run_code(
+    airflow_db: Path, jobs_dir: Path, tmp_path: Path, payload: str
+) -> None:
+    """No YAML tag anywhere in a spec constructs an object or runs a command."""
+    marker = tmp_path / "pwned"
+    text = f"job:\n  team: nlp\n  resource_flavor: cpu-2gb\n  env:\n    X: {payload.format(marker=marker)}\n"
+    _write(jobs_dir, "nlp/evil.yaml", text)
+    bag = _bag()
+    assert not marker.exists()
+    assert "is not allowed: specs are data" in _entry_error(bag)
+
+
+def test_keys_that_name_code_are_unknown_keys(airflow_db: Path, jobs_dir: Path) -> None:
+    """dag-factory's `__type__`-style keys are just unknown keys here."""
+    job = {**GOOD_JOB, "__type__": "os.system", "operator": "airflow.operators.bash.BashOperator"}
+    _write(jobs_dir, "nlp/typed.yaml", yaml.safe_dump({"job": job}))
+    error = _entry_error(_bag())
+    assert "job.__type__: unknown key '__type__'" in error
+    assert "job.operator: unknown key 'operator'" in error
+
+
+def test_two_specs_with_one_name_keep_the_first_and_report_the_second(
+    airflow_db: Path, jobs_dir: Path
+) -> None:
+    """DAG ids are spec names; a second file claiming one is an error naming both files."""
+    _write(jobs_dir, "a/first.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "same"}}))
+    _write(jobs_dir, "b/second.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "same"}}))
+    bag = _bag()
+    assert bag.dag_ids == ["same"]
+    assert "jobs/b/second.yaml: name 'same' is already used by jobs/a/first.yaml" in _entry_error(
+        bag
+    )
+
+
+def test_pipeline_dag_has_groups_dependencies_tags_and_docs(airflow_db: Path) -> None:
+    """The example pipeline: task groups per stage, depends_on as edges, team/flavor tags."""
+    dag = _bag().dags["strain-normalization"]
+    assert dag.task_ids == [
+        "ingest.compile_data",
+        "model.fit_model",
+        "model.invalidate_prior_data",
+    ]
+    assert dag.get_task("model.fit_model").upstream_task_ids == {"ingest.compile_data"}
+    assert dag.get_task("model.invalidate_prior_data").upstream_task_ids == {"model.fit_model"}
+    assert {"team:analytics", "flavor:cpu-4gb", "flavor:cpu-16gb", "critical"} <= set(dag.tags)
+    assert "python -m norm.fit" in dag.doc_md
+    assert dag.schedule == "0 6 * * *"
+    fit = dag.get_task("model.fit_model")
+    assert fit.execution_timeout.total_seconds() == 2 * 3600 + 600 + 30
+
+
+def test_example_pipeline_runs_through_airflow_on_the_local_runner(airflow_db: Path) -> None:
+    """dag.test() of strain-normalization: every task succeeds as a local process, in order."""
+    run = _bag().dags["strain-normalization"].test()
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}
+
+
+def test_failing_local_job_fails_its_task_with_the_exit_code(
+    airflow_db: Path, jobs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A job exiting 3 on the local runner fails its task saying so."""
+    _write(
+        jobs_dir,
+        "nlp/exit3.yaml",
+        yaml.safe_dump({"job": {**GOOD_JOB, "execution_script": "exit 3"}}),
+    )
+    run = _bag().dags["exit3"].test()
+    assert run.state == "failed"
+    assert "job exit3 exited with code 3" in capsys.readouterr().out
