@@ -13,6 +13,7 @@ from kubernetes import client
 
 from tests.harness import tools
 from tests.harness.controlplane import ControlPlane
+from tests.harness.kube import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -73,3 +74,27 @@ def test_missing_tool_fails_with_the_install_command(
         ControlPlane(verbose=False).start()
     assert "make tools" in str(missing.value)
     assert "bash scripts/install-tools.sh" in str(missing.value)
+
+
+def test_simulated_nodes_renew_their_leases_so_they_stay_ready(kube_client: Any) -> None:
+    """Every simulated node has a lease that kwok renews, as a kubelet would; without it the
+    node lifecycle controller would mark the nodes NotReady (and taint them) after ~50 s."""
+    coordination = client.CoordinationV1Api(kube_client)
+    core = client.CoreV1Api(kube_client)
+    nodes = {n.metadata.name for n in core.list_node().items}
+
+    def renewals() -> dict[str, Any]:
+        leases = coordination.list_namespaced_lease("kube-node-lease").items
+        return {lease.metadata.name: lease.spec.renew_time for lease in leases}
+
+    first = renewals()
+    assert set(first) >= nodes
+
+    def all_renewed() -> bool:
+        now = renewals()
+        return all(now[n] > first[n] for n in nodes)
+
+    wait_for(all_renewed, timeout=30, what="every node lease renewed", interval=1)
+    for node in core.list_node().items:
+        taints = {t.key for t in node.spec.taints or []}
+        assert not taints & {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}

@@ -301,6 +301,8 @@ class ControlPlane:
                 f"--tls-private-key-file={self._path('apiserver.key')}",
                 f"--client-ca-file={self._path('ca.crt')}",
                 f"--token-auth-file={self._path('tokens.csv')}",
+                # Simulated nodes carry their name as Hostname, which does not resolve.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--authorization-mode=RBAC",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={self._path('sa.key')}",
@@ -333,7 +335,12 @@ class ControlPlane:
                 f"--config={self._path('kwok.yaml')}",
                 "--manage-all-nodes=true",
                 f"--cidr={POD_CIDR}",
-                "--node-ip=10.255.0.1",
+                # kwok serves no kubelet endpoint here: its log streaming never ends a follow
+                # request, which would hang a KubernetesPodOperator; a log request fails fast.
+                "--node-ip=127.0.0.1",
+                # kwok leaves its lease controller off unless this is given; without leases
+                # the node lifecycle controller marks every node NotReady after ~50 s.
+                "--node-lease-duration-seconds=40",
             ],
         }
         return {
@@ -442,7 +449,16 @@ def load_nodes(path: Path = NODES_FILE) -> list[dict[str, Any]]:
                     "annotations": {"kwok.x-k8s.io/node": "fake"},
                 },
                 "spec": {"taints": spec.get("taints", [])},
-                "status": {"capacity": capacity, "allocatable": capacity},
+                # Both addresses up front: kwok's node-initialize stage rewrites the list, and
+                # drops it, for a node that lacks either.
+                "status": {
+                    "capacity": capacity,
+                    "allocatable": capacity,
+                    "addresses": [
+                        {"type": "InternalIP", "address": "127.0.0.1"},
+                        {"type": "Hostname", "address": name},
+                    ],
+                },
             }
         )
     return nodes
