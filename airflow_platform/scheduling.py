@@ -79,9 +79,16 @@ def explain_unschedulable(
             f"can ever run this flavor; pick a smaller flavor or ask the platform team for "
             f"bigger nodes.{scheduler}"
         )
+    if any(reason.startswith("Insufficient") for reason in scheduler_reasons(event_message)):
+        return (
+            f"{head}; {where}, which is enough, but every {kind} that fits is busy with other "
+            f"jobs right now. The job starts as soon as capacity frees up.{scheduler}"
+        )
+    # Enough room but no placement: cordoned, tainted or unready nodes, which only the
+    # platform team can change.
     return (
-        f"{head}; {where}, which is enough, but every {kind} that fits is busy with other "
-        f"jobs right now. The job starts as soon as capacity frees up.{scheduler}"
+        f"{head}; {where}, which is enough, but none of them accepts the job right now. "
+        f"Tell the platform team; the scheduler says why.{scheduler}"
     )
 
 
