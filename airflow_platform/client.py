@@ -48,7 +48,7 @@ class AirflowClient:
         return {"Authorization": f"Bearer {self.token}"}
 
     def _send(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> Any:
-        headers = self._headers() if auth else {}
+        headers = {**(self._headers() if auth else {}), **kwargs.pop("headers", {})}
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -97,6 +97,10 @@ class AirflowClient:
                 event = item.get("event")
                 if event is not None and not str(event).startswith("::"):
                     lines.append(str(event))
+                # A failure's reason travels in the structured exception, not in the event text.
+                for detail in item.get("error_detail") or []:
+                    if isinstance(detail, dict) and detail.get("exc_value"):
+                        lines.append(f"{detail.get('exc_type', 'Error')}: {detail['exc_value']}")
             else:
                 lines.extend(str(item).splitlines())
         return lines
