@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools demo test test-unit test-chart test-cluster test-airflow test-e2e lint bench cluster schema clean
+.PHONY: venv tools system-packages demo test test-unit test-chart test-cluster test-airflow test-e2e lint bench cluster schema clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -22,6 +22,11 @@ venv: $(STAMP)
 tools:
 	bash scripts/install-tools.sh
 
+# Real Prometheus, Pushgateway, Alertmanager and MIT Kerberos from Debian, pinned
+# (scripts/system-packages.txt); their services are not started.
+system-packages:
+	bash scripts/install-system-packages.sh
+
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
@@ -30,7 +35,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy airflow_platform
 
-test: $(STAMP) tools lint
+test: $(STAMP) tools system-packages lint
 	$(VENV)/bin/pytest tests
 
 test-unit: $(STAMP)
