@@ -23,6 +23,19 @@ _SECRET_LIKE = re.compile(
 )
 
 
+# The job fields each rule reads: a rule is skipped when one of them could not be read.
+RULE_FIELDS: dict[str, frozenset[str]] = {
+    "unknown_team": frozenset({"team"}),
+    "unknown_flavor": frozenset({"resource_flavor"}),
+    "flavor_not_allowed": frozenset({"team", "resource_flavor"}),
+    "image_not_allowed": frozenset({"docker_image"}),
+    "image_not_pinned": frozenset({"docker_image"}),
+    "execution_time": frozenset({"execution_time", "resource_flavor"}),
+    "secret_inline": frozenset({"env"}),
+    "env_conflict": frozenset({"env", "secrets"}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """A rule a job breaks: the field (relative to the job), what is wrong, how to fix it."""
@@ -51,7 +64,7 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
                 "unknown_flavor",
             )
         )
-    elif flavor.teams is not None and job.team not in flavor.teams:
+    elif flavor.teams is not None and job.team in config.teams and job.team not in flavor.teams:
         allowed = [n for n, f in config.flavors.items() if f.teams is None or job.team in f.teams]
         out.append(
             Violation(

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.policy import check_job
+from airflow_platform.policy import RULE_FIELDS, check_job
 from airflow_platform.spec.errors import Problem, SpecError
 from airflow_platform.spec.loader import Document, parse_spec_data, read_spec
 
 
 def check_document(doc: Document, config: PlatformConfig) -> Document:
     """Raises ``SpecError`` (with file, line and field) for every policy rule a spec breaks."""
+    problems = policy_problems(doc, config)
+    if problems:
+        raise SpecError(problems)
+    return doc
+
+
+def policy_problems(doc: Document, config: PlatformConfig) -> list[Problem]:
+    """The policy's problems with a (possibly partial) document, located in its file.
+
+    Rules that read a field the document holds only a stand-in for are skipped.
+    """
     problems: list[Problem] = []
     for index, job in enumerate(doc.jobs):
         for violation in check_job(job, config):
+            if RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable:
+                continue
             problems.append(
                 doc.source.problem(
                     doc.violation_path(index, violation.field),
@@ -24,16 +38,27 @@ def check_document(doc: Document, config: PlatformConfig) -> Document:
                     key=violation.field[0] == "env",
                 )
             )
-    if problems:
-        raise SpecError(problems)
-    return doc
+    return problems
+
+
+def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Document:
+    """Reads a spec and checks the policy, reporting the problems of both in one error."""
+    try:
+        doc = read()
+    except SpecError as exc:
+        if isinstance(exc.partial, Document):
+            more = policy_problems(exc.partial, config)
+            if more:
+                raise SpecError([*exc.problems, *more]) from None
+        raise
+    return check_document(doc, config)
 
 
 def validate_file(path: str | Path, config: PlatformConfig | None = None) -> Document:
     """Loads a spec file and checks it against the policy; raises ``SpecError``."""
-    return check_document(read_spec(path), config or load_config())
+    return _with_policy(lambda: read_spec(path), config or load_config())
 
 
 def validate_data(data: Any, name: str, config: PlatformConfig | None = None) -> Document:
     """Validates a spec given as data (an ad-hoc run's conf) like a file; raises ``SpecError``."""
-    return check_document(parse_spec_data(data, name), config or load_config())
+    return _with_policy(lambda: parse_spec_data(data, name), config or load_config())

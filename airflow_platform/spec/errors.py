@@ -44,12 +44,15 @@ class SpecError(ValueError):
     the same text wherever the problem surfaces.
     """
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem], *, partial: object = None) -> None:
         if not problems:
             raise ValueError("SpecError needs at least one problem")
         self.problems: tuple[Problem, ...] = tuple(
             sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.column, p.path))
         )
+        # What could still be read despite the problems (the loader's ``Document``), so that
+        # later checks (the policy) can report their problems in the same round.
+        self.partial = partial
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @classmethod

@@ -42,6 +42,9 @@ class Document:
     spec: Spec
     source: SourceMap
     tasks: list[PipelineTask] = field(default_factory=list)
+    unreliable: frozenset[str] = frozenset()
+    """In a partial document (``SpecError.partial``): job fields that hold stand-ins, because
+    the file's value was missing or invalid; checks that read them must be skipped."""
 
     @property
     def jobs(self) -> list[JobSpec]:
@@ -208,8 +211,37 @@ def _parse_job(data: dict[str, Any], file: str, source: SourceMap) -> Document:
     try:
         model = JobFile.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(validation_problems(exc, JobFile, source)) from None
+        problems = validation_problems(exc, JobFile, source)
+        raise SpecError(problems, partial=_partial_job(data, exc, file, source)) from None
     return Document(file, model.job, source)
+
+
+# Stand-ins for job fields that are missing or invalid, so the rest can still be checked.
+_STAND_INS: dict[str, Any] = {
+    "name": "job",
+    "team": "unknown",
+    "resource_flavor": "unknown",
+    "docker_image": "unknown",
+    "execution_time": "1s",
+    "execution_script": "true",
+}
+
+
+def _partial_job(
+    data: dict[str, Any], exc: ValidationError, file: str, source: SourceMap
+) -> Document | None:
+    """The job with its bad fields replaced by stand-ins (listed in ``unreliable``)."""
+    job = data.get("job")
+    if not isinstance(job, dict):
+        return None
+    bad = {str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) >= 2 and e["loc"][0] == "job"}
+    values = {k: v for k, v in job.items() if k in JobSpec.model_fields and k not in bad}
+    stand_ins = {k: v for k, v in _STAND_INS.items() if k not in values}
+    try:
+        spec = JobSpec.model_validate({**values, **stand_ins})
+    except ValidationError:
+        return None
+    return Document(file, spec, source, unreliable=frozenset(stand_ins) | bad)
 
 
 def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Document:
@@ -238,7 +270,8 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Docum
         if resolved is not None:
             tasks.append(resolved)
     if problems:
-        raise SpecError(problems)
+        # Every task that resolved is a complete job: the policy can still check those.
+        raise SpecError(problems, partial=Document(file, spec, source, tasks))
     return Document(file, spec, source, tasks)
 
 

@@ -259,3 +259,38 @@ def test_env_and_secret_problems_point_where_each_entry_was_written(
         (11, 65, "tasks.g.a.secrets[0].env"),
         (12, 38, "tasks.g.b.env.API_TOKEN"),
     ]
+
+
+def test_unknown_team_is_not_also_reported_as_a_flavor_restriction(config: PlatformConfig) -> None:
+    assert _reasons(_job(team="visoin", resource_flavor="gpu-1x"), config) == ["unknown_team"]
+
+
+def test_format_and_policy_problems_of_a_job_come_in_one_error(config: PlatformConfig) -> None:
+    data = {
+        "job": {
+            "team": "vision",
+            "resource_flavor": "cpu-2gb",
+            "docker_image": "docker.io/a:1",
+            "execution_time": "90",
+            "execution_script": "run",
+            "shedule": "@daily",
+        }
+    }
+    with pytest.raises(SpecError) as caught:
+        validate_data(data, "adhoc", config)
+    assert [p.path for p in caught.value.problems] == [
+        "job.docker_image", "job.execution_time", "job.shedule"
+    ]  # fmt: skip
+
+
+def test_rules_reading_an_invalid_field_are_skipped_in_the_same_report(
+    config: PlatformConfig,
+) -> None:
+    data = {
+        "job": {"team": "vision", "resource_flavor": ["x"], "docker_image": "registry.internal/a:1"}
+    }
+    with pytest.raises(SpecError) as caught:
+        validate_data(data, "adhoc", config)
+    messages = [p.message for p in caught.value.problems]
+    assert not any("flavor" in m and "unknown" in m for m in messages), messages
+    assert "required field 'execution_time' is missing" in messages
