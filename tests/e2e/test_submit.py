@@ -175,6 +175,18 @@ def test_submit_wait_streams_the_log_and_exits_with_success(airflow_server: Airf
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{airflow_server.url}/dags/platform_job_runner/runs/" in result.stdout
     assert "hello-from-the-job nlp" in result.stdout
+    run_id = result.stdout.split("run ", 1)[1].split()[0]
+    status = subprocess.run(
+        [str(BIN / "airflow-platform"), "status", run_id],
+        env={**airflow_server.env, "AIRFLOW_PLATFORM_API_URL": airflow_server.url,
+             "AIRFLOW_PLATFORM_API_USERNAME": USER, "AIRFLOW_PLATFORM_API_PASSWORD": PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"platform_job_runner {run_id}: success" in status.stdout
+    assert "run_job: success" in status.stdout
 
 
 def test_submit_wait_of_a_failing_job_exits_1_with_the_reason(airflow_server: Airflow) -> None:
