@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools system-packages demo test test-unit test-chart test-cluster test-airflow test-e2e lint bench cluster schema clean
+.PHONY: venv tools system-packages demo test test-unit test-chart test-cluster test-airflow test-e2e lint bench cluster docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -56,8 +56,10 @@ bench: $(STAMP) tools
 cluster: $(STAMP) tools
 	$(PY) -m tests.harness.cluster
 
-schema: $(STAMP)
-	$(VENV)/bin/airflow-platform schema > docs/schema/spec.schema.json
+# Regenerates the docs that come from the models (a unit test fails while they are stale).
+docs: $(STAMP)
+	$(PY) -m airflow_platform.reference > docs/reference.md
+	$(VENV)/bin/airflow-platform schema > docs/spec.schema.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,105 @@
+"""Markdown reference tables of the spec and platform config, generated from the models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from airflow_platform.config import Flavor, Gpu, GpuNodes, PlatformConfig, Policy, Team
+from airflow_platform.spec.models import (
+    DagInfo,
+    JobSpec,
+    PipelineSpec,
+    SecretRef,
+    TaskDefaults,
+    TaskSpec,
+)
+
+SPEC_MODELS: list[tuple[str, type[BaseModel]]] = [
+    ("job", JobSpec),
+    ("job.secrets[]", SecretRef),
+    ("dag", DagInfo),
+    ("dag.defaults", TaskDefaults),
+    ("tasks.<group>.<task>", TaskSpec),
+    ("pipeline file", PipelineSpec),
+]
+CONFIG_MODELS: list[tuple[str, type[BaseModel]]] = [
+    ("platform config", PlatformConfig),
+    ("teams.<name>", Team),
+    ("flavors.<name>", Flavor),
+    ("flavors.<name>.gpu", Gpu),
+    ("policy", Policy),
+    ("gpu_nodes", GpuNodes),
+]
+
+
+def _schema_type(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(_schema_type(option) for option in schema["anyOf"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list of {_schema_type(schema.get('items', {}))}"
+    if kind == "object":
+        values = schema.get("additionalProperties")
+        return f"map of {_schema_type(values)}" if isinstance(values, dict) else "mapping"
+    return "duration" if "duration" in str(schema.get("description", "")).lower() else str(kind)
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "**required**"
+    if field.default_factory is not None:
+        return "(empty)"
+    value: Any = field.default
+    if value is None:
+        return "—"
+    if hasattr(value, "total_seconds"):
+        from airflow_platform.spec.durations import format_duration
+
+        return f"`{format_duration(value)}`"
+    return f"`{json.dumps(value)}`"
+
+
+def _table(title: str, model: type[BaseModel]) -> str:
+    properties = model.model_json_schema()["properties"]
+    summary = (model.__doc__ or "").strip().splitlines()[0]
+    rows = [
+        f"### `{title}`\n",
+        f"{summary}\n",
+        "| key | type | default | meaning | example |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, field in model.model_fields.items():
+        example = f"`{json.dumps(field.examples[0])}`" if field.examples else ""
+        cells = [
+            f"`{name}`",
+            _schema_type(properties[name]).replace("null", "none"),
+            _default(field),
+            field.description or "",
+            example,
+        ]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def reference_markdown() -> str:
+    """The whole reference page: spec files, then the platform config."""
+    parts = [
+        "# Spec and platform config reference\n",
+        "Generated from the pydantic models by `make docs` "
+        "(`python -m airflow_platform.reference > docs/reference.md`); do not edit by hand.\n",
+        "## Job and pipeline specs\n",
+        *(_table(title, model) for title, model in SPEC_MODELS),
+        "## Platform config (owned by the platform team)\n",
+        *(_table(title, model) for title, model in CONFIG_MODELS),
+    ]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")
