@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_platform.config import PlatformConfig, format_memory, parse_cpu, parse_memory
+from airflow_platform.config import PlatformConfig, parse_memory
 from airflow_platform.runners.local import LocalResult
+from airflow_platform.scheduling import explain_unschedulable
 from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.models import JobSpec
 
@@ -109,7 +110,16 @@ def explain_failure(
             f"name and tag exist in the registry {waiting[1]}".rstrip()
         )
     if reason == "unschedulable":
-        return explain_unschedulable(job, config, _unschedulable_message(pod) or "", nodes)
+        flavor = config.flavors[job.resource_flavor]
+        detail = explain_unschedulable(
+            _unschedulable_message(pod) or "",
+            job.resource_flavor,
+            flavor,
+            list(nodes),
+            config.gpu_nodes,
+        )
+        waited = format_duration(flavor.startup_allowance)
+        return f"job {job.name} found no node within its {waited} startup allowance: {detail}"
     terminated = _terminated(pod)
     if terminated is not None and terminated.exit_code not in (None, 0):
         detail = f" ({terminated.reason})" if terminated.reason not in (None, "Error") else ""
@@ -125,46 +135,3 @@ def explain_local_failure(job: JobSpec, config: PlatformConfig, result: LocalRes
     if result.reason == "DeadlineExceeded":
         return _deadline_exceeded(job)
     return f"job {job.name} exited with code {result.exit_code}; see its log above"
-
-
-def explain_unschedulable(
-    job: JobSpec, config: PlatformConfig, scheduler_message: str, nodes: Sequence[Any] = ()
-) -> str:
-    """No node could take the pod: say what was asked and what the largest node offers."""
-    flavor = config.flavors[job.resource_flavor]
-    asked = f"{flavor.cpu} CPU, {flavor.memory} memory"
-    if flavor.gpu:
-        asked += f", {flavor.gpu.count} GPU ({flavor.gpu.product or flavor.gpu.resource})"
-    offer = _largest_offer(nodes, flavor.gpu.resource if flavor.gpu else None)
-    waited = format_duration(flavor.startup_allowance)
-    text = (
-        f"job {job.name} found no node with room for flavor {job.resource_flavor} "
-        f"(asked for {asked}) within {waited}"
-    )
-    if offer:
-        text += f"; the largest node offers {offer}"
-    if scheduler_message:
-        text += f". Scheduler: {scheduler_message.strip()}"
-    return text
-
-
-def _largest_offer(nodes: Sequence[Any], gpu_resource: str | None) -> str:
-    """The biggest node by (GPUs, CPU, memory), described like a flavor."""
-    offers: list[tuple[int, float, int]] = []
-    for node in nodes:
-        allocatable = (node.status.allocatable or {}) if node.status else {}
-        try:
-            offers.append(
-                (
-                    int(allocatable.get(gpu_resource, 0)) if gpu_resource else 0,
-                    parse_cpu(str(allocatable.get("cpu", "0"))),
-                    parse_memory(str(allocatable.get("memory", "0"))),
-                )
-            )
-        except ValueError:
-            continue
-    if not offers:
-        return ""
-    gpus, cpu, memory = max(offers)
-    text = f"{cpu:g} CPU, {format_memory(memory)} memory"
-    return text + (f", {gpus} GPU" if gpu_resource else "")

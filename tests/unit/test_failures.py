@@ -10,6 +10,7 @@ from kubernetes.client import (
     V1ContainerStatus,
     V1Node,
     V1NodeStatus,
+    V1ObjectMeta,
     V1Pod,
     V1PodCondition,
     V1PodStatus,
@@ -97,18 +98,27 @@ def test_unschedulable_says_what_was_asked_and_what_the_largest_node_offers() ->
     pod = _pod(phase="Pending", conditions=[condition])
     nodes = [
         V1Node(
-            status=V1NodeStatus(allocatable={"cpu": "96", "memory": "384Gi", "nvidia.com/gpu": "4"})
+            metadata=V1ObjectMeta(
+                name="gpu-1",
+                labels={"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-A10G"},
+            ),
+            status=V1NodeStatus(
+                allocatable={"cpu": "96", "memory": "384Gi", "nvidia.com/gpu": "2"}
+            ),
         ),
-        V1Node(status=V1NodeStatus(allocatable={"cpu": "1000", "memory": "4Ti"})),
+        V1Node(
+            metadata=V1ObjectMeta(name="cpu-1", labels={}),
+            status=V1NodeStatus(allocatable={"cpu": "1000", "memory": "4Ti"}),
+        ),
     ]
     text = explain_failure(pod, _job("gpu-4x-96gb"), CONFIG, nodes)
     assert failure_reason(pod) == "unschedulable"
-    assert text.startswith(
-        "job train found no node with room for flavor gpu-4x-96gb "
-        "(asked for 32 CPU, 192Gi memory, 4 GPU (NVIDIA-A10G)) within 30m"
+    assert text.startswith("job train found no node within its 30m startup allowance: ")
+    assert "asks for 4 GPUs, 32 CPUs and 192Gi memory" in text
+    assert (
+        "the largest NVIDIA-A10G GPU node (gpu-1) offers 2 GPUs, 96 CPUs and 384Gi memory" in text
     )
-    assert "the largest node offers 96 CPU, 384Gi memory, 4 GPU" in text
-    assert "Scheduler: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu." in text
+    assert "(scheduler: 3 Insufficient nvidia.com/gpu)" in text
 
 
 def test_non_zero_exit_code_is_quoted() -> None:
