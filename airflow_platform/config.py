@@ -94,6 +94,12 @@ def _check_memory(value: str) -> str:
     return text
 
 
+def _check_realm(value: str) -> str:
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9.-]*", value):
+        raise ValueError(f"'{value}' is not a Kerberos realm: use upper case, e.g. 'EXAMPLE.COM'")
+    return value
+
+
 def _check_name(what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not DNS_LABEL.fullmatch(value):
@@ -210,12 +216,138 @@ class GpuNodes(BaseModel):
     )
 
 
+_PRINCIPAL = re.compile(r"[^\s@/]+(/[^\s@/]+)?@[A-Z0-9][A-Z0-9.-]*")
+
+
+def _check_principal(value: str) -> str:
+    if not _PRINCIPAL.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a Kerberos principal with its realm, e.g. "
+            "'svc-analytics@EXAMPLE.COM' or 'svc-analytics/airflow@EXAMPLE.COM'"
+        )
+    return value
+
+
+class TeamKerberos(BaseModel):
+    """The Kerberos identity a team's jobs log in as (jobs ask for it with `kerberos: true`).
+
+    The keytab stays in a Secret of the jobs namespace that the platform team creates; it is
+    mounted read-only (mode 0400) into the Kerberos containers and the Spark driver only,
+    never into the job container, and never shown by `render`.
+    """
+
+    model_config = _STRICT
+
+    principal: Annotated[str, AfterValidator(_check_principal)] = Field(
+        description="The team's principal, with its realm.",
+        examples=["svc-analytics@EXAMPLE.COM"],
+    )
+    keytab_secret: Annotated[str, _check_name("Secret name")] = Field(
+        description="Name of the Secret (in the jobs namespace) that holds the keytab.",
+        examples=["analytics-keytab"],
+    )
+    keytab_key: str = Field(
+        default="keytab",
+        pattern=r"^[-._a-zA-Z0-9]{1,253}$",
+        description="Key of the keytab inside the Secret.",
+        examples=["keytab"],
+    )
+
+
+class TeamSpark(BaseModel):
+    """What a team may ask of Spark; a team without it may not run Spark jobs."""
+
+    model_config = _STRICT
+
+    max_executors: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Most executors one Spark job of the team may ask for (`spark.executors`).",
+        examples=[8],
+    )
+    driver_flavors: list[Annotated[str, _check_name("flavor name")]] | None = Field(
+        default=None,
+        description="Flavors the driver may use (a Spark job's `resource_flavor`); any flavor "
+        "the team may use when absent.",
+        examples=[["cpu-2gb", "cpu-4gb"]],
+    )
+    executor_flavors: list[Annotated[str, _check_name("flavor name")]] | None = Field(
+        default=None,
+        description="Flavors executors may use (`spark.executor_flavor`); any flavor the team "
+        "may use when absent.",
+        examples=[["cpu-4gb", "cpu-16gb"]],
+    )
+
+
 class Team(BaseModel):
     """A team that may run jobs."""
 
     model_config = _STRICT
 
     description: str = Field(default="", description="Who the team is.")
+    kerberos: TeamKerberos | None = Field(
+        default=None,
+        description="The team's Kerberos principal and keytab Secret; jobs of a team without "
+        "it cannot ask for `kerberos: true`.",
+        examples=[{"principal": "svc-analytics@EXAMPLE.COM", "keytab_secret": "analytics-keytab"}],
+    )
+    spark: TeamSpark | None = Field(
+        default=None,
+        description="The team's Spark bounds; a team without them cannot run Spark jobs.",
+        examples=[{"max_executors": 8}],
+    )
+
+
+class KerberosConfig(BaseModel):
+    """The realm's client config and how the platform obtains and renews tickets."""
+
+    model_config = _STRICT
+
+    realm: Annotated[str, AfterValidator(_check_realm)] = Field(
+        description="The Kerberos realm (upper case).", examples=["EXAMPLE.COM"]
+    )
+    krb5_conf: str = Field(
+        min_length=1,
+        description="The `krb5.conf` every Kerberos container and Spark driver reads; the "
+        "chart renders it into the ConfigMap `krb5_conf_configmap`.",
+        examples=["[libdefaults]\n  default_realm = EXAMPLE.COM\n"],
+    )
+    krb5_conf_configmap: Annotated[str, _check_name("ConfigMap name")] = Field(
+        default="airflow-platform-krb5",
+        description="ConfigMap in the jobs namespace holding `krb5_conf` under the key "
+        "`krb5.conf`.",
+        examples=["airflow-platform-krb5"],
+    )
+    image: str = Field(
+        description="Image of the kinit init container and the renewal sidecar: it needs "
+        "MIT Kerberos' `kinit` and `klist` and a POSIX shell.",
+        examples=["registry.internal/platform/krb5:1.20.1"],
+    )
+    renew_interval: Duration = Field(
+        default=timedelta(hours=1),
+        description="How often the sidecar renews the ticket (or logs in again from the "
+        "keytab when it can no longer be renewed).",
+        examples=["1 hour"],
+    )
+
+
+class SparkConfig(BaseModel):
+    """How Spark jobs are submitted (spark-submit in Kubernetes cluster mode)."""
+
+    model_config = _STRICT
+
+    master: str = Field(
+        default="k8s://https://kubernetes.default.svc",
+        description="The `--master` of spark-submit: the API server Spark's client talks to.",
+        examples=["k8s://https://kubernetes.default.svc"],
+    )
+    driver_service_account: Annotated[str, _check_name("service account name")] = Field(
+        default="airflow-platform-spark",
+        description="Service account of Spark drivers (in the jobs namespace): it may create, "
+        "watch and delete the executor pods. Executors mount no token.",
+        examples=["airflow-platform-spark"],
+    )
 
 
 class PlatformConfig(BaseModel):
@@ -232,6 +364,14 @@ class PlatformConfig(BaseModel):
     policy: Policy = Field(description="What jobs may do.")
     gpu_nodes: GpuNodes = Field(
         default_factory=GpuNodes, description="How GPU nodes are labelled and tainted."
+    )
+    kerberos: KerberosConfig | None = Field(
+        default=None,
+        description="Kerberos: the realm's krb5.conf and the kinit image; without it no job "
+        "may ask for `kerberos: true`.",
+    )
+    spark: SparkConfig = Field(
+        default_factory=SparkConfig, description="How Spark jobs are submitted."
     )
 
     @model_validator(mode="after")

@@ -34,6 +34,7 @@ from kubernetes.client import (
     V1Toleration,
 )
 
+from airflow_platform import kerberos
 from airflow_platform.config import Flavor, PlatformConfig
 from airflow_platform.spec.models import JobSpec
 
@@ -93,6 +94,11 @@ def pod_name(job: JobSpec, context: RunContext | None = None) -> str:
 
 def job_command(job: JobSpec) -> list[str]:
     """The container command: a string runs under ``/bin/sh -c``, a list as it is."""
+    if job.execution_script is None:
+        raise ValueError(
+            f"job {job.name} is a Spark job: its driver and executor pods come from "
+            "airflow_platform.spark, not from build_pod"
+        )
     if isinstance(job.execution_script, str):
         return ["/bin/sh", "-c", job.execution_script]
     return list(job.execution_script)
@@ -191,7 +197,7 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
         security_context=restricted_container_security(),
     )
     namespace = (context.namespace if context else None) or config.policy.jobs_namespace
-    return V1Pod(
+    pod = V1Pod(
         api_version="v1",
         kind="Pod",
         metadata=V1ObjectMeta(
@@ -209,6 +215,9 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
             tolerations=tolerations,
         ),
     )
+    if job.kerberos:  # kinit init container + renewal sidecar (airflow_platform.kerberos)
+        kerberos.add_kerberos(pod, job.team, config, restricted_container_security, CONTAINER_NAME)
+    return pod
 
 
 def pod_to_dict(pod: V1Pod) -> dict[str, Any]:

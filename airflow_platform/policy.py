@@ -33,6 +33,10 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "execution_time": frozenset({"execution_time", "resource_flavor"}),
     "secret_inline": frozenset({"env"}),
     "env_conflict": frozenset({"env", "secrets"}),
+    "kerberos_not_configured": frozenset({"team", "kerberos"}),
+    "spark_not_allowed": frozenset({"team", "spark"}),
+    "spark_executors": frozenset({"team", "spark"}),
+    "spark_flavor": frozenset({"team", "spark", "resource_flavor"}),
 }
 
 
@@ -101,6 +105,102 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
             )
         )
     out.extend(_env_violations(job))
+    if job.team in config.teams:
+        out.extend(_kerberos_violations(job, config))
+        out.extend(_spark_violations(job, config))
+    return out
+
+
+def _kerberos_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
+    if not job.kerberos:
+        return []
+    if config.kerberos is None:
+        problem = "the platform has no Kerberos realm configured"
+    elif config.teams[job.team].kerberos is None:
+        problem = f"team '{job.team}' has no Kerberos principal"
+    else:
+        return []
+    return [
+        Violation(
+            ("kerberos",),
+            f"{problem}, so the job cannot log in with Kerberos",
+            "ask the platform team to map the team to a principal and keytab Secret "
+            "(teams.<team>.kerberos), or remove `kerberos: true`",
+            "kerberos_not_configured",
+        )
+    ]
+
+
+def _spark_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
+    spark = job.spark
+    if spark is None:
+        return []
+    bounds = config.teams[job.team].spark
+    if bounds is None:
+        return [
+            Violation(
+                ("spark",),
+                f"team '{job.team}' may not run Spark jobs",
+                "ask the platform team to give the team Spark bounds (teams.<team>.spark)",
+                "spark_not_allowed",
+            )
+        ]
+    out: list[Violation] = []
+    if spark.executors > bounds.max_executors:
+        out.append(
+            Violation(
+                ("spark", "executors"),
+                f"{spark.executors} executors is over team {job.team}'s cap of "
+                f"{bounds.max_executors}",
+                f"ask for at most {bounds.max_executors} executors, or a bigger executor flavor",
+                "spark_executors",
+            )
+        )
+    checks = (
+        (("resource_flavor",), job.resource_flavor, bounds.driver_flavors, "the driver"),
+        (("spark", "executor_flavor"), spark.executor_flavor, bounds.executor_flavors, "executors"),
+    )
+    for path, flavor_name, allowed, role in checks:
+        flavor = config.flavors.get(flavor_name)
+        if flavor is None:
+            if path[0] == "spark":  # an unknown resource_flavor is reported above
+                out.append(
+                    Violation(
+                        path,
+                        f"unknown flavor '{flavor_name}'; known: {', '.join(config.flavor_names())}",
+                        did_you_mean(flavor_name, config.flavors)
+                        or "run `airflow-platform flavors` to see the catalog",
+                        "spark_flavor",
+                    )
+                )
+            continue
+        usable = flavor.teams is None or job.team in flavor.teams
+        if path[0] == "spark" and not usable:
+            out.append(
+                Violation(
+                    path,
+                    f"flavor '{flavor_name}' is not available to team '{job.team}'",
+                    f"flavors for {job.team}: "
+                    + ", ".join(
+                        sorted(
+                            n
+                            for n, f in config.flavors.items()
+                            if f.teams is None or job.team in f.teams
+                        )
+                    ),
+                    "spark_flavor",
+                )
+            )
+        elif allowed is not None and flavor_name not in allowed:
+            out.append(
+                Violation(
+                    path,
+                    f"flavor '{flavor_name}' is not allowed for {role} of team {job.team}'s "
+                    "Spark jobs",
+                    f"use one of: {', '.join(allowed)}",
+                    "spark_flavor",
+                )
+            )
     return out
 
 

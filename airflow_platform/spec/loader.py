@@ -30,6 +30,8 @@ _JOB_FIELDS_FROM_TASK = (
     "execution_script",
     "retries",
     "keep_failed_pod",
+    "kerberos",
+    "spark",
 )
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
 
@@ -340,10 +342,12 @@ def _resolve_task(
     for name in _JOB_FIELDS_FROM_TASK:
         value = getattr(task, name)
         if value is None:
-            value = getattr(defaults, name)
+            value = getattr(defaults, name, None)  # `spark` has no default
         if value is not None:
             values[name] = value
     missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]
+    if "spark" in values and "execution_script" in missing:  # a Spark task runs its application
+        missing.remove("execution_script")
     if missing:
         return None, [
             source.problem(

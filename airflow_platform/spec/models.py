@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 
 from airflow_platform.spec.durations import Duration
@@ -178,6 +179,81 @@ class SecretRef(BaseModel):
     )
 
 
+_SPARK_CONF_ALLOWED = (
+    "spark.sql.shuffle.partitions",
+    "spark.default.parallelism",
+    "spark.sql.adaptive.enabled",
+    "spark.sql.files.maxPartitionBytes",
+    "spark.driver.memoryOverhead",
+    "spark.executor.memoryOverhead",
+)
+"""The Spark conf keys a spec may set; everything else (resources, images, pods, Kerberos)
+is the platform's. Memory overheads are carved out of the flavor's memory, never added."""
+
+
+def _check_spark_conf(value: dict[str, str]) -> dict[str, str]:
+    import difflib
+
+    for key in value:
+        if key not in _SPARK_CONF_ALLOWED:
+            close = difflib.get_close_matches(key, _SPARK_CONF_ALLOWED, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ValueError(
+                f"'{key}' is not a Spark conf key a spec may set; {hint}allowed: "
+                f"{', '.join(_SPARK_CONF_ALLOWED)} (the platform sets resources, images, "
+                "pods and Kerberos from the flavors and the team)"
+            )
+    return value
+
+
+def _check_application(value: str) -> str:
+    if not value.endswith((".py", ".jar")) or value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(
+            f"'{value}' is not a Spark application: give a .py or .jar file inside the "
+            "spec's folder, e.g. 'etl.py'"
+        )
+    return value
+
+
+class SparkSpec(BaseModel):
+    """A Spark application run in Kubernetes cluster mode: a driver pod sized by the job's
+    ``resource_flavor`` and ``executors`` executor pods sized by ``executor_flavor``."""
+
+    model_config = _STRICT
+
+    application: Annotated[str, AfterValidator(_check_application)] = Field(
+        description="The application: a .py (PySpark) or .jar file, relative to the spec's "
+        "folder (and to the image's working directory on the cluster).",
+        examples=["etl.py"],
+    )
+    main_class: str | None = Field(
+        default=None,
+        description="Main class of a .jar application.",
+        examples=["org.example.Etl"],
+    )
+    arguments: list[str] = Field(
+        default_factory=list,
+        description="Arguments passed to the application.",
+        examples=[["--input", "data/trips.csv"]],
+    )
+    executor_flavor: str = Field(
+        description="Flavor of each executor pod (the driver uses the job's `resource_flavor`).",
+        examples=["cpu-4gb"],
+    )
+    executors: int = Field(
+        ge=1,
+        description="How many executors; the policy caps it per team.",
+        examples=[2],
+    )
+    conf: Annotated[dict[str, str], AfterValidator(_check_spark_conf)] = Field(
+        default_factory=dict,
+        description="Extra Spark conf, from a short allowlist: "
+        + ", ".join(_SPARK_CONF_ALLOWED)
+        + ".",
+        examples=[{"spark.sql.shuffle.partitions": "8"}],
+    )
+
+
 _FIELD_DOCS: dict[str, dict[str, Any]] = {
     "resource_flavor": {
         "description": "A flavor from the platform's catalog (`airflow-platform flavors`): "
@@ -205,6 +281,17 @@ _FIELD_DOCS: dict[str, dict[str, Any]] = {
         "description": "Secrets the job reads, by reference to a Kubernetes Secret.",
         "examples": [[{"name": "s3-creds", "key": "access_key", "env": "AWS_ACCESS_KEY_ID"}]],
     },
+    "kerberos": {
+        "description": "Log in as the team's Kerberos principal: a ticket is obtained from the "
+        "team's keytab before the job starts and renewed while it runs (`KRB5CCNAME` points at "
+        "it). For a Spark job, the driver logs in from the keytab and Spark renews its tokens.",
+        "examples": [True],
+    },
+    "spark": {
+        "description": "Run a Spark application instead of a script: `execution_script` is "
+        "then left out, `resource_flavor` sizes the driver.",
+        "examples": [{"application": "etl.py", "executor_flavor": "cpu-4gb", "executors": 2}],
+    },
     "keep_failed_pod": {
         "description": "Keep the pod of a failed run for debugging (deleted otherwise).",
         "examples": [False],
@@ -231,7 +318,7 @@ class JobSpec(BaseModel):
     resource_flavor: str = _doc("resource_flavor")
     docker_image: Image = _doc("docker_image")
     execution_time: Duration = _doc("execution_time")
-    execution_script: ExecutionScript = _doc("execution_script")
+    execution_script: ExecutionScript | None = _doc("execution_script", default=None)
     schedule: Schedule = Field(
         default=None,
         description="When to run: a cron expression or a preset such as '@daily'. "
@@ -247,6 +334,22 @@ class JobSpec(BaseModel):
     env: Env = _doc("env", default_factory=dict)
     secrets: list[SecretRef] = _doc("secrets", default_factory=list)
     keep_failed_pod: bool = _doc("keep_failed_pod", default=False)
+    kerberos: bool = _doc("kerberos", default=False)
+    spark: SparkSpec | None = _doc("spark", default=None)
+
+    @model_validator(mode="after")
+    def _script_or_spark(self) -> JobSpec:
+        if self.spark is None and self.execution_script is None:
+            raise ValueError(
+                "required field 'execution_script' is missing; give the command to run, "
+                "e.g. 'python train.py' (or a `spark:` block for a Spark application)"
+            )
+        if self.spark is not None and self.execution_script is not None:
+            raise ValueError(
+                "a Spark job has no execution_script: its `spark.application` is what runs; "
+                "remove execution_script"
+            )
+        return self
 
 
 class TaskSpec(BaseModel):
@@ -262,6 +365,8 @@ class TaskSpec(BaseModel):
     env: Env = _doc("env", default_factory=dict)
     secrets: list[SecretRef] = _doc("secrets", default_factory=list)
     keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
+    kerberos: bool | None = _doc("kerberos", default=None)
+    spark: SparkSpec | None = _doc("spark", default=None)
     depends_on: Annotated[list[str], AfterValidator(_check_depends)] = Field(
         default_factory=list,
         description="Tasks (by name, in any group) that must succeed before this one starts.",
@@ -282,6 +387,7 @@ class TaskDefaults(BaseModel):
     env: Env = _doc("env", default_factory=dict)
     secrets: list[SecretRef] = _doc("secrets", default_factory=list)
     keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
+    kerberos: bool | None = _doc("kerberos", default=None)
 
 
 class DagInfo(BaseModel):
