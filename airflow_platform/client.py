@@ -13,6 +13,8 @@ import httpx
 RUNNER_DAG = "platform_job_runner"
 RUNNER_TASK = "run_job"
 TERMINAL_STATES = {"success", "failed"}
+FINAL_LOG_POLLS = 20
+QUIET_POLLS = 3
 
 
 class ApiError(RuntimeError):
@@ -115,16 +117,34 @@ class AirflowClient:
         printed: dict[tuple[str, int], int] = {}
         while True:
             state = str(self.run(run_id, dag_id)["state"])
-            for ti in self.task_instances(run_id, dag_id):
-                try_number = int(ti.get("try_number") or 0)
-                if try_number < 1:
-                    continue
-                key = (str(ti["task_id"]), try_number)
-                lines = self.log_lines(run_id, key[0], try_number, dag_id)
-                for line in lines[printed.get(key, 0) :]:
-                    yield "log", line
-                printed[key] = len(lines)
+            yield from self._new_log_lines(run_id, dag_id, printed)
             if state in TERMINAL_STATES:
-                yield "state", state
-                return
+                break
             time.sleep(poll_seconds)
+        # The run's state can be final before its task's log is complete: read until the log
+        # has not grown for a few polls in a row.
+        quiet = 0
+        for _ in range(FINAL_LOG_POLLS):
+            time.sleep(poll_seconds / 2)
+            new = list(self._new_log_lines(run_id, dag_id, printed))
+            yield from new
+            quiet = 0 if new else quiet + 1
+            if quiet >= QUIET_POLLS:
+                break
+        yield "state", state
+
+    def _new_log_lines(
+        self,
+        run_id: str,
+        dag_id: str,
+        printed: dict[tuple[str, int], int],
+    ) -> Iterator[tuple[str, str]]:
+        for ti in self.task_instances(run_id, dag_id):
+            try_number = int(ti.get("try_number") or 0)
+            if try_number < 1:
+                continue
+            key = (str(ti["task_id"]), try_number)
+            lines = self.log_lines(run_id, key[0], try_number, dag_id)
+            for line in lines[printed.get(key, 0) :]:
+                yield "log", line
+            printed[key] = len(lines)
