@@ -249,3 +249,25 @@ def test_adhoc_run_with_a_bad_conf_fails_before_any_pod_is_created(
     assert "<run conf>" in out
     assert "unknown flavor 'gpu-2x'" in out
     assert "image 'docker.io/evil:1' is not from an allowed registry" in out
+
+
+@pytest.mark.parametrize(("keep", "left"), [(False, 0), (True, 1)])
+def test_failed_pods_are_deleted_unless_the_spec_keeps_them(
+    kube_backend: Any, jobs_dir: Path, annotate_pods: dict[str, str], keep: bool, left: int
+) -> None:
+    """`keep_failed_pod: true` leaves a failed run's pod for debugging; otherwise it is deleted."""
+    annotate_pods["airflow-platform.test/fail-exit-code"] = "1"
+    name = f"op-keep-{str(keep).lower()}"
+    _write_job(jobs_dir, name, keep_failed_pod=keep)
+    _run(name)
+    selector = f"airflow-platform/job={name}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pods = kube_backend.list_namespaced_pod(NAMESPACE, label_selector=selector).items
+        live = [p for p in pods if p.metadata.deletion_timestamp is None]
+        if len(live) == left:
+            break
+        time.sleep(0.5)
+    assert len(live) == left
+    if keep:
+        assert live[0].status.phase == "Failed"
