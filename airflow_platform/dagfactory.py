@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,12 +71,36 @@ def _dag_name(doc: Document) -> str:
     return doc.spec.name if isinstance(doc.spec, JobSpec) else doc.spec.dag.name
 
 
-def _candidates(files: list[Path], dag_id: str) -> list[Path]:
-    """Files that may define ``dag_id``, cheapest guess first, without parsing any YAML."""
-    by_stem = [f for f in files if f.stem == dag_id]
+def _named(folder: Path, names: set[str]) -> list[Path]:
+    """The spec files under ``folder`` called one of ``names`` (as ``spec_files`` finds them).
+
+    One ``os.walk`` that compares file names only: no stat or read per file, so finding a
+    DAG's file stays cheap however many specs the folder holds.
+    """
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(root, f) for f in files if f in names and not f.startswith(".")]
+    return sorted(p for p in found if p.is_file())
+
+
+def _candidates(folder: Path, dag_id: str) -> Iterator[Path]:
+    """Files that may define ``dag_id``, cheapest guess first, without parsing any YAML.
+
+    First the files named after it; only if none of them defines it (the caller stops at the
+    first that does) are the other spec files read and searched for the name.
+    """
+    by_stem = _named(folder, {dag_id + suffix for suffix in SPEC_SUFFIXES})
+    yield from by_stem
     needle = dag_id.encode()
-    by_text = [f for f in files if f not in by_stem and needle in f.read_bytes()]
-    return by_stem + by_text
+    for path in spec_files(folder):
+        if path in by_stem:
+            continue
+        try:
+            if needle in path.read_bytes():
+                yield path
+        except OSError:  # unreadable: load_dags reports it when it reads the file
+            yield path
 
 
 def load_dags(
@@ -92,9 +117,7 @@ def load_dags(
     except SpecError as exc:
         result.errors["<platform config>"] = f"the platform config is invalid:\n{exc}"
         return result
-    files = spec_files(folder)
-    if only_dag_id:
-        files = _candidates(files, only_dag_id)
+    files: Iterable[Path] = _candidates(folder, only_dag_id) if only_dag_id else spec_files(folder)
     owners: dict[str, str] = {}
     for path in files:
         name = _display_name(path, folder)
