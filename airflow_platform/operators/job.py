@@ -19,6 +19,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_platform import metrics
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.failures import (
@@ -55,6 +56,8 @@ class JobFailed(AirflowException):
 
 class PolicyViolation(AirflowFailException):
     """The job breaks the platform's policy; retrying cannot help."""
+
+    reasons: tuple[str, ...] = ()  # the violations' bounded reasons, for metrics
 
 
 class JobOperator(KubernetesPodOperator):
@@ -121,6 +124,7 @@ class JobOperator(KubernetesPodOperator):
         try:
             doc = validate_data(conf.get("spec", conf), "<run conf>")
         except SpecError as exc:
+            metrics.record_conf_rejection(conf.get("spec", conf))  # metrics (observability)
             raise PolicyViolation(f"the run's conf is not a valid job spec:\n{exc}") from None
         if not isinstance(doc.spec, JobSpec):
             raise PolicyViolation("the run's conf holds a pipeline; ad-hoc runs take one `job:`")
@@ -152,12 +156,37 @@ class JobOperator(KubernetesPodOperator):
 
     def execute(self, context: Any) -> Any:
         job = self.job_for(context)
+        # --- metrics (observability): rejections and starts are pushed here ---
+        try:
+            _guard(job, load_config())
+        except PolicyViolation as exc:
+            metrics.record_rejection(job, exc.reasons)
+            raise
+        metrics.record_start(job, load_config())
+        # --- end metrics ---
         if current_backend() is Backend.local:
             return self._execute_local(job, context)
         try:
             return super().execute(context)
         except AirflowException as exc:
             raise self._explained(exc) from exc
+
+    def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
+        """Pushes the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
+        if remote_pod is not None and self._job is not None:  # metrics (observability)
+            metrics.record_pod_finish(self._job, remote_pod, self._log_tail(remote_pod))
+        super().cleanup(pod, remote_pod, *args, **kwargs)
+
+    def _log_tail(self, pod: Any) -> str:
+        """The last lines of the job container's log (for its usage line); '' if unreadable."""
+        try:
+            return str(
+                self.client.read_namespaced_pod_log(
+                    pod.metadata.name, pod.metadata.namespace, container="base", tail_lines=5
+                )
+            )
+        except Exception:
+            return ""
 
     def trigger_reentry(self, context: Any, event: dict[str, Any]) -> Any:
         self.job_for(context)
@@ -207,6 +236,7 @@ class JobOperator(KubernetesPodOperator):
                 self.log.info("%s", line.rstrip("\n"))
 
             result = run_local(job, config, cwd=self._local_workdir(context), on_output=emit)
+        metrics.record_local_finish(job, result)  # metrics (observability)
         self.log.info(
             "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s",
             job.name,
@@ -234,4 +264,6 @@ def _guard(job: JobSpec, config: PlatformConfig) -> None:
             f"job.{'.'.join(v.field)}: {v.message}" + (f" ({v.hint})" if v.hint else "")
             for v in violations
         )
-        raise PolicyViolation(f"job {job.name} breaks the platform policy: {text}")
+        error = PolicyViolation(f"job {job.name} breaks the platform policy: {text}")
+        error.reasons = tuple(v.reason for v in violations)
+        raise error

@@ -1,0 +1,120 @@
+"""The metric definitions: documented once, named with units, read correctly from pods."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kubernetes.client import (
+    V1ContainerState,
+    V1ContainerStateRunning,
+    V1ContainerStateTerminated,
+    V1ContainerStateWaiting,
+    V1ContainerStatus,
+    V1ObjectMeta,
+    V1Pod,
+    V1PodCondition,
+    V1PodStatus,
+)
+
+from airflow_platform import metrics
+from airflow_platform.spec.models import JobSpec
+
+pytestmark = [pytest.mark.unit, pytest.mark.observability]
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+JOB = JobSpec.model_validate(
+    {
+        "name": "fit",
+        "team": "vision",
+        "resource_flavor": "gpu-1x-24gb",
+        "docker_image": "registry.internal/vision/train:1.4.2",
+        "execution_time": "1h",
+        "execution_script": "python fit.py",
+        "critical": True,
+    }
+)
+
+
+def test_docs_table_is_generated_from_the_definitions() -> None:
+    """docs/metrics.md holds exactly the table `python -m airflow_platform.metrics` prints."""
+    assert metrics.metrics_table() in (ROOT / "docs" / "metrics.md").read_text()
+
+
+@pytest.mark.parametrize("metric", metrics.METRICS, ids=lambda m: m.name)
+def test_metric_names_carry_their_unit_and_labels_are_bounded(metric: metrics.MetricDef) -> None:
+    """Counters end in _total, histograms and gauges in a base unit; no label could hold a
+    run id."""
+    if metric.kind == "counter":
+        assert metric.name.endswith("_total")
+    else:
+        assert re.search(r"_(seconds|bytes|cores|gpus|failed)$", metric.name), metric.name
+    assert set(metric.labels) <= {"outcome", "reason", "critical"}
+
+
+def test_usage_line_is_read_from_the_end_of_a_log() -> None:
+    """The last AIRFLOW_PLATFORM_USAGE line wins; a log without one gives nothing."""
+    log = (
+        "epoch 1\nAIRFLOW_PLATFORM_USAGE peak_rss_bytes=1 cpu_seconds=1\n"
+        "AIRFLOW_PLATFORM_USAGE peak_rss_bytes=3221225472 cpu_seconds=812.5\n"
+    )
+    assert metrics.parse_usage_line(log) == (3 * 2**30, 812.5)
+    assert metrics.parse_usage_line("no marker here\n") is None
+    assert metrics.parse_usage_line("AIRFLOW_PLATFORM_USAGE peak_rss_bytes=x\n") is None
+
+
+def _pod(phase: str, state: V1ContainerState, **status: object) -> V1Pod:
+    return V1Pod(
+        metadata=V1ObjectMeta(name="p", namespace="jobs", creation_timestamp=T0),
+        status=V1PodStatus(
+            phase=phase,
+            container_statuses=[
+                V1ContainerStatus(
+                    name="base", image="i", image_id="", ready=False, restart_count=0, state=state
+                )
+            ],
+            **status,
+        ),
+    )
+
+
+def test_a_finished_pod_gives_capacity_wait_duration_and_usage() -> None:
+    """Capacity wait is creation to container start; duration is start to finish; the usage
+    line fills peak memory and CPU."""
+    state = V1ContainerState(
+        terminated=V1ContainerStateTerminated(
+            exit_code=0,
+            started_at=T0 + timedelta(minutes=4),
+            finished_at=T0 + timedelta(minutes=34),
+        )
+    )
+    run = metrics.pod_run(
+        JOB, _pod("Succeeded", state), "AIRFLOW_PLATFORM_USAGE peak_rss_bytes=42 cpu_seconds=9.5"
+    )
+    assert (run.outcome, run.capacity_wait_seconds, run.duration_seconds) == ("success", 240, 1800)
+    assert (run.peak_memory_bytes, run.cpu_seconds) == (42, 9.5)
+    assert run.key == metrics.JobKey("vision", "gpu-1x-24gb", "fit", critical=True)
+
+
+def test_a_pod_that_never_got_a_node_waited_until_the_end_and_is_unschedulable() -> None:
+    """An unschedulable pod counts its whole wait, outcome `unschedulable`, no usage."""
+    state = V1ContainerState(waiting=V1ContainerStateWaiting(reason="ContainerCreating"))
+    pod = _pod(
+        "Pending",
+        state,
+        conditions=[
+            V1PodCondition(type="PodScheduled", status="False", reason="Unschedulable", message="x")
+        ],
+    )
+    run = metrics.pod_run(JOB, pod, now=T0 + timedelta(minutes=20))
+    assert (run.outcome, run.capacity_wait_seconds) == ("unschedulable", 1200)
+    assert run.peak_memory_bytes is None
+
+
+def test_a_running_pod_that_was_stopped_counts_from_its_start() -> None:
+    """A pod stopped while running (Airflow's timeout) waited until it started."""
+    state = V1ContainerState(running=V1ContainerStateRunning(started_at=T0 + timedelta(seconds=30)))
+    run = metrics.pod_run(JOB, _pod("Running", state), now=T0 + timedelta(minutes=10))
+    assert (run.capacity_wait_seconds, run.duration_seconds) == (30, 570)
