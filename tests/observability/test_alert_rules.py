@@ -1,0 +1,201 @@
+"""The chart's alert rules, checked and unit-tested by the real promtool: each alert fires on
+the series that should page or warn, and stays silent on healthy ones."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.observability.servers import run_tool
+
+pytestmark = [pytest.mark.unit, pytest.mark.observability]
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "charts" / "airflow-platform" / "files" / "alerts.rules.yaml"
+
+NLP = 'team="nlp",flavor="cpu-2gb",job_name="count-tokens"'
+GPU = 'team="vision",flavor="gpu-1x-24gb",job_name="train"'
+PUSH = 'job="airflow_platform",team="nlp",flavor="cpu-2gb",job_name="count-tokens"'
+
+
+def _finished(labels: str, outcome: str, values: str, critical: str = "false") -> dict[str, str]:
+    series = f'airflow_platform_jobs_finished_total{{{labels},outcome="{outcome}",critical="{critical}"}}'
+    return {"series": series, "values": values}
+
+
+def _wait(le: str, values: str) -> dict[str, str]:
+    return {
+        "series": f'airflow_platform_job_capacity_wait_seconds_bucket{{{GPU},le="{le}"}}',
+        "values": values,
+    }
+
+
+# alert -> (labels it fires with, eval time, series that fire it, series that keep it silent)
+SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[str, str]]]] = {
+    "JobFailureRatioHigh": (
+        {"team": "nlp", "severity": "warning"},
+        "90m",
+        [_finished(NLP, "failed", "0+1x120"), _finished(NLP, "success", "0+1x120")],
+        [_finished(NLP, "failed", "0+0x120"), _finished(NLP, "success", "0+1x120")],
+    ),
+    "CriticalJobFailed": (
+        {"team": "nlp", "flavor": "cpu-2gb", "job_name": "count-tokens", "severity": "critical"},
+        "5m",
+        [
+            {
+                "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
+                "values": "1x10",
+            }
+        ],
+        [
+            {  # a critical job that failed, then succeeded on retry
+                "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
+                "values": "1 1 0x10",
+            },
+            {  # a failed job that is not critical
+                "series": f'airflow_platform_job_last_run_failed{{{GPU},critical="false"}}',
+                "values": "1x10",
+            },
+        ],
+    ),
+    "JobsWaitingForCapacity": (
+        {"flavor": "gpu-1x-24gb", "severity": "warning"},
+        "20m",
+        [
+            _wait("600", "0x30"),
+            {
+                "series": f"airflow_platform_job_capacity_wait_seconds_count{{{GPU}}}",
+                "values": "0x10 1x20",
+            },
+        ],
+        [
+            _wait("600", "0x10 1x20"),
+            {
+                "series": f"airflow_platform_job_capacity_wait_seconds_count{{{GPU}}}",
+                "values": "0x10 1x20",
+            },
+        ],
+    ),
+    "GpuJobsUnschedulable": (
+        {"team": "vision", "flavor": "gpu-1x-24gb", "severity": "warning"},
+        "20m",
+        [
+            _finished(GPU, "unschedulable", "0x10 1x20"),
+            {"series": f"airflow_platform_job_requested_gpus{{{GPU}}}", "values": "1x30"},
+        ],
+        [  # unschedulable CPU jobs are not GPU jobs
+            _finished(NLP, "unschedulable", "0x10 1x20"),
+            {"series": f"airflow_platform_job_requested_gpus{{{NLP}}}", "values": "0x30"},
+        ],
+    ),
+    "AirflowSchedulerHeartbeatMissing": (
+        {"severity": "critical"},
+        "20m",
+        [{"series": "airflow_scheduler_heartbeat_total", "values": "0+12x5 60x30"}],
+        [{"series": "airflow_scheduler_heartbeat_total", "values": "0+12x30"}],
+    ),
+    "AirflowTriggererHeartbeatMissing": (
+        {"severity": "critical"},
+        "20m",
+        [{"series": "airflow_scheduler_heartbeat_total", "values": "0+12x30"}],  # no triggerer
+        [{"series": "airflow_triggerer_heartbeat_total", "values": "0+12x30"}],
+    ),
+    "DagImportErrors": (
+        {"severity": "warning"},
+        "20m",
+        [{"series": "airflow_dag_processing_import_errors", "values": "0 0 1x30"}],
+        [{"series": "airflow_dag_processing_import_errors", "values": "0x30"}],
+    ),
+    "PushgatewayStale": (
+        {"severity": "warning"},
+        "30m",
+        [  # the latest push was refused (failure newer than the last success)
+            {"series": f"push_time_seconds{{{PUSH}}}", "values": "60x40"},
+            {"series": f"push_failure_time_seconds{{{PUSH}}}", "values": "0 120x40"},
+        ],
+        [
+            {"series": f"push_time_seconds{{{PUSH}}}", "values": "0+60x40"},
+            {"series": f"push_failure_time_seconds{{{PUSH}}}", "values": "0x40"},
+        ],
+    ),
+}
+
+
+def _rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def _promtool_test(
+    tmp_path: Path, alert: str, series: list[dict[str, str]], at: str, expect: list[dict[str, Any]]
+) -> None:
+    test = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": f'ALERTS{{alertname="{alert}",alertstate="firing"}}',
+                        "eval_time": at,
+                        "exp_samples": expect,
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / f"{alert}.test.yaml"
+    path.write_text(yaml.safe_dump(test))
+    result = run_tool("promtool", "test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_accepts_the_rules_file() -> None:
+    """`promtool check rules` finds every rule valid (PromQL and templates)."""
+    result = run_tool("promtool", "check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(_rules())} rules found" in result.stdout
+
+
+def test_every_alert_has_a_scenario() -> None:
+    """No alert goes untested: the scenarios cover exactly the file's alerts."""
+    assert {rule["alert"] for rule in _rules()} == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("alert", sorted(SCENARIOS))
+def test_alert_fires_on_its_scenario(alert: str, tmp_path: Path) -> None:
+    """promtool: the alert is firing, with these labels, on the series of its scenario."""
+    labels, at, firing, _ = SCENARIOS[alert]
+    text = ",".join(
+        f'{k}="{v}"'
+        for k, v in sorted({**labels, "alertname": alert, "alertstate": "firing"}.items())
+    )
+    _promtool_test(tmp_path, alert, firing, at, [{"labels": f"ALERTS{{{text}}}", "value": 1}])
+
+
+@pytest.mark.parametrize("alert", sorted(SCENARIOS))
+def test_alert_stays_silent_when_healthy(alert: str, tmp_path: Path) -> None:
+    """promtool: the alert does not fire on the healthy series of its scenario."""
+    _, at, _, healthy = SCENARIOS[alert]
+    _promtool_test(tmp_path, alert, healthy, at, [])
+
+
+@pytest.mark.parametrize("rule", _rules(), ids=lambda r: r["alert"])
+def test_every_alert_has_severity_summary_description_and_an_existing_runbook(
+    rule: dict[str, Any],
+) -> None:
+    """Each alert carries severity (critical pages, warning goes to Slack), summary,
+    description, and a runbook_url whose page exists in docs/runbooks/."""
+    assert rule["labels"]["severity"] in {"critical", "warning"}
+    assert rule["annotations"]["summary"]
+    assert rule["annotations"]["description"]
+    match = re.search(r"/docs/runbooks/([A-Za-z0-9-]+\.md)$", rule["annotations"]["runbook_url"])
+    assert match, rule["annotations"]["runbook_url"]
+    page = ROOT / "docs" / "runbooks" / match.group(1)
+    assert page.is_file(), f"{page.relative_to(ROOT)} is missing"
+    assert page.read_text().startswith(f"# {rule['alert']}")
