@@ -18,6 +18,7 @@ from airflow_platform.config import PlatformConfig, format_memory, load_config
 from airflow_platform.pods import RunContext, build_pod, pod_to_yaml
 from airflow_platform.runners.local import MEMORY_MECHANISM, LocalResult, run_local
 from airflow_platform.schema import spec_json_schema
+from airflow_platform.spark import render_submission
 from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import SPEC_SUFFIXES, Document
@@ -150,7 +151,7 @@ def render(
     config = _config(config_path)
     doc = _load_one(spec, config)
     if isinstance(doc.spec, JobSpec):
-        out.print(pod_to_yaml(build_pod(doc.spec, config)), end="", markup=False)
+        out.print(_render_job(doc.spec, config, None), end="", markup=False)
         return
     tasks = [t for t in doc.ordered_tasks() if task in (None, t.task_id)]
     if not tasks:
@@ -160,12 +161,17 @@ def render(
         raise typer.Exit(2)
     docs = [
         f"# task {t.qualified_id}\n"
-        + pod_to_yaml(
-            build_pod(t.job, config, RunContext(dag_id=doc.spec.dag.name, task_id=t.qualified_id))
-        )
+        + _render_job(t.job, config, RunContext(dag_id=doc.spec.dag.name, task_id=t.qualified_id))
         for t in tasks
     ]
     out.print("---\n".join(docs), end="", markup=False)
+
+
+def _render_job(job: JobSpec, config: PlatformConfig, context: RunContext | None) -> str:
+    """A job's pod; for a Spark job its submission and driver and executor pod templates."""
+    if job.spark is not None:
+        return render_submission(job, config, context)
+    return pod_to_yaml(build_pod(job, config, context))
 
 
 @app.command(epilog="Example: airflow-platform flavors")

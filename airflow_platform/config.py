@@ -348,6 +348,13 @@ class SparkConfig(BaseModel):
         "watch and delete the executor pods. Executors mount no token.",
         examples=["airflow-platform-spark"],
     )
+    application_dir: str = Field(
+        default="/opt/spark/work-dir",
+        pattern=r"^/",
+        description="Folder of Spark images holding the job's folder (its application file "
+        "and data): a spec's `spark.application` is run from there on the cluster.",
+        examples=["/opt/spark/work-dir"],
+    )
 
 
 class PlatformConfig(BaseModel):

@@ -25,6 +25,7 @@ from airflow.sdk import DAG, TaskGroup, get_parsing_context
 from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.operators.job import JobOperator
+from airflow_platform.operators.spark import SparkJobOperator
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import SPEC_SUFFIXES, Document, parse_spec_text
 from airflow_platform.spec.models import JobSpec, PipelineSpec
@@ -184,22 +185,27 @@ def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -
         params={"critical": critical},
     ) as dag:
         if isinstance(spec, JobSpec):
-            JobOperator(task_id=spec.name, job=spec, workdir=str(workdir), config=config)
+            operator_class(spec)(task_id=spec.name, job=spec, workdir=str(workdir), config=config)
         else:
             _pipeline_tasks(doc, spec, workdir, config)
     return dag
 
 
+def operator_class(job: JobSpec) -> type[JobOperator] | type[SparkJobOperator]:
+    """SparkJobOperator for a job with a `spark:` block, JobOperator for every other job."""
+    return SparkJobOperator if job.spark is not None else JobOperator
+
+
 def _pipeline_tasks(
     doc: Document, spec: PipelineSpec, workdir: Path, config: PlatformConfig
 ) -> None:
-    operators: dict[str, JobOperator] = {}
+    operators: dict[str, JobOperator | SparkJobOperator] = {}
     groups: dict[str, TaskGroup] = {}
     for task in doc.tasks:
         group = groups.get(task.group)
         if group is None:
             group = groups[task.group] = TaskGroup(group_id=task.group)
-        operators[task.task_id] = JobOperator(
+        operators[task.task_id] = operator_class(task.job)(
             task_id=task.task_id,
             job=task.job,
             workdir=str(workdir),

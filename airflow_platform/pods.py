@@ -92,13 +92,14 @@ def pod_name(job: JobSpec, context: RunContext | None = None) -> str:
     return f"{job.name[:54].rstrip('-')}-{suffix}"
 
 
-def job_command(job: JobSpec) -> list[str]:
-    """The container command: a string runs under ``/bin/sh -c``, a list as it is."""
+def job_command(job: JobSpec) -> list[str] | None:
+    """The container command: a string runs under ``/bin/sh -c``, a list as it is.
+
+    A Spark job has none: its pod is the driver's, run by the image's entrypoint (the
+    submission itself is made by ``airflow_platform.spark``).
+    """
     if job.execution_script is None:
-        raise ValueError(
-            f"job {job.name} is a Spark job: its driver and executor pods come from "
-            "airflow_platform.spark, not from build_pod"
-        )
+        return None
     if isinstance(job.execution_script, str):
         return ["/bin/sh", "-c", job.execution_script]
     return list(job.execution_script)

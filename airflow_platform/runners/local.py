@@ -29,6 +29,7 @@ from typing import IO
 
 import psutil
 
+from airflow_platform import spark
 from airflow_platform.config import PlatformConfig, parse_memory
 from airflow_platform.pods import CONTAINER_NAME, build_pod
 from airflow_platform.spec.models import JobSpec
@@ -36,6 +37,9 @@ from airflow_platform.spec.models import JobSpec
 SAMPLE_SECONDS = 0.05
 KILL_GRACE_SECONDS = 5.0
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+# Kerberos and Java come from this machine: the pod's ticket cache and krb5.conf paths are the
+# kinit sidecar's, which does not run locally (use your own `kinit`, or for Spark a keytab).
+_LOCAL_ONLY_ENV = ("KRB5CCNAME", "KRB5_CONFIG", "JAVA_HOME")
 MEMORY_MECHANISM = "process-tree RSS sampled every 50 ms (psutil), SIGKILL above the limit"
 
 
@@ -57,12 +61,16 @@ class LocalResult:
 
 def _process_env(job: JobSpec, config: PlatformConfig) -> tuple[dict[str, str], list[str]]:
     """The pod's env, with secret refs taken from this machine's environment when set."""
-    container = next(c for c in build_pod(job, config).spec.containers if c.name == CONTAINER_NAME)
-    env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+    container = next(
+        c for c in build_pod(_pod_job(job), config).spec.containers if c.name == CONTAINER_NAME
+    )
+    env = {k: os.environ[k] for k in (*_INHERITED_ENV, *_LOCAL_ONLY_ENV) if k in os.environ}
     # `python` in a script means the interpreter running the platform, as it would in the image.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     missing: list[str] = []
     for var in container.env or []:
+        if var.name in _LOCAL_ONLY_ENV:
+            continue
         if var.value_from is None:
             env[var.name] = var.value
         elif var.name in os.environ:
@@ -70,6 +78,21 @@ def _process_env(job: JobSpec, config: PlatformConfig) -> tuple[dict[str, str], 
         else:
             missing.append(var.name)
     return env, missing
+
+
+def _pod_job(job: JobSpec) -> JobSpec:
+    """The job whose pod gives the local env: a Spark job's driver."""
+    return spark.role_job(job, "driver", job.resource_flavor) if job.spark else job
+
+
+def _command(job: JobSpec, config: PlatformConfig, env: dict[str, str]) -> list[str]:
+    """The pod's command, or for a Spark job spark-submit with ``--master local[*]``."""
+    if job.spark:
+        keytab = os.environ.get(spark.LOCAL_KEYTAB_ENV)
+        env.update(spark.local_env(job, keytab))
+        return spark.local_command(job, config, keytab, env.get("KRB5_CONFIG"))
+    container = next(c for c in build_pod(job, config).spec.containers if c.name == CONTAINER_NAME)
+    return list(container.command)
 
 
 def _tree_rss(root: psutil.Process) -> int:
@@ -94,14 +117,14 @@ def run_local(
     on_output: Callable[[str], None] | None = None,
 ) -> LocalResult:
     """Runs ``job`` in ``cwd`` and returns how it ended; output lines go to ``on_output``."""
-    container = next(c for c in build_pod(job, config).spec.containers if c.name == CONTAINER_NAME)
     env, missing = _process_env(job, config)
+    command = _command(job, config, env)
     limit = parse_memory(config.flavors[job.resource_flavor].memory)
     deadline = job.execution_time.total_seconds()
     emit = on_output or (lambda line: print(line, end="", flush=True))
     started = time.monotonic()
     proc = subprocess.Popen(
-        container.command,
+        command,
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,

@@ -128,6 +128,12 @@ def test_validate_json_lists_every_file_with_structured_problems() -> None:
                 "problems": [],
             },
             {
+                "file": "jobs/analytics/trip-summary.yaml",
+                "valid": True,
+                "kind": "job",
+                "problems": [],
+            },
+            {
                 "file": "tests/data/bad_specs/job_unknown_team.yaml",
                 "valid": False,
                 "problems": [
