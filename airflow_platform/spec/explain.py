@@ -85,6 +85,9 @@ def _explain(
     if kind in ("string_type", "str_type"):
         if isinstance(value, dict | list):
             hint = hint or "write the value as text, in quotes if it contains ':' or '#'"
+        elif value is None:
+            hint = hint or 'write a value, or "" for empty text'
+
         return f"expected text, got {describe_value(value)}", hint
     if kind == "int_parsing" or kind == "int_type" or kind == "int_from_float":
         return f"expected a whole number, got {_show(value)}", hint

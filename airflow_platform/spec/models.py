@@ -116,6 +116,20 @@ def _check_image(value: str) -> str:
     return value
 
 
+def _airflow_id(what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not TASK_NAME.fullmatch(value):
+            suggestion = re.sub(r"[^A-Za-z0-9_-]+", "_", value).strip("_-")[:100]
+            hint = f"; try '{suggestion}'" if suggestion and TASK_NAME.fullmatch(suggestion) else ""
+            raise ValueError(
+                f"'{value}' is not a valid {what} name: use letters, digits, '_' and '-', "
+                f"not starting with '-', at most 100 characters{hint}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 def _check_depends(value: list[str]) -> list[str]:
     if len(set(value)) != len(value):
         raise ValueError("lists a task more than once")
@@ -415,7 +429,9 @@ class DagInfo(BaseModel):
     )
 
 
-Group = Annotated[dict[str, TaskSpec], Field(min_length=1)]
+TaskName = Annotated[str, _airflow_id("task")]
+GroupName = Annotated[str, _airflow_id("group")]
+Group = Annotated[dict[TaskName, TaskSpec], Field(min_length=1)]
 
 
 class JobFile(BaseModel):
@@ -450,7 +466,7 @@ class PipelineSpec(BaseModel):
         description="The pipeline's name, owner, schedule and defaults.",
         examples=[{"team": "analytics", "schedule": "0 6 * * *"}],
     )
-    tasks: Annotated[dict[str, Group], Field(min_length=1)] = Field(
+    tasks: Annotated[dict[GroupName, Group], Field(min_length=1)] = Field(
         description="Groups of tasks (each group an Airflow task group); task names are unique "
         "across groups.",
     )

@@ -311,3 +311,21 @@ def test_job_field_path_points_at_the_task_or_its_defaults() -> None:
         "dag", "defaults", "resource_flavor"
     )  # fmt: skip
     assert doc.job_field_path(index["compile_data"], "team") == ("dag", "team")
+
+
+@pytest.mark.parametrize(
+    ("group", "task", "bad"),
+    [("ingest", "a b", "task"), ("ingest", "a.b", "task"), ("ingest", "-a", "task"),
+     ("my group", "t", "group"), ("g.h", "t", "group"), ("g", "x" * 101, "task")],
+)  # fmt: skip
+def test_group_and_task_names_must_be_airflow_ids(group: str, task: str, bad: str) -> None:
+    text = f"dag: {{team: analytics}}\ntasks:\n  '{group}':\n    '{task}': {{}}\n"
+    messages = _messages(text)
+    assert any(f"is not a valid {bad} name" in m for m in messages)
+
+
+@pytest.mark.parametrize("name", ["compile_data", "Fit-Model", "_private", "1st", "a" * 100])
+def test_task_names_of_letters_digits_underscores_and_dashes_are_accepted(name: str) -> None:
+    text = PIPELINE.replace("compile_data", name)
+    doc = parse_spec_text(text, "p.yaml")
+    assert name in {t.task_id for t in doc.tasks}

@@ -248,5 +248,4 @@ def test_every_example_job_runs_locally_to_completion(
     monkeypatch.chdir(tmp_path)
     result = _cli("run", "--local", str(spec))
     assert result.exit_code == 0, result.stderr
-    assert "Error" not in result.stderr
     assert result.stderr.count("Completed, exit 0") >= 1

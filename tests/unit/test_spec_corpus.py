@@ -122,7 +122,7 @@ def test_good_spec_validates(in_repo: Path, spec: Path) -> None:
 
 
 def test_every_job_example_in_jobs_folder_validates(in_repo: Path) -> None:
-    specs = _cases(Path("jobs/analytics")) + _cases(Path("jobs/nlp")) + _cases(Path("jobs/vision"))
+    specs = [p for p in (in_repo / "jobs").rglob("*") if p.suffix in (".yaml", ".yml")]
     code, stdout, stderr = _validate("jobs")
     assert len(specs) >= 3
     assert (code, stdout) == (0, "")
