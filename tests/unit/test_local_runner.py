@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 from airflow_platform.cli import app
 from airflow_platform.config import PlatformConfig, parse_config
 from airflow_platform.runners.local import LocalResult, run_local
+from airflow_platform.spec.loader import read_spec
 from airflow_platform.spec.models import JobSpec
 
 pytestmark = pytest.mark.unit
@@ -238,9 +239,24 @@ def test_cli_run_local_with_a_config_enforces_its_memory(tmp_path: Path) -> None
     assert "OOMKilled, exit 137" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "spec", sorted((REPO / "jobs").rglob("*.yaml")), ids=lambda p: str(p.relative_to(REPO))
-)
+def _is_spark(spec: Path) -> bool:
+    return any(getattr(job, "spark", None) is not None for job in read_spec(spec).jobs)
+
+
+# Spark examples start a JVM and take most of a minute: their `run --local` is proved in the
+# Spark tier (tests/spark/test_local_etl_kerberos.py); here they are validated only.
+EXAMPLES = sorted(p for p in (REPO / "jobs").rglob("*.y*ml") if not _is_spark(p))
+
+
+def test_examples_run_here_cover_a_cpu_job_a_gpu_job_and_a_pipeline() -> None:
+    kinds = {type(read_spec(p).spec).__name__ for p in EXAMPLES}
+    flavors = {job.resource_flavor for p in EXAMPLES for job in read_spec(p).jobs}
+    assert kinds == {"JobSpec", "PipelineSpec"}
+    assert any(f.startswith("gpu-") for f in flavors)
+    assert any(f.startswith("cpu-") for f in flavors)
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_example_job_runs_locally_to_completion(
     spec: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
