@@ -24,6 +24,7 @@ from airflow.sdk import DAG, TaskGroup, get_parsing_context
 
 from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators.job import JobOperator
 from airflow_platform.operators.spark import SparkJobOperator
 from airflow_platform.spec.errors import SpecError
@@ -181,7 +182,8 @@ def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -
         catchup=False,
         tags=tags,
         doc_md=doc_md,
-        default_args={"owner": team, "retries": retries},
+        # notifications (observability): PagerDuty for critical jobs, Slack for the others
+        default_args={"owner": team, "retries": retries, **CALLBACKS},
         params={"critical": critical},
     ) as dag:
         if isinstance(spec, JobSpec):

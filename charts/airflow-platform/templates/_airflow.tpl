@@ -63,6 +63,8 @@ migrated schema, git-sync, and the worker pod template.
     "delete_worker_pods" (ternary "True" "False" .Values.workers.deleteWorkerPods)
     "delete_worker_pods_on_failure" "False")
 -}}
+{{- /* observability: StatsD to the statsd-exporter (templates/monitoring/_monitoring.tpl) */ -}}
+{{- with include "airflow-platform.statsdConfig" . | fromYaml }}{{ $_ := set $cfg "metrics" . }}{{ end -}}
 {{- $merged := mergeOverwrite $cfg (deepCopy .Values.airflowConfig) -}}
 {{- range $section, $settings := $merged }}
 [{{ $section }}]
@@ -252,6 +254,8 @@ spec:
         # workers never use (they report through the Execution API).
         - name: CONNECTION_CHECK_MAX_COUNT
           value: "0"
+        # observability: job metrics and notifications (templates/monitoring/_monitoring.tpl)
+{{- include "airflow-platform.monitoringEnv" . | nindent 8 }}
       resources:
 {{- toYaml .Values.workers.resources | nindent 8 }}
       securityContext:

@@ -1,0 +1,42 @@
+{{/*
+Observability helpers (docs/observability.md): the statsd-exporter's address, the worker pods'
+metrics and notification environment, Airflow's [metrics] section.
+*/}}
+
+{{- define "airflow-platform.statsdName" -}}
+{{- printf "%s-statsd-exporter" (include "airflow-platform.fullname" .) -}}
+{{- end -}}
+
+{{/* The [metrics] section of airflow.cfg when the statsd-exporter is deployed; else empty. */}}
+{{- define "airflow-platform.statsdConfig" -}}
+{{- if .Values.monitoring.statsd.enabled -}}
+{{- toYaml (dict
+  "statsd_on" "True"
+  "statsd_host" (printf "%s.%s.svc" (include "airflow-platform.statsdName" .) .Release.Namespace)
+  "statsd_port" "9125"
+  "statsd_prefix" "airflow") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment of worker pods: where job metrics go, which connections notify. */}}
+{{- define "airflow-platform.monitoringEnv" -}}
+{{- with .Values.monitoring.pushgateway.url }}
+- name: AIRFLOW_PLATFORM_PUSHGATEWAY_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT
+  value: {{ .Values.monitoring.pushgateway.timeoutSeconds | toString | quote }}
+- name: AIRFLOW_PLATFORM_PAGERDUTY_CONN_ID
+  value: {{ .Values.alerting.notifications.pagerdutyConnId | quote }}
+- name: AIRFLOW_PLATFORM_SLACK_CONN_ID
+  value: {{ .Values.alerting.notifications.slackConnId | quote }}
+{{- with .Values.alerting.notifications.airflowBaseUrl }}
+- name: AIRFLOW_PLATFORM_AIRFLOW_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The plain rules file with runbook URLs pointing at alerting.runbookBaseUrl. */}}
+{{- define "airflow-platform.alertRules" -}}
+{{- .Files.Get "files/alerts.rules.yaml" | replace "https://airflow-platform.example.internal/docs/runbooks" .Values.alerting.runbookBaseUrl -}}
+{{- end -}}
