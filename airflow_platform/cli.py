@@ -377,6 +377,68 @@ def schema(
     out.print(json.dumps(spec_json_schema(kind.value), indent=2), markup=False)
 
 
+# --- usage (observability): right-sizing from Prometheus, see airflow_platform/usage.py ---
+@app.command(
+    epilog="Example: airflow-platform usage --prometheus http://prometheus:9090 --since 7d"
+)
+def usage(
+    prometheus: Annotated[
+        str | None,
+        typer.Option(help="Prometheus base URL (default: $AIRFLOW_PLATFORM_PROMETHEUS_URL)."),
+    ] = None,
+    since: Annotated[str, typer.Option(help="Window to look back, as a PromQL duration.")] = "30d",
+    margin: Annotated[
+        float, typer.Option(help="Safety margin over the peak, 0.2 = 20 %.", min=0.0, max=5.0)
+    ] = 0.2,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
+        OutputFormat.text
+    ),
+    config_path: ConfigOption = None,
+) -> None:
+    """Per job: the flavor requested, the peak memory and CPU used, and the smallest flavor
+    (that the team may use) fitting that use with a safety margin."""
+    from airflow_platform.usage import UsageError, fetch_usage, prometheus_url, recommend
+
+    url = prometheus_url(prometheus)
+    if not url:
+        err.print("usage: give --prometheus URL or set $AIRFLOW_PLATFORM_PROMETHEUS_URL")
+        raise typer.Exit(2)
+    config = _config(config_path)
+    try:
+        rows = recommend(fetch_usage(url, since), config, margin)
+    except UsageError as exc:
+        err.print(f"usage: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    if output is OutputFormat.json:
+        out.print(json.dumps([r.as_dict() for r in rows], indent=2), markup=False)
+        return
+    table = Table(title=f"Requested vs used, last {since} (margin {margin:.0%})")
+    for column in ("team", "job", "flavor", "requested", "peak memory", "cpu", "fits", "advice"):
+        table.add_column(column)
+    for r in rows:
+        requested = (
+            f"{r.requested_cpu_cores:g} CPU, {format_memory(r.requested_memory_bytes)}"
+            if r.requested_memory_bytes is not None and r.requested_cpu_cores is not None
+            else "?"
+        )
+        peak = format_memory(r.peak_memory_bytes) if r.peak_memory_bytes is not None else "-"
+        cpu = (
+            f"{r.cpu_seconds:.0f} s ({r.cpu_cores or 0:.2f} cores)"
+            if r.cpu_seconds is not None
+            else "-"
+        )
+        table.add_row(
+            r.team, r.job_name, r.flavor, requested, peak, cpu, r.recommended_flavor or "-",
+            r.verdict,
+        )  # fmt: skip
+    out.print(table)
+    if not rows:
+        out.print("no job metrics in Prometheus for this window")
+
+
+# --- end usage ---
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="airflow-platform")

@@ -161,6 +161,12 @@ CPU_USED = MetricDef(
     (),
     "CPU time (user + system) of the job's latest try that reported it.",
 )
+CPU_CORES = MetricDef(
+    "airflow_platform_job_cpu_used_cores",
+    "gauge",
+    (),
+    "Average CPU cores the job's latest try used: its CPU seconds over its run time.",
+)
 
 METRICS: tuple[MetricDef, ...] = (
     STARTED,
@@ -175,6 +181,7 @@ METRICS: tuple[MetricDef, ...] = (
     REQ_GPUS,
     PEAK_MEMORY,
     CPU_USED,
+    CPU_CORES,
 )
 _BY_NAME = {m.name: m for m in METRICS}
 
@@ -272,6 +279,8 @@ def finish_samples(run: JobRun) -> tuple[dict[Sample, float], dict[Sample, float
         gauges[(PEAK_MEMORY.name, ())] = float(run.peak_memory_bytes)
     if run.cpu_seconds is not None:
         gauges[(CPU_USED.name, ())] = float(run.cpu_seconds)
+        if run.duration_seconds > 0:
+            gauges[(CPU_CORES.name, ())] = float(run.cpu_seconds) / run.duration_seconds
     return counts, gauges
 
 
