@@ -59,7 +59,13 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
         out.append(Violation(("team",), f"unknown team '{job.team}'", hint, "unknown_team"))
     flavor = config.flavors.get(job.resource_flavor)
     if flavor is None:
-        close = did_you_mean(job.resource_flavor, config.flavors)
+        # Prefer a flavor of the same family (the part before the first '-': cpu, gpu, ram).
+        family = job.resource_flavor.split("-")[0]
+        close = did_you_mean(
+            job.resource_flavor,
+            [n for n in config.flavors if n.split("-")[0] == family],
+            cutoff=0.5,
+        ) or did_you_mean(job.resource_flavor, config.flavors)
         out.append(
             Violation(
                 ("resource_flavor",),

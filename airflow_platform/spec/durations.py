@@ -44,6 +44,8 @@ def parse_duration(value: Any) -> timedelta:
     """Parses a human or ISO 8601 duration; raises ``ValueError`` saying how to write one."""
     if isinstance(value, timedelta):
         return value
+    if value is None:
+        raise ValueError(f"the duration is empty; {_HOW}")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected a duration; {_HOW}")
     if not isinstance(value, str):

@@ -69,9 +69,9 @@ class SpecError(ValueError):
         return cls([Problem(file, line, column, path, message, hint)])
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
     """A ``did you mean 'x'?`` suffix for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
     return f"did you mean '{close[0]}'?" if close else ""
 
 

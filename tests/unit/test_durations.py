@@ -63,7 +63,7 @@ def test_parse_duration_passes_a_timedelta_through() -> None:
         ("h", "cannot read 'h' as a duration"),
         ("1h-30m", "cannot read '1h-30m' as a duration"),
         (True, "expected a duration"),
-        (None, "expected a duration"),
+        (None, "the duration is empty"),
         ([1, "h"], "expected a duration"),
         (10**30, "'a very large number' has no unit"),
         ("99999999999999999999 days", "'99999999999999999999 days' is too long a duration"),

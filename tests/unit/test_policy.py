@@ -294,3 +294,14 @@ def test_rules_reading_an_invalid_field_are_skipped_in_the_same_report(
     messages = [p.message for p in caught.value.problems]
     assert not any("flavor" in m and "unknown" in m for m in messages), messages
     assert "required field 'execution_time' is missing" in messages
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [("gpu-1", "gpu-1x"), ("cpu-2g", "cpu-2gb"), ("opn", "open")],
+)
+def test_unknown_flavor_suggests_one_of_the_same_family(
+    config: PlatformConfig, typed: str, suggested: str
+) -> None:
+    (violation,) = check_job(_job(resource_flavor=typed), config)
+    assert violation.hint == f"did you mean '{suggested}'?"
