@@ -62,6 +62,8 @@ class Document:
         pending = list(self.tasks)
         while pending:
             ready = [t for t in pending if all(d in done for d in t.depends_on)]
+            if not ready:  # only in a partial document: a cycle or a missing task
+                return ordered + pending
             for task in ready:
                 ordered.append(task)
                 done.add(task.task_id)

@@ -24,7 +24,12 @@ from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import parse_spec_text, read_spec
 from airflow_platform.spec.models import JobSpec
 from airflow_platform.spec.yamlsafe import read_text
-from airflow_platform.validation import check_document, validate_data, validate_file
+from airflow_platform.validation import (
+    _with_policy,
+    check_document,
+    validate_data,
+    validate_file,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -94,8 +99,9 @@ def _only_spec_error(call: Callable[[], object], file: str) -> object | None:
 
 
 def _validate_text(text: str, config: PlatformConfig) -> None:
+    # The path `validate` takes: format problems and policy problems in one report.
     doc = _only_spec_error(
-        lambda: check_document(parse_spec_text(text, "f.yaml"), config), "f.yaml"
+        lambda: _with_policy(lambda: parse_spec_text(text, "f.yaml"), config), "f.yaml"
     )
     if doc is not None:
         for job in doc.jobs:  # type: ignore[attr-defined]

@@ -329,3 +329,17 @@ def test_task_names_of_letters_digits_underscores_and_dashes_are_accepted(name: 
     text = PIPELINE.replace("compile_data", name)
     doc = parse_spec_text(text, "p.yaml")
     assert name in {t.task_id for t in doc.tasks}
+
+
+def test_partial_pipeline_of_a_cycle_still_lists_every_resolved_task_once() -> None:
+    text = PIPELINE.replace(
+        "compile_data: {execution_script: python -m norm.compile}",
+        "compile_data: {execution_script: python -m norm.compile, depends_on: [fit_model]}",
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec_text(text, "p.yaml")
+    partial = caught.value.partial
+    assert partial is not None
+    assert sorted(t.task_id for t in partial.ordered_tasks()) == [
+        "compile_data", "fit_model", "invalidate_prior_data"
+    ]  # fmt: skip
