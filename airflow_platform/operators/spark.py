@@ -17,10 +17,10 @@ from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import BaseOperator
 
-from airflow_platform import spark
+from airflow_platform import metrics, spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed, _guard
+from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed, PolicyViolation, _guard
 from airflow_platform.pods import RunContext
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.models import JobSpec
@@ -130,7 +130,12 @@ class SparkJobOperator(SparkSubmitOperator):
         Returns nothing, so no XCom is pushed (and no Spark conf ever reaches XCom).
         """
         config = load_config()
-        _guard(self._job, config)
+        try:
+            _guard(self._job, config)
+        except PolicyViolation as exc:
+            metrics.record_rejection(self._job, exc.reasons)
+            raise
+        metrics.record_start(self._job, config)
         if current_backend() is Backend.local:
             self._execute_local(config)
             return
@@ -149,6 +154,7 @@ class SparkJobOperator(SparkSubmitOperator):
             cwd=cwd,
             on_output=lambda line: self.log.info("%s", line.rstrip("\n")),
         )
+        metrics.record_local_finish(self._job, result)
         if not result.succeeded:
             raise JobFailed(
                 f"Spark job {self._job.name} failed locally: {result.reason}, exit {result.exit_code}"
