@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from airflow_platform.spec.durations import Duration
 from airflow_platform.spec.errors import SpecError, did_you_mean
-from airflow_platform.spec.explain import validation_problems
+from airflow_platform.spec.explain import describe_value, validation_problems
 from airflow_platform.spec.models import DNS_LABEL
 from airflow_platform.spec.yamlsafe import parse_yaml, read_text
 
@@ -426,9 +426,20 @@ def _load_default() -> PlatformConfig:
     return parse_config(data, "<packaged default platform.yaml>")
 
 
+_CONFIG_START = "a platform config is a mapping with `teams:`, `flavors:` and `policy:`"
+
+
 def parse_config(data: bytes, file: str) -> PlatformConfig:
     """Validates a platform config document; raises ``SpecError`` with every problem."""
-    tree, source = parse_yaml(read_text(data, file), file)
+    tree, source = parse_yaml(read_text(data, file), file, start_hint=_CONFIG_START)
+    if not isinstance(tree, dict):
+        raise SpecError(
+            [
+                source.problem(
+                    (), f"the document is {describe_value(tree)}, not a mapping", _CONFIG_START
+                )
+            ]
+        )
     teams_problems = [
         source.problem(path, message, hint) for path, message, hint in _raw_unknown_teams(tree)
     ]

@@ -88,15 +88,21 @@ def read_text(data: bytes, file: str) -> str:
     return text
 
 
-def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
-    """One YAML document as dicts, lists, strings and ``None``, with its source map."""
+SPEC_START = "a spec starts with `job:` (one job) or `dag:` (a pipeline)"
+
+
+def parse_yaml(text: str, file: str, *, start_hint: str = SPEC_START) -> tuple[Any, SourceMap]:
+    """One YAML document as dicts, lists, strings and ``None``, with its source map.
+
+    ``start_hint`` tells the author of an empty file what the document starts with.
+    """
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
         raise SpecError.single(
             file,
             "file is empty",
-            hint="a spec starts with `job:` (one job) or `dag:` (a pipeline)",
+            hint=start_hint,
             line=1,
             column=1,
         )

@@ -235,3 +235,18 @@ def test_parse_memory_reads_binary_and_decimal_units(quantity: str, num_bytes: i
 )
 def test_format_memory_uses_the_largest_binary_unit(num_bytes: int, text: str) -> None:
     assert format_memory(num_bytes) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "platform.yaml:1:1: file is empty"),
+        ("# nothing\n", "platform.yaml:1:1: file is empty"),
+        ("- a\n", "platform.yaml:1:1: the document is a list, not a mapping"),
+        ("hello\n", "platform.yaml:1:1: the document is the text 'hello', not a mapping"),
+    ],
+)
+def test_config_that_is_not_a_mapping_says_what_a_config_holds(text: str, message: str) -> None:
+    assert _problems(text) == [
+        f"{message}; a platform config is a mapping with `teams:`, `flavors:` and `policy:`"
+    ]
