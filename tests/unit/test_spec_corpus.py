@@ -4,7 +4,9 @@
 `tests/data/bad_specs/NAME.expected` (each line `file:line:column: path: message; hint`).
 Adding a case is adding those two files; to write a new `.expected`, run from the repository
 root: `airflow-platform validate tests/data/bad_specs/NAME.yaml > tests/data/bad_specs/NAME.expected`
-and read it before committing. `tests/data/good_specs/` holds specs in the documented format
+and read it before committing. A case that needs its own platform config (a flavor's time cap,
+say) adds a third file, `NAME.platform`, passed as `validate --config`; every other case runs
+against the packaged default config. `tests/data/good_specs/` holds specs in the documented format
 that must validate.
 
 The CLI runs in-process through typer's `CliRunner` (the real command, the real packaged
@@ -41,6 +43,11 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
     return REPO
 
 
+def _config_args(spec: Path) -> list[str]:
+    config = spec.with_suffix(".platform")
+    return ["--config", str(config)] if (REPO / config).is_file() else []
+
+
 def _validate(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["validate", *args])
     return result.exit_code, result.stdout, result.stderr
@@ -51,7 +58,9 @@ def test_bad_spec_corpus_has_at_least_45_cases_each_with_its_expected_text() -> 
     assert len(specs) >= 45
     missing = [str(p) for p in specs if not (REPO / p.with_suffix(".expected")).is_file()]
     orphans = [
-        str(p) for p in _cases(BAD, (".expected",)) if not (REPO / p.with_suffix(".yaml")).is_file()
+        str(p)
+        for p in _cases(BAD, (".expected", ".platform"))
+        if not (REPO / p.with_suffix(".yaml")).is_file()
     ]
     assert (missing, orphans) == ([], [])
 
@@ -59,7 +68,7 @@ def test_bad_spec_corpus_has_at_least_45_cases_each_with_its_expected_text() -> 
 @pytest.mark.parametrize("spec", _cases(BAD), ids=lambda p: p.stem)
 def test_bad_spec_exits_1_and_prints_the_expected_problems(in_repo: Path, spec: Path) -> None:
     expected = (in_repo / spec.with_suffix(".expected")).read_text(encoding="utf-8")
-    code, stdout, stderr = _validate(str(spec))
+    code, stdout, stderr = _validate(*_config_args(spec), str(spec))
     assert stdout == expected
     assert code == 1
     assert stderr.startswith("1 file checked: 1 invalid")
@@ -78,8 +87,8 @@ def test_every_expected_problem_names_the_file_line_and_column(in_repo: Path, sp
 
 
 def test_all_bad_specs_in_one_run_report_every_file(in_repo: Path) -> None:
-    specs = _cases(BAD)
-    code, stdout, stderr = _validate(str(BAD))
+    specs = [p for p in _cases(BAD) if not _config_args(p)]
+    code, stdout, stderr = _validate(*map(str, specs))
     expected = "".join(
         (in_repo / p.with_suffix(".expected")).read_text(encoding="utf-8") for p in specs
     )
