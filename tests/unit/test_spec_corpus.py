@@ -19,9 +19,12 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from airflow_platform.cli import app
+from airflow_platform.config import PlatformConfig
+from airflow_platform.spec.loader import read_spec
 from airflow_platform.spec.yamlsafe import MAX_FILE_BYTES
 
 pytestmark = pytest.mark.unit
@@ -136,3 +139,52 @@ def test_every_job_example_in_jobs_folder_validates(in_repo: Path) -> None:
     assert len(specs) >= 3
     assert (code, stdout) == (0, "")
     assert stderr == f"{len(specs)} files checked: all valid\n"
+
+
+def _plain_good_specs() -> list[Path]:
+    """Good specs whose every job is a pod of its own (Spark jobs render as spark-submit)."""
+    return [
+        p
+        for p in _cases(GOOD)
+        if all(getattr(j, "spark", None) is None for j in read_spec(REPO / p).jobs)
+    ]
+
+
+@pytest.mark.parametrize("spec", _plain_good_specs(), ids=lambda p: p.stem)
+def test_good_spec_renders_pods_as_documented(
+    in_repo: Path, spec: Path, default_config: PlatformConfig
+) -> None:
+    result = CliRunner().invoke(app, ["render", str(spec)])
+    assert result.exit_code == 0
+    pods = list(yaml.safe_load_all(result.stdout))
+    doc = read_spec(in_repo / spec)
+    jobs = [t.job for t in doc.ordered_tasks()] if doc.tasks else doc.jobs
+    assert len(pods) == len(jobs)
+    for pod, job in zip(pods, jobs, strict=True):
+        flavor = default_config.flavors[job.resource_flavor]
+        spec_ = pod["spec"]
+        (container,) = spec_["containers"]
+        assert spec_["restartPolicy"] == "Never"
+        assert spec_["automountServiceAccountToken"] is False
+        assert spec_["activeDeadlineSeconds"] == int(job.execution_time.total_seconds())
+        assert spec_["securityContext"]["runAsNonRoot"] is True
+        assert spec_["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+        assert requests["memory"] == limits["memory"] == flavor.memory
+        assert requests["cpu"] == flavor.cpu
+        terms = spec_["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        (term,) = terms["nodeSelectorTerms"]
+        gpu_nodes = default_config.gpu_nodes
+        if flavor.gpu:
+            count = str(flavor.gpu.count)
+            assert requests[flavor.gpu.resource] == limits[flavor.gpu.resource] == count
+            assert {"key": gpu_nodes.label, "operator": "Exists"} in term["matchExpressions"]
+            assert {"key": gpu_nodes.taint, "operator": "Exists", "effect": "NoSchedule"} in (
+                spec_["tolerations"]
+            )
+        else:
+            assert term["matchExpressions"] == [
+                {"key": gpu_nodes.label, "operator": "DoesNotExist"}
+            ]
