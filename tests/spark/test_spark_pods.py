@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from airflow_platform import spark
+from airflow_platform.cli import app
 from airflow_platform.config import PlatformConfig, parse_memory
 from airflow_platform.dagfactory import operator_class
 from airflow_platform.kerberos import KEYTAB_VOLUME
@@ -16,7 +20,9 @@ from airflow_platform.operators.spark import SparkJobOperator
 from airflow_platform.pods import pod_to_dict
 from airflow_platform.spec.models import JobSpec
 from tests.chart.pss import violations
+from tests.kerberos.kdc import Kdc
 from tests.kerberos.platform import kerberized_config_data
+from tests.kerberos.secrets import keytab_leaks
 
 pytestmark = pytest.mark.spark
 
@@ -132,3 +138,38 @@ def test_operator_refuses_spark_submit_arguments_and_over_cap_jobs(config: Platf
     big = JobSpec.model_validate({**JOB, "spark": {**JOB["spark"], "executors": 5}})
     with pytest.raises(PolicyViolation, match="5 executors is over team vision's cap of 4"):
         SparkJobOperator(task_id="t", job=big, config=config)
+
+
+def test_operator_deadline_is_execution_time_plus_the_startup_allowance(
+    config: PlatformConfig,
+) -> None:
+    """Airflow gives up after execution_time + the driver flavor's startup allowance + 30 s;
+    the pods' own activeDeadlineSeconds end them first."""
+    job = JobSpec.model_validate(JOB)
+    operator = SparkJobOperator(task_id="t", job=job, config=config)
+    startup = config.flavors["cpu-4gb"].startup_allowance
+    assert operator.execution_timeout == job.execution_time + startup + timedelta(seconds=30)
+    driver, executor = _templates(config)
+    assert driver["spec"]["activeDeadlineSeconds"] == 7200
+    assert executor["spec"]["activeDeadlineSeconds"] == 7200
+
+
+def test_render_of_a_spark_job_shows_submission_and_templates_without_keytab_bytes(
+    kdc: Kdc, tmp_path: Path
+) -> None:
+    """`render` of the example prints the conf and both templates; the keytab appears by
+    Secret name and mount path only."""
+    config_file = tmp_path / "platform.yaml"
+    config_file.write_text(yaml.safe_dump(kerberized_config_data(kdc.realm, kdc.krb5_conf_text())))
+    result = CliRunner().invoke(
+        app, ["render", "--config", str(config_file), "jobs/analytics/trip-summary.yaml"]
+    )
+    assert result.exit_code == 0, result.output
+    docs = list(yaml.safe_load_all(result.stdout))
+    submission, driver, executor = docs
+    assert submission["conf"]["spark.executor.instances"] == "2"
+    assert submission["conf"]["spark.kerberos.principal"] == kdc.principal("svc-analytics")
+    assert driver["metadata"]["labels"]["app.kubernetes.io/component"] == "spark-driver"
+    assert executor["metadata"]["labels"]["app.kubernetes.io/component"] == "spark-executor"
+    assert "analytics-keytab" in result.stdout
+    assert keytab_leaks(result.output, kdc.keytabs["svc-analytics"].read_bytes()) == []

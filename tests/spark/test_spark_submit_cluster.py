@@ -199,3 +199,31 @@ def test_policy_refuses_executors_over_the_team_cap_before_submitting(
         "airflow-platform-krb5",
         "kube-root-ca.crt",
     ]
+
+
+def test_a_cap_lowered_after_parsing_refuses_the_task_before_submitting(
+    control_plane: ControlPlane,
+    core_v1: Any,
+    spark_namespace: str,
+    kdc: Kdc,
+    spark_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The DAG was parsed under a cap of 4; at task start the catalog says 2: the task fails
+    with the policy's message and spark-submit never runs (no pod reaches the namespace)."""
+    from airflow_platform.operators.spark import SparkJobOperator
+
+    job = JobSpec.model_validate({**JOB, "spark": {**JOB["spark"], "executors": 3}})
+    parsed_under = _config(kdc, control_plane, spark_namespace, max_executors=4)
+    operator = SparkJobOperator(task_id="trip-summary", job=job, config=parsed_under)
+    today = _config(kdc, control_plane, spark_namespace, max_executors=2)
+    config_file = tmp_path / "platform.yaml"
+    config_file.write_text(yaml.safe_dump(today.model_dump(mode="json", exclude_none=True)))
+    monkeypatch.setenv("AIRFLOW_PLATFORM_CONFIG", str(config_file))
+    monkeypatch.setenv("AIRFLOW_PLATFORM_BACKEND", "kubernetes")
+    monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
+    monkeypatch.setenv("PATH", spark_env["PATH"])
+    with pytest.raises(PolicyViolation, match=r"3 executors is over team analytics's cap of 2"):
+        operator.execute({"run_id": "manual__1", "ti": None})
+    assert core_v1.list_namespaced_pod(spark_namespace).items == []
