@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from airflow_platform.config import PlatformConfig, load_config, parse_cpu, parse_memory
 from airflow_platform.failures import failure_reason
@@ -319,6 +318,9 @@ def exposition(samples: Mapping[Sample, float]) -> str:
 
 def _group_counters(text: str, grouping: Mapping[str, str]) -> dict[Sample, float]:
     """This group's counter and histogram samples in a Pushgateway's /metrics text."""
+    # Imported here: DAG parsing imports this module, and only a push needs the parser.
+    from prometheus_client.parser import text_string_to_metric_families
+
     wanted = {"job": PUSH_JOB, **grouping}
     found: dict[Sample, float] = {}
     for family in text_string_to_metric_families(text):
