@@ -292,6 +292,14 @@ def _layout_problems(tasks: Any, source: SourceMap) -> list[Problem]:
                 ("tasks",), "the pipeline has no tasks", f"add a group with a task, {example}"
             )
         ]
+    if isinstance(tasks, list):
+        return [
+            source.problem(
+                ("tasks",),
+                "`tasks:` is a list, but it holds groups of named tasks (mappings, not `- ` items)",
+                f"name each group and task, {example}",
+            )
+        ]
     if not isinstance(tasks, dict):
         return []
     task_fields = set(TaskSpec.model_fields)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from airflow_platform.spec.durations import Duration
+from airflow_platform.spec.errors import did_you_mean
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
@@ -72,9 +73,10 @@ def _check_schedule(value: str | None) -> str | None:
     text = value.strip()
     if text.startswith("@"):
         if text not in SCHEDULE_PRESETS:
+            close = did_you_mean(text, SCHEDULE_PRESETS)
             raise ValueError(
-                f"unknown schedule preset '{text}'; use one of {', '.join(SCHEDULE_PRESETS)} "
-                "or a cron expression like '0 6 * * *'"
+                f"unknown schedule preset '{text}'; {close + ' ' if close else ''}"
+                f"use one of {', '.join(SCHEDULE_PRESETS)} or a cron expression like '0 6 * * *'"
             )
         return text
     fields = text.split()
@@ -83,7 +85,53 @@ def _check_schedule(value: str | None) -> str | None:
             f"'{text}' is not a cron expression (5 fields: minute hour day month weekday) "
             "or a preset like '@daily'; e.g. '0 6 * * *' for 06:00 every day"
         )
+    for field_text, (name, low, high, names) in zip(fields, _CRON_RANGES, strict=True):
+        problem = _cron_field_problem(field_text, name, low, high, names)
+        if problem:
+            raise ValueError(
+                f"'{text}' is not a valid cron expression: {problem}; "
+                "e.g. '0 6 * * *' for 06:00 every day"
+            )
     return text
+
+
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
+_DAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
+_CRON_RANGES: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
+# Extensions croniter (Airflow's cron parser) accepts: the last day of the month (L), the
+# weekday nearest a day (15W), and the nth weekday of the month (1#2).
+_CRON_EXTRA = {
+    "day of month": re.compile(r"L|\d{1,2}W", re.IGNORECASE),
+    "day of week": re.compile(r"[0-7]#[1-5]"),
+}
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int, names: dict[str, int]) -> str:
+    """Why one field of a cron expression is out of range, or an empty string."""
+    for item in text.split(","):
+        base, slash, step = item.partition("/")
+        if slash and (not step.isdigit() or int(step) == 0):
+            return f"the step '/{step}' of the {name} field must be a positive whole number"
+        if base == "*" or (base == "?" and name.startswith("day of")):
+            continue
+        extra = _CRON_EXTRA.get(name)
+        if extra and extra.fullmatch(base):
+            continue
+        first, dash, last = base.partition("-")
+        for part in (first, last) if dash else (first,):
+            value = int(part) if part.isdigit() else names.get(part.upper())
+            if value is None:
+                return f"'{part}' is not a {name} ({low}-{high})"
+            if not low <= value <= high:
+                return f"{part} is out of range for the {name} field ({low}-{high})"
+    return ""
 
 
 def _check_env_name(value: str) -> str:
