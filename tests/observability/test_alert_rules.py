@@ -43,21 +43,21 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
     ),
     "CriticalJobFailed": (
         {"team": "nlp", "flavor": "cpu-2gb", "job_name": "count-tokens", "severity": "critical"},
-        "5m",
+        "40m",
         [
             {
                 "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
-                "values": "1x10",
+                "values": "1x60",
             }
         ],
         [
-            {  # a critical job that failed, then succeeded on retry
+            {  # a critical job that failed, then succeeded on retry within 30 minutes
                 "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
-                "values": "1 1 0x10",
+                "values": "1x20 0x40",
             },
             {  # a failed job that is not critical
                 "series": f'airflow_platform_job_last_run_failed{{{GPU},critical="false"}}',
-                "values": "1x10",
+                "values": "1x60",
             },
         ],
     ),
