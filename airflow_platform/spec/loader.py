@@ -263,7 +263,8 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Docum
             if not any(p.path == g or p.path.startswith(g + ".") for g in bad_groups)
             and not (layout and p.message == "required field 'tasks' is missing")
         ]
-        raise SpecError([*layout, *problems]) from None
+        partial = None if layout else _partial_pipeline(data, exc, file, source)
+        raise SpecError([*layout, *problems], partial=partial) from None
     if layout:
         raise SpecError(layout)
     problems = _graph_problems(spec, source)
@@ -334,6 +335,31 @@ def _layout_problems(tasks: Any, source: SourceMap) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _partial_pipeline(
+    data: dict[str, Any], exc: ValidationError, file: str, source: SourceMap
+) -> Document | None:
+    """The pipeline without its broken tasks, when only tasks (not `dag:`) are broken."""
+    broken: set[tuple[str, str]] = set()
+    for err in exc.errors():
+        loc = err["loc"]
+        if len(loc) < 3 or loc[0] != "tasks" or "[key]" in loc:
+            return None
+        broken.add((str(loc[1]), str(loc[2])))
+    tasks = {
+        group: {name: task for name, task in members.items() if (group, name) not in broken}
+        for group, members in data["tasks"].items()
+    }
+    kept = {group: members for group, members in tasks.items() if members}
+    if not kept:
+        return None
+    try:
+        spec = PipelineSpec.model_validate({**data, "tasks": kept})
+    except ValidationError:
+        return None
+    resolved = [_resolve_task(spec, g, t, task, source)[0] for g, t, task in spec.task_items()]
+    return Document(file, spec, source, [t for t in resolved if t is not None])
 
 
 def _resolve_task(
