@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -258,7 +258,7 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Docum
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
         problems = [
-            p
+            _pipeline_level_hint(p)
             for p in validation_problems(exc, PipelineSpec, source)
             if not any(p.path == g or p.path.startswith(g + ".") for g in bad_groups)
             and not (layout and p.message == "required field 'tasks' is missing")
@@ -335,6 +335,27 @@ def _layout_problems(tasks: Any, source: SourceMap) -> list[Problem]:
                 )
             )
     return problems
+
+
+_PIPELINE_ONLY = ("name", "team", "schedule", "critical")
+
+
+def _pipeline_level_hint(problem: Problem) -> Problem:
+    """An unknown key in a task or in `dag.defaults` that is a field of the whole pipeline
+    (``schedule``, ``critical``, ...) gets a hint saying where it belongs."""
+    if not problem.message.startswith("unknown key '") or not (
+        problem.path.startswith("tasks.") or problem.path.startswith("dag.defaults.")
+    ):
+        return problem
+    key = problem.message.split("'")[1]
+    close = key if key in _PIPELINE_ONLY else did_you_mean(key, _PIPELINE_ONLY).partition("'")[2]
+    close = close.rstrip("'?")
+    if not close or problem.hint.startswith("did you mean"):
+        return problem
+    hint = f"`{close}` is set once for the whole pipeline, under `dag:`"
+    if close != key:
+        hint = f"did you mean '{close}'? " + hint
+    return replace(problem, hint=hint)
 
 
 def _partial_pipeline(

@@ -343,3 +343,26 @@ def test_partial_pipeline_of_a_cycle_still_lists_every_resolved_task_once() -> N
     assert sorted(t.task_id for t in partial.ordered_tasks()) == [
         "compile_data", "fit_model", "invalidate_prior_data"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "hint"),
+    [
+        ("task", "schedule", "`schedule` is set once for the whole pipeline, under `dag:`"),
+        ("task", "critical", "`critical` is set once for the whole pipeline, under `dag:`"),
+        ("defaults", "team", "`team` is set once for the whole pipeline, under `dag:`"),
+        ("task", "shedule", "did you mean 'schedule'? `schedule` is set once for the whole"),
+        ("task", "retry", "did you mean 'retries'?"),
+    ],
+)
+def test_pipeline_level_keys_in_a_task_say_where_they_belong(
+    where: str, key: str, hint: str
+) -> None:
+    if where == "task":
+        text = PIPELINE.replace("    compile_data: {", f"    compile_data: {{{key}: x, ")
+    else:
+        text = PIPELINE.replace(
+            "    execution_time: 30 minutes\n", f"    execution_time: 30 minutes\n    {key}: x\n"
+        )
+    (message,) = _messages(text)
+    assert f"unknown key '{key}'; {hint}" in message
