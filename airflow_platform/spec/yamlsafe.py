@@ -157,7 +157,12 @@ def _compose(loader: Any, file: str) -> yaml.Node:
     stack: list[list[Any]] = []
     root: yaml.Node | None = None
     while root is None:
-        event: Any = loader.get_event()
+        try:
+            event: Any = loader.get_event()
+        except yaml.MarkedYAMLError as exc:
+            # Remember which field was being read, to name it in the syntax error.
+            exc.spec_path = _open_path(stack)  # type: ignore[attr-defined]
+            raise
         start_mark: Any = event.start_mark
         done: Any = None
         anchor = getattr(event, "anchor", None)
@@ -221,6 +226,19 @@ def _compose(loader: Any, file: str) -> yaml.Node:
     return root
 
 
+def _open_path(stack: list[list[Any]]) -> Path:
+    """The field path of the collections being composed: keys, and indexes in lists."""
+    parts: list[str | int] = []
+    for node, _anchor, key in stack:
+        if isinstance(node, yaml.SequenceNode):
+            parts.append(len(node.value))
+        elif isinstance(key, yaml.ScalarNode):
+            parts.append(str(key.value))
+        else:
+            break
+    return tuple(parts)
+
+
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "invalid YAML"
@@ -236,7 +254,10 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     if "tab" in problem or "\t" in indent or source_line[column - 1 : column] == "\t":
         problem = "a tab character where YAML expects spaces"
         hint = "YAML indents with spaces, not tabs: replace the tabs on this line"
-    return SpecError.single(file, f"invalid YAML: {problem}", hint=hint, line=line, column=column)
+    path = join_path(getattr(exc, "spec_path", ()))
+    return SpecError.single(
+        file, f"invalid YAML: {problem}", hint=hint, path=path, line=line, column=column
+    )
 
 
 class _Converter:

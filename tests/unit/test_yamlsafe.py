@@ -165,9 +165,9 @@ def test_multiple_documents_are_refused_at_the_second() -> None:
     ]
 
 
-def test_syntax_errors_carry_line_and_column() -> None:
+def test_syntax_errors_carry_line_column_and_the_field_being_read() -> None:
     assert _problems("a: [1, 2\nb: 3\n") == [
-        "f.yaml:2:2: invalid YAML: did not find expected ',' or ']' (while parsing a flow "
+        "f.yaml:2:2: a[2]: invalid YAML: did not find expected ',' or ']' (while parsing a flow "
         "sequence that starts on line 1, column 4); check the indentation "
         "and quoting around this position"
     ]
@@ -176,7 +176,7 @@ def test_syntax_errors_carry_line_and_column() -> None:
 def test_tab_indentation_is_explained() -> None:
     problems = _problems("a:\n\tb: 1\n")
     assert len(problems) == 1
-    assert problems[0].startswith("f.yaml:2:1: invalid YAML: a tab character where YAML expects")
+    assert problems[0].startswith("f.yaml:2:1: a: invalid YAML: a tab character where YAML expects")
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "# only\n  # comments\n"])
