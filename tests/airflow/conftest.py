@@ -22,7 +22,6 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW_PLATFORM_JOBS_DIR": str(ROOT / "jobs"),
         "AIRFLOW_PLATFORM_BACKEND": "local",
     }
