@@ -63,6 +63,14 @@ def read_text(data: bytes, file: str) -> str:
             line=1,
             column=1,
         )
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SpecError.single(
+            file,
+            "the file is UTF-16 text, not UTF-8",
+            hint="save the file as UTF-8",
+            line=1,
+            column=1,
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -218,3 +218,12 @@ def test_read_text_refuses_nul_bytes_at_their_position() -> None:
 def test_read_text_refuses_files_over_one_mib() -> None:
     with pytest.raises(SpecError, match=r"file is 1,048,577 bytes; the limit is 1,048,576"):
         read_text(b"#" * (MAX_FILE_BYTES + 1), "f.yaml")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_read_text_names_utf16_files(encoding: str) -> None:
+    data = "job: x\n".encode(encoding)
+    if encoding != "utf-16":
+        data = ("\ufeff" + "job: x\n").encode(encoding)
+    with pytest.raises(SpecError, match=r"f\.yaml:1:1: the file is UTF-16 text, not UTF-8"):
+        read_text(data, "f.yaml")
