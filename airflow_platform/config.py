@@ -192,6 +192,13 @@ class Policy(BaseModel):
         "default when absent. Its token is never mounted.",
         examples=["airflow-platform-job"],
     )
+    usage_wrapper: str | None = Field(
+        default=None,
+        description="Command every job pod's command starts with to report what the job used "
+        "(peak memory, CPU time) in its last log line; the job base images install "
+        "`/usr/local/bin/airflow-platform-usage`. Set it only when every allowed image has it.",
+        examples=["/usr/local/bin/airflow-platform-usage"],
+    )
 
 
 class GpuNodes(BaseModel):

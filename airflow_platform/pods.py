@@ -105,6 +105,11 @@ def job_command(job: JobSpec) -> list[str] | None:
     return list(job.execution_script)
 
 
+def _wrapped(command: list[str] | None, wrapper: str | None) -> list[str] | None:
+    """The command behind the usage wrapper, when the platform has one in its images."""
+    return [wrapper, *command] if wrapper and command else command
+
+
 def job_env(job: JobSpec) -> list[V1EnvVar]:
     """Environment of the job: the platform's own variables, the spec's, then secret refs."""
     platform = {
@@ -192,7 +197,7 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
     container = V1Container(
         name=CONTAINER_NAME,
         image=job.docker_image,
-        command=job_command(job),
+        command=_wrapped(job_command(job), config.policy.usage_wrapper),
         env=job_env(job),
         resources=resources(flavor),
         security_context=restricted_container_security(),

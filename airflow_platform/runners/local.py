@@ -31,7 +31,7 @@ import psutil
 
 from airflow_platform import spark
 from airflow_platform.config import PlatformConfig, parse_memory
-from airflow_platform.pods import CONTAINER_NAME, build_pod
+from airflow_platform.pods import CONTAINER_NAME, build_pod, job_command
 from airflow_platform.spec.models import JobSpec
 
 SAMPLE_SECONDS = 0.05
@@ -91,8 +91,8 @@ def _command(job: JobSpec, config: PlatformConfig, env: dict[str, str]) -> list[
         keytab = os.environ.get(spark.LOCAL_KEYTAB_ENV)
         env.update(spark.local_env(job, keytab))
         return spark.local_command(job, config, keytab, env.get("KRB5_CONFIG"))
-    container = next(c for c in build_pod(job, config).spec.containers if c.name == CONTAINER_NAME)
-    return list(container.command)
+    # The pod's command without the image's usage wrapper: the runner measures the job itself.
+    return list(job_command(job) or [])
 
 
 def _tree_rss(root: psutil.Process) -> int:
