@@ -36,6 +36,9 @@ def airflow_env(home: Path, dags_folder: Path, **extra: str) -> dict[str, str]:
             "DO_NOT_TRACK": "True",
             "SCARF_NO_ANALYTICS": "True",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # The checkout first: the benches do not depend on the editable install being
+            # in place at this instant (a concurrent `make` reinstalls it).
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
     )
     env.update(extra)

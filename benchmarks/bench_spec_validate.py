@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, then this folder
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import p95, temp_dir
