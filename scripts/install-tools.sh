@@ -87,6 +87,19 @@ build_kwok() {
   log "kwok $KWOK_VERSION: built in $((SECONDS - start)) s"
 }
 
+build_statsd_exporter() {
+  local dest="$cache/statsd_exporter-$STATSD_EXPORTER_VERSION"
+  [ -x "$dest/statsd_exporter" ] && { log "statsd_exporter $STATSD_EXPORTER_VERSION: cached"; return; }
+  local start=$SECONDS work="$cache/.build/statsd_exporter"
+  throwaway_module "$work"
+  cd "$work"
+  go get "github.com/prometheus/statsd_exporter@$STATSD_EXPORTER_VERSION" >/dev/null
+  mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w" -o "$dest.tmp/statsd_exporter" github.com/prometheus/statsd_exporter
+  mv "$dest.tmp" "$dest"
+  log "statsd_exporter $STATSD_EXPORTER_VERSION: built in $((SECONDS - start)) s"
+}
+
 build_kubernetes() {
   local dest="$cache/kubernetes-$KUBERNETES_VERSION"
   local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -130,5 +143,6 @@ total=$SECONDS
 build_helm
 build_etcd
 build_kwok
+build_statsd_exporter
 build_kubernetes
 log "all tools ready in $((SECONDS - total)) s under $cache"

@@ -23,6 +23,7 @@ _TOOL_DIRS = {
     "etcd": ("etcd", "ETCD_VERSION"),
     "kwok": ("kwok", "KWOK_VERSION"),
     "helm": ("helm", "HELM_VERSION"),
+    "statsd_exporter": ("statsd_exporter", "STATSD_EXPORTER_VERSION"),
 }
 
 

@@ -89,6 +89,28 @@ def _started(cmd: list[str], port: int, workdir: Path, ready: str) -> Iterator[S
 
 
 @contextmanager
+def statsd_exporter(workdir: Path, mapping: Path) -> Iterator[tuple[Server, int]]:
+    """The real prometheus statsd-exporter (built by `make tools`) with ``mapping``; yields the
+    server and its UDP StatsD port."""
+    from tests.harness.tools import ToolMissingError, tool_path
+
+    try:
+        exporter = str(tool_path("statsd_exporter"))
+    except ToolMissingError as err:
+        pytest.fail(str(err), pytrace=False)
+    web, udp = free_port(), free_port()
+    cmd = [
+        exporter,
+        f"--statsd.mapping-config={mapping}",
+        f"--statsd.listen-udp=127.0.0.1:{udp}",
+        "--statsd.listen-tcp=",
+        f"--web.listen-address=127.0.0.1:{web}",
+    ]
+    with _started(cmd, web, workdir, "/metrics") as server:
+        yield server, udp
+
+
+@contextmanager
 def pushgateway(workdir: Path) -> Iterator[Server]:
     """A real Pushgateway on a free loopback port."""
     workdir.mkdir(parents=True, exist_ok=True)
