@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from airflow_platform.spec.errors import shorten
+
 _UNITS = {
     "s": 1,
     "sec": 1,
@@ -54,13 +56,13 @@ def parse_duration(value: Any) -> timedelta:
         raise ValueError(f"'{shown}' has no unit; {_HOW}")
     text = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        raise ValueError(f"'{text}' has no unit; {_HOW}")
+        raise ValueError(f"'{shorten(text)}' has no unit; {_HOW}")
     if not text:
         raise ValueError(f"the duration is empty; {_HOW}")
     if text[0] in "pP":
         iso = _ISO.fullmatch(text)
         if not iso or text.upper() in {"P", "PT"} or text.upper().endswith("T"):
-            raise ValueError(f"'{text}' is not an ISO 8601 duration; {_HOW}")
+            raise ValueError(f"'{shorten(text)}' is not an ISO 8601 duration; {_HOW}")
         parts = {k: float(v) for k, v in iso.groupdict().items() if v}
         seconds = (
             parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60
@@ -73,11 +75,13 @@ def parse_duration(value: Any) -> timedelta:
             break
         unit = match.group(2).lower()
         if unit not in _UNITS:
-            raise ValueError(f"unknown unit '{match.group(2)}' in '{text}'; {_HOW}")
+            raise ValueError(
+                f"unknown unit '{shorten(match.group(2))}' in '{shorten(text)}'; {_HOW}"
+            )
         seconds += float(match.group(1)) * _UNITS[unit]
         pos = match.end()
     if pos != len(text) or pos == 0:
-        raise ValueError(f"cannot read '{text}' as a duration; {_HOW}")
+        raise ValueError(f"cannot read '{shorten(text)}' as a duration; {_HOW}")
     return _bounded(seconds, text)
 
 

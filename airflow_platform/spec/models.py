@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from airflow_platform.spec.durations import Duration
-from airflow_platform.spec.errors import did_you_mean
+from airflow_platform.spec.errors import did_you_mean, shorten
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
@@ -40,7 +40,7 @@ def _dns_label(what: str) -> AfterValidator:
             suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
             hint = f"; try '{suggestion}'" if suggestion and DNS_LABEL.fullmatch(suggestion) else ""
             raise ValueError(
-                f"'{value}' is not a valid {what}: use lowercase letters, digits and '-', "
+                f"'{shorten(value)}' is not a valid {what}: use lowercase letters, digits and '-', "
                 f"start and end with a letter or digit, at most 63 characters{hint}"
             )
         return value
@@ -75,14 +75,14 @@ def _check_schedule(value: str | None) -> str | None:
         if text not in SCHEDULE_PRESETS:
             close = did_you_mean(text, SCHEDULE_PRESETS)
             raise ValueError(
-                f"unknown schedule preset '{text}'; {close + ' ' if close else ''}"
+                f"unknown schedule preset '{shorten(text)}'; {close + ' ' if close else ''}"
                 f"use one of {', '.join(SCHEDULE_PRESETS)} or a cron expression like '0 6 * * *'"
             )
         return text
     fields = text.split()
     if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
         raise ValueError(
-            f"'{text}' is not a cron expression (5 fields: minute hour day month weekday) "
+            f"'{shorten(text)}' is not a cron expression (5 fields: minute hour day month weekday) "
             "or a preset like '@daily'; e.g. '0 6 * * *' for 06:00 every day"
         )
     for field_text, (name, low, high, names) in zip(fields, _CRON_RANGES, strict=True):
@@ -141,7 +141,8 @@ def _check_env_name(value: str) -> str:
             suggestion = "_" + suggestion
         hint = f"; try '{suggestion}'" if suggestion and ENV_NAME.fullmatch(suggestion) else ""
         raise ValueError(
-            f"'{value}' is not a valid environment variable name: use letters, digits and '_', "
+            f"'{shorten(value)}' is not a valid environment variable name: use letters, digits "
+            "and '_', "
             f"not starting with a digit{hint}"
         )
     return value
@@ -150,7 +151,7 @@ def _check_env_name(value: str) -> str:
 def _check_secret_key(value: str) -> str:
     if not SECRET_KEY.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not a valid Secret key: use letters, digits, '-', '_' and '.', "
+            f"'{shorten(value)}' is not a valid Secret key: use letters, digits, '-', '_' and '.', "
             "at most 253 characters"
         )
     return value
@@ -159,7 +160,7 @@ def _check_secret_key(value: str) -> str:
 def _check_image(value: str) -> str:
     if not value.strip() or any(c.isspace() for c in value):
         raise ValueError(
-            f"'{value}' is not an image reference, e.g. registry.internal/team/app:1.0"
+            f"'{shorten(value)}' is not an image reference, e.g. registry.internal/team/app:1.0"
         )
     return value
 
@@ -170,7 +171,7 @@ def _airflow_id(what: str) -> AfterValidator:
             suggestion = re.sub(r"[^A-Za-z0-9_-]+", "_", value).strip("_-")[:100]
             hint = f"; try '{suggestion}'" if suggestion and TASK_NAME.fullmatch(suggestion) else ""
             raise ValueError(
-                f"'{value}' is not a valid {what} name: use letters, digits, '_' and '-', "
+                f"'{shorten(value)}' is not a valid {what} name: use letters, digits, '_' and '-', "
                 f"not starting with '-', at most 100 characters{hint}"
             )
         return value

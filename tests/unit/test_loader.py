@@ -366,3 +366,9 @@ def test_pipeline_level_keys_in_a_task_say_where_they_belong(
         )
     (message,) = _messages(text)
     assert f"unknown key '{key}'; {hint}" in message
+
+
+def test_very_long_values_are_shortened_in_messages() -> None:
+    (message,) = _messages(JOB.replace("team: vision", "team: " + "v" * 100_000))
+    assert "… (100,000 characters)' is not a valid team name" in message
+    assert len(message) < 600
