@@ -6,6 +6,7 @@ The conf is validated and guarded like a spec file before any pod is created.
 from airflow.sdk import DAG
 
 from airflow_platform.dagfactory import START_DATE
+from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators import JobOperator
 
 with DAG(
@@ -18,5 +19,7 @@ with DAG(
     "Use `airflow-platform submit SPEC`.",
     max_active_runs=16,
     is_paused_upon_creation=False,
+    # The job's own `critical:` (from the conf) picks PagerDuty or Slack, as for file specs.
+    default_args=dict(CALLBACKS),
 ):
     JobOperator(task_id="run_job", job=None)
