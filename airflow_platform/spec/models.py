@@ -187,20 +187,14 @@ def _check_depends(value: list[str]) -> list[str]:
 
 Name = Annotated[str, _dns_label("name")]
 TeamName = Annotated[str, _dns_label("team name")]
-ExecutionScript = Annotated[
-    str | list[Annotated[str, WithJsonSchema({"type": ["string", "number"]})]],
-    BeforeValidator(_check_script),
-]
+ExecutionScript = Annotated[str | list[str], BeforeValidator(_check_script)]
 Schedule = Annotated[str | None, AfterValidator(_check_schedule)]
 EnvName = Annotated[
     str,
     AfterValidator(_check_env_name),
     WithJsonSchema({"type": "string", "pattern": f"^{ENV_NAME.pattern}$"}),
 ]
-# A plain YAML number or boolean is read as the text written: `PORT: 8080`, `DEBUG: true`.
-_SCALAR_SCHEMA = {"type": ["string", "number", "boolean"]}
-EnvValue = Annotated[str, WithJsonSchema(_SCALAR_SCHEMA)]
-Env = dict[EnvName, EnvValue]
+Env = dict[EnvName, str]
 Image = Annotated[str, AfterValidator(_check_image)]
 
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
