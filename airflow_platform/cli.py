@@ -179,8 +179,10 @@ def flavors(config_path: ConfigOption = None) -> None:
     """List the flavor catalog: CPU, memory, GPUs, longest run and who may use each."""
     config = _config(config_path)
     table = Table(title="Resource flavors")
-    for column in ("flavor", "cpu", "memory", "gpu", "max time", "teams", "description"):
-        table.add_column(column)
+    # Flavor names are what a scientist copies into a spec: never cut them.
+    table.add_column("flavor", no_wrap=True)
+    for column in ("cpu", "memory", "gpu", "max time", "teams", "description"):
+        table.add_column(column, overflow="fold")
     for name in config.flavor_names():
         flavor = config.flavors[name]
         gpu = (
@@ -414,7 +416,7 @@ def usage(
         return
     table = Table(title=f"Requested vs used, last {since} (margin {margin:.0%})")
     for column in ("team", "job", "flavor", "requested", "peak memory", "cpu", "fits", "advice"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
         requested = (
             f"{r.requested_cpu_cores:g} CPU, {format_memory(r.requested_memory_bytes)}"
