@@ -60,6 +60,10 @@ class PolicyViolation(AirflowFailException):
     reasons: tuple[str, ...] = ()  # the violations' bounded reasons, for metrics
 
 
+class ConfRejected(PolicyViolation):
+    """An ad-hoc run's conf is not a valid, allowed job spec."""
+
+
 class JobOperator(KubernetesPodOperator):
     """Runs ``job`` as one guarded pod sized by its flavor (or locally on the local backend).
 
@@ -124,8 +128,7 @@ class JobOperator(KubernetesPodOperator):
         try:
             doc = validate_data(conf.get("spec", conf), "<run conf>")
         except SpecError as exc:
-            metrics.record_conf_rejection(conf.get("spec", conf))  # metrics (observability)
-            raise PolicyViolation(f"the run's conf is not a valid job spec:\n{exc}") from None
+            raise ConfRejected(f"the run's conf is not a valid job spec:\n{exc}") from None
         if not isinstance(doc.spec, JobSpec):
             raise PolicyViolation("the run's conf holds a pipeline; ad-hoc runs take one `job:`")
         self._job = doc.spec
@@ -155,8 +158,14 @@ class JobOperator(KubernetesPodOperator):
         return pod
 
     def execute(self, context: Any) -> Any:
-        job = self.job_for(context)
-        # --- metrics (observability): rejections and starts are pushed here ---
+        # --- metrics (observability): rejections and starts are pushed here, once per try
+        # (the failure callbacks read the job too) ---
+        try:
+            job = self.job_for(context)
+        except ConfRejected:
+            conf = (context["dag_run"].conf or {}) if context else {}
+            metrics.record_conf_rejection(conf.get("spec", conf))
+            raise
         try:
             _guard(job, load_config())
         except PolicyViolation as exc:
