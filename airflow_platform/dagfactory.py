@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, TaskGroup, get_parsing_context
 
@@ -220,7 +221,7 @@ def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -
         params={"critical": critical},
     ) as dag:
         if isinstance(spec, JobSpec):
-            operator_class(spec)(task_id=spec.name, job=spec, workdir=str(workdir), config=config)
+            _operator(spec, task_id=spec.name, workdir=str(workdir), config=config)
         else:
             _pipeline_tasks(doc, spec, workdir, config)
     return dag
@@ -229,6 +230,14 @@ def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -
 def operator_class(job: JobSpec) -> type[JobOperator] | type[SparkJobOperator]:
     """SparkJobOperator for a job with a `spark:` block, JobOperator for every other job."""
     return SparkJobOperator if job.spark is not None else JobOperator
+
+
+def _operator(job: JobSpec, **kwargs: Any) -> JobOperator | SparkJobOperator:
+    """The job's operator; the factory has just checked the job, so JobOperator need not."""
+    cls = operator_class(job)
+    if cls is JobOperator:
+        kwargs["policy_checked"] = True
+    return cls(job=job, **kwargs)
 
 
 def _pipeline_tasks(
@@ -240,9 +249,9 @@ def _pipeline_tasks(
         group = groups.get(task.group)
         if group is None:
             group = groups[task.group] = TaskGroup(group_id=task.group)
-        operators[task.task_id] = operator_class(task.job)(
+        operators[task.task_id] = _operator(
+            task.job,
             task_id=task.task_id,
-            job=task.job,
             workdir=str(workdir),
             dag_name=spec.dag.name,
             config=config,

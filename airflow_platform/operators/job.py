@@ -71,6 +71,10 @@ class JobOperator(KubernetesPodOperator):
         validated and guarded like a file before any pod is created.
     :param workdir: the spec's folder: the local backend runs the script there.
     :param dag_name: the pipeline (DAG) name, for the pod's labels.
+    :param config: the platform config to check against (default: ``load_config()``).
+    :param policy_checked: the caller has just checked ``job`` against this same ``config``
+        (the DAG factory does, for every spec), so the parse-time guard is not run twice. The
+        guard at task start always runs.
     Other arguments are the scheduling ones of ``BaseOperator`` (``task_id``, ``retries``,
     ``trigger_rule``, callbacks …); pod arguments are refused with a ``TypeError``.
     """
@@ -85,6 +89,7 @@ class JobOperator(KubernetesPodOperator):
         workdir: str | None = None,
         dag_name: str | None = None,
         config: PlatformConfig | None = None,
+        policy_checked: bool = False,
         **kwargs: Any,
     ) -> None:
         refused = sorted(set(kwargs) & _REFUSED)
@@ -98,7 +103,8 @@ class JobOperator(KubernetesPodOperator):
             limit = config.policy.max_execution_time
             startup = max(f.startup_allowance for f in config.flavors.values())
         else:
-            _guard(job, config)
+            if not policy_checked:
+                _guard(job, config)
             limit = job.execution_time
             startup = config.flavors[job.resource_flavor].startup_allowance
         allowance = int(startup.total_seconds())
