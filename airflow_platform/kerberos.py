@@ -179,25 +179,22 @@ def add_kerberos(
         V1VolumeMount(name=CCACHE_VOLUME, mount_path=CCACHE_DIR),
         krb5_conf_mount(),
     ]
-    init = V1Container(
-        name=INIT_CONTAINER,
-        image=kerberos.image,
-        command=["/bin/sh", "-c", kinit_script()],
-        env=env,
-        volume_mounts=mounts,
-        resources=_SIDE_RESOURCES,
-        security_context=security_context(),
-    )
-    renew = V1Container(
-        name=RENEW_CONTAINER,
-        image=kerberos.image,
-        command=["/bin/sh", "-c", renew_script()],
-        env=env,
-        volume_mounts=mounts,
-        resources=_SIDE_RESOURCES,
-        security_context=security_context(),
-        restart_policy="Always",  # a native sidecar: it ends with the pod's main container
-    )
+
+    def sidecar(name: str, script: str, **extra: str) -> V1Container:
+        return V1Container(
+            name=name,
+            image=kerberos.image,
+            command=["/bin/sh", "-c", script],
+            env=env,
+            volume_mounts=mounts,
+            resources=_SIDE_RESOURCES,
+            security_context=security_context(),
+            **extra,
+        )
+
+    init = sidecar(INIT_CONTAINER, kinit_script())
+    # A native sidecar: it ends with the pod's main container.
+    renew = sidecar(RENEW_CONTAINER, renew_script(), restart_policy="Always")
     spec = pod.spec
     spec.init_containers = [*(spec.init_containers or []), init, renew]
     spec.volumes = [

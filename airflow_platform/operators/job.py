@@ -8,7 +8,6 @@ DAG is parsed and again when the task starts, because the catalog may change in 
 
 from __future__ import annotations
 
-import inspect
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_platform import metrics
@@ -28,6 +26,7 @@ from airflow_platform.failures import (
     explain_timeout,
     failure_reason,
 )
+from airflow_platform.operators.rails import refuse, refused_arguments
 from airflow_platform.pods import RunContext, build_pod
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
@@ -39,15 +38,7 @@ from airflow_platform.validation import validate_data
 # activeDeadlineSeconds should end it first, with a clearer reason.
 TIMEOUT_MARGIN = timedelta(seconds=30)
 
-_BASE_ARGS = set(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
-# Arguments that would let a DAG step outside the rails: the pod, where and as whom it runs.
-_REFUSED = (set(inspect.signature(KubernetesPodOperator.__init__).parameters) - _BASE_ARGS) | {
-    "executor_config",
-    "run_as_user",
-    "execution_timeout",
-    "executor",
-    "queue",
-}
+_REFUSED = refused_arguments(KubernetesPodOperator)
 
 
 class JobFailed(AirflowException):
@@ -92,12 +83,9 @@ class JobOperator(KubernetesPodOperator):
         policy_checked: bool = False,
         **kwargs: Any,
     ) -> None:
-        refused = sorted(set(kwargs) & _REFUSED)
-        if refused:
-            raise TypeError(
-                f"JobOperator does not take {', '.join(refused)}: the platform derives the pod "
-                "from the job spec, its flavor and the policy"
-            )
+        refuse(
+            "JobOperator", kwargs, _REFUSED, "the pod from the job spec, its flavor and the policy"
+        )
         config = config or load_config()
         if job is None:
             limit = config.policy.max_execution_time
@@ -172,15 +160,16 @@ class JobOperator(KubernetesPodOperator):
             conf = (context["dag_run"].conf or {}) if context else {}
             metrics.record_conf_rejection(conf.get("spec", conf))
             raise
+        config = load_config()
         try:
-            _guard(job, load_config())
+            _guard(job, config)  # the task-start guard: the catalog may have changed
         except PolicyViolation as exc:
             metrics.record_rejection(job, exc.reasons)
             raise
-        metrics.record_start(job, load_config())
+        metrics.record_start(job, config)
         # --- end metrics ---
         if current_backend() is Backend.local:
-            return self._execute_local(job, context)
+            return self._execute_local(job, config, context)
         try:
             return super().execute(context)
         except AirflowException as exc:
@@ -239,9 +228,7 @@ class JobOperator(KubernetesPodOperator):
         folder = (root / source).resolve().parent if source else root
         return folder if folder.is_relative_to(root) and folder.is_dir() else root
 
-    def _execute_local(self, job: JobSpec, context: Any) -> None:
-        config = load_config()
-        _guard(job, config)
+    def _execute_local(self, job: JobSpec, config: PlatformConfig, context: Any) -> None:
         log_file = local_log_path(context["ti"].dag_id, context["run_id"], self.task_id)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("w") as sink:

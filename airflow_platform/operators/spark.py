@@ -8,31 +8,23 @@ flavors, Kerberos) is checked when the DAG is parsed and again before anything i
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import BaseOperator
 
 from airflow_platform import metrics, spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed, PolicyViolation, _guard
+from airflow_platform.operators.rails import refuse, refused_arguments
 from airflow_platform.pods import RunContext
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.models import JobSpec
 
-_BASE_ARGS = set(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
-_REFUSED = (set(inspect.signature(SparkSubmitOperator.__init__).parameters) - _BASE_ARGS) | {
-    "executor_config",
-    "run_as_user",
-    "execution_timeout",
-    "executor",
-    "queue",
-}
+_REFUSED = refused_arguments(SparkSubmitOperator)
 
 
 class PlatformSparkSubmitHook(SparkSubmitHook):
@@ -81,12 +73,12 @@ class SparkJobOperator(SparkSubmitOperator):
         spark_submit: str | None = None,
         **kwargs: Any,
     ) -> None:
-        refused = sorted(set(kwargs) & _REFUSED)
-        if refused:
-            raise TypeError(
-                f"SparkJobOperator does not take {', '.join(refused)}: the platform derives "
-                "the submission from the job spec, its flavors and the policy"
-            )
+        refuse(
+            "SparkJobOperator",
+            kwargs,
+            _REFUSED,
+            "the submission from the job spec, its flavors and the policy",
+        )
         config = config or load_config()
         _guard(job, config)
         startup = config.flavors[job.resource_flavor].startup_allowance

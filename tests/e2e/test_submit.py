@@ -140,7 +140,21 @@ def _wait_for_dag(airflow: Airflow, dag_id: str) -> None:
     pytest.fail(f"the dag-processor did not register {dag_id} within 180 s")
 
 
-def _submit(airflow: Airflow, spec: Path) -> subprocess.CompletedProcess[str]:
+def _write_job(airflow: Airflow, name: str, script: str) -> Path:
+    spec = airflow.jobs / "nlp" / f"{name}.yaml"
+    job = {
+        "team": "nlp",
+        "resource_flavor": "cpu-2gb",
+        "docker_image": "registry.internal/nlp/tools:0.3.1",
+        "execution_time": "2m",
+        "execution_script": script,
+    }
+    spec.write_text(yaml.safe_dump({"job": job}))
+    return spec
+
+
+def _cli(airflow: Airflow, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Runs `airflow-platform ARGS` against the test's Airflow as the test user."""
     env = {
         **airflow.env,
         "AIRFLOW_PLATFORM_API_URL": airflow.url,
@@ -148,44 +162,24 @@ def _submit(airflow: Airflow, spec: Path) -> subprocess.CompletedProcess[str]:
         "AIRFLOW_PLATFORM_API_PASSWORD": PASSWORD,
     }
     return subprocess.run(
-        [str(BIN / "airflow-platform"), "submit", str(spec), "--wait"],
+        [str(BIN / "airflow-platform"), *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
 
 
 def test_submit_wait_streams_the_log_and_exits_with_success(airflow_server: Airflow) -> None:
     """A good job: the URL is printed, the job's own output is streamed, exit status 0."""
     _wait_for_dag(airflow_server, "platform_job_runner")
-    spec = airflow_server.jobs / "nlp" / "hello.yaml"
-    spec.write_text(
-        yaml.safe_dump(
-            {
-                "job": {
-                    "team": "nlp",
-                    "resource_flavor": "cpu-2gb",
-                    "docker_image": "registry.internal/nlp/tools:0.3.1",
-                    "execution_time": "2m",
-                    "execution_script": "echo hello-from-the-job $AIRFLOW_PLATFORM_TEAM",
-                }
-            }
-        )
-    )
-    result = _submit(airflow_server, spec)
+    spec = _write_job(airflow_server, "hello", "echo hello-from-the-job $AIRFLOW_PLATFORM_TEAM")
+    result = _cli(airflow_server, "submit", str(spec), "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{airflow_server.url}/dags/platform_job_runner/runs/" in result.stdout
     assert "hello-from-the-job nlp" in result.stdout
     run_id = result.stdout.split("run ", 1)[1].split()[0]
-    status = subprocess.run(
-        [str(BIN / "airflow-platform"), "status", run_id],
-        env={**airflow_server.env, "AIRFLOW_PLATFORM_API_URL": airflow_server.url,
-             "AIRFLOW_PLATFORM_API_USERNAME": USER, "AIRFLOW_PLATFORM_API_PASSWORD": PASSWORD},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )  # fmt: skip
+    status = _cli(airflow_server, "status", run_id, timeout=60)
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"platform_job_runner {run_id}: success" in status.stdout
     assert "run_job: success" in status.stdout
@@ -194,20 +188,7 @@ def test_submit_wait_streams_the_log_and_exits_with_success(airflow_server: Airf
 def test_submit_wait_of_a_failing_job_exits_1_with_the_reason(airflow_server: Airflow) -> None:
     """A job exiting 7: the reason appears in the streamed log and submit exits 1."""
     _wait_for_dag(airflow_server, "platform_job_runner")
-    spec = airflow_server.jobs / "nlp" / "fails.yaml"
-    spec.write_text(
-        yaml.safe_dump(
-            {
-                "job": {
-                    "team": "nlp",
-                    "resource_flavor": "cpu-2gb",
-                    "docker_image": "registry.internal/nlp/tools:0.3.1",
-                    "execution_time": "2m",
-                    "execution_script": "exit 7",
-                }
-            }
-        )
-    )
-    result = _submit(airflow_server, spec)
+    spec = _write_job(airflow_server, "fails", "exit 7")
+    result = _cli(airflow_server, "submit", str(spec), "--wait")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "job fails exited with code 7" in result.stdout
