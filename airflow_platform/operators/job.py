@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -39,6 +39,7 @@ from airflow_platform.validation import validate_data
 TIMEOUT_MARGIN = timedelta(seconds=30)
 
 _REFUSED = refused_arguments(KubernetesPodOperator)
+_OWN_ARGUMENTS = ("job", "workdir", "dag_name", "config", "policy_checked")
 
 
 class JobFailed(AirflowException):
@@ -72,8 +73,48 @@ class JobOperator(KubernetesPodOperator):
 
     template_fields = ()
     ui_color = "#e4f0e8"
+    _job: JobSpec | None
+    workdir: str | None
+    dag_name: str | None
 
-    def __init__(
+    if TYPE_CHECKING:  # the real signature; at run time the hook below receives these arguments
+
+        def __init__(
+            self,
+            *,
+            job: JobSpec | None,
+            workdir: str | None = None,
+            dag_name: str | None = None,
+            config: PlatformConfig | None = None,
+            policy_checked: bool = False,
+            **kwargs: Any,
+        ) -> None: ...
+
+    # JobOperator has no ``__init__`` of its own on purpose: Airflow wraps every operator class's
+    # ``__init__`` in ``apply_defaults``, which re-merges default_args and deep-copies the DAG's
+    # params on each level (a third level cost a quarter of the DAG-parse time). Airflow calls
+    # this hook inside each level's wrapper instead, so the job's arguments become the KPO's here.
+    def _hook_apply_defaults(self, **kwargs: Any) -> tuple[tuple[()], dict[str, Any]]:
+        default_args = kwargs.get("default_args") or {}
+        if not _REFUSED.isdisjoint(default_args):
+            # A DAG's default_args may be shared with other operators; the pod ignores them.
+            for key in _REFUSED.intersection(default_args):
+                if key in kwargs and kwargs[key] is default_args[key]:
+                    del kwargs[key]
+        if "_job" not in self.__dict__:  # the outermost level: the caller's own arguments
+            if "job" not in kwargs:
+                raise TypeError("JobOperator needs job= (a JobSpec, or None for an ad-hoc run)")
+            refuse(
+                "JobOperator",
+                kwargs,
+                _REFUSED,
+                "the pod from the job spec, its flavor and the policy",
+            )
+            own = {key: kwargs.pop(key) for key in _OWN_ARGUMENTS if key in kwargs}
+            kwargs.update(self._pod_arguments(**own))
+        return (), kwargs
+
+    def _pod_arguments(
         self,
         *,
         job: JobSpec | None,
@@ -81,11 +122,8 @@ class JobOperator(KubernetesPodOperator):
         dag_name: str | None = None,
         config: PlatformConfig | None = None,
         policy_checked: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        refuse(
-            "JobOperator", kwargs, _REFUSED, "the pod from the job spec, its flavor and the policy"
-        )
+    ) -> dict[str, Any]:
+        """Guards the job at parse time, keeps our arguments, and derives the KPO's."""
         config = config or load_config()
         if job is None:
             limit = config.policy.max_execution_time
@@ -95,24 +133,24 @@ class JobOperator(KubernetesPodOperator):
                 _guard(job, config)
             limit = job.execution_time
             startup = config.flavors[job.resource_flavor].startup_allowance
+        # Set before BaseOperator.__init__ has run, so past its __setattr__ bookkeeping.
+        object.__setattr__(self, "_job", job)
+        object.__setattr__(self, "workdir", workdir)
+        object.__setattr__(self, "dag_name", dag_name)
         allowance = int(startup.total_seconds())
-        super().__init__(
-            name=job.name if job else "adhoc-job",
-            namespace=config.policy.jobs_namespace,
-            deferrable=True,
-            execution_timeout=limit + startup + TIMEOUT_MARGIN,
-            schedule_timeout_seconds=allowance,
-            startup_timeout_seconds=allowance + 300,
-            get_logs=True,
-            log_events_on_failure=True,
-            on_finish_action="delete_succeeded_pod"
+        return {
+            "name": job.name if job else "adhoc-job",
+            "namespace": config.policy.jobs_namespace,
+            "deferrable": True,
+            "execution_timeout": limit + startup + TIMEOUT_MARGIN,
+            "schedule_timeout_seconds": allowance,
+            "startup_timeout_seconds": allowance + 300,
+            "get_logs": True,
+            "log_events_on_failure": True,
+            "on_finish_action": "delete_succeeded_pod"
             if job and job.keep_failed_pod
             else "delete_pod",
-            **kwargs,
-        )
-        self._job = job
-        self.workdir = workdir
-        self.dag_name = dag_name
+        }
 
     def job_for(self, context: Any) -> JobSpec:
         """The job: given at construction, or validated from the run's conf (ad-hoc runs)."""

@@ -1,0 +1,125 @@
+"""JobOperator's rails at construction, with the real Airflow 3.3 operator machinery.
+
+No pod is created here: these are the arguments the operator takes, refuses and derives when
+a DAG is parsed (the cluster tests run the pods).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from airflow_platform.config import load_config
+from airflow_platform.spec.models import JobSpec
+from airflow_platform.validation import validate_data
+
+pytestmark = pytest.mark.airflow
+
+
+def _job(**fields: Any) -> JobSpec:
+    data = {
+        "name": "count-tokens",
+        "team": "nlp",
+        "resource_flavor": "cpu-2gb",
+        "docker_image": "registry.internal/nlp/tokens:1.0",
+        "execution_time": "15 minutes",
+        "execution_script": "python count.py",
+        **fields,
+    }
+    spec = validate_data({"job": data}, "<test>").spec
+    assert isinstance(spec, JobSpec)
+    return spec
+
+
+def _unchecked_job(**fields: Any) -> JobSpec:
+    """A spec that parses but breaks the policy (the guard, not the loader, must stop it)."""
+    return _job().model_copy(update=fields)
+
+
+def test_pod_arguments_are_derived_from_the_spec_and_the_flavor() -> None:
+    from airflow_platform.operators.job import TIMEOUT_MARGIN, JobOperator
+
+    config = load_config()
+    operator = JobOperator(task_id="count", job=_job(), dag_name="tokens", retries=2)
+    startup = config.flavors["cpu-2gb"].startup_allowance
+    assert operator.execution_timeout == timedelta(minutes=15) + startup + TIMEOUT_MARGIN
+    assert operator.deferrable is True
+    assert operator.namespace == config.policy.jobs_namespace
+    assert operator.schedule_timeout_seconds == int(startup.total_seconds())
+    assert operator.on_finish_action.value == "delete_pod"
+    assert (operator.retries, operator.dag_name, operator.name) == (2, "tokens", "count-tokens")
+    assert operator.job_for(None).name == "count-tokens"
+
+
+def test_a_spec_that_keeps_failed_pods_deletes_only_succeeded_ones() -> None:
+    from airflow_platform.operators.job import JobOperator
+
+    operator = JobOperator(task_id="count", job=_job(keep_failed_pod=True))
+    assert operator.on_finish_action.value == "delete_succeeded_pod"
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        {"image": "docker.io/anything:latest"},
+        {"container_resources": {"limits": {"memory": "1Ti"}}},
+        {"node_selector": {"any": "node"}},
+        {"namespace": "kube-system"},
+        {"queue": "gpu"},
+        {"executor_config": {"pod_override": {}}},
+        {"execution_timeout": timedelta(days=9)},
+    ],
+    ids=lambda argument: next(iter(argument)),
+)
+def test_every_argument_that_shapes_the_pod_is_refused(argument: dict[str, Any]) -> None:
+    from airflow_platform.operators.job import JobOperator
+
+    with pytest.raises(TypeError) as caught:
+        JobOperator(task_id="count", job=_job(), **argument)
+    assert str(caught.value) == (
+        f"JobOperator does not take {next(iter(argument))}: the platform derives the pod "
+        "from the job spec, its flavor and the policy"
+    )
+
+
+def test_pod_arguments_in_a_dags_default_args_do_not_reach_the_pod() -> None:
+    """default_args may be shared with other operators of a DAG: they are ignored, not applied."""
+    from airflow.sdk import DAG
+
+    from airflow_platform.operators.job import JobOperator
+
+    shared = {"image": "docker.io/other:latest", "queue": "gpu", "namespace": "kube-system"}
+    with DAG("shared_defaults", schedule=None, default_args={**shared, "retries": 3}):
+        operator = JobOperator(task_id="count", job=_job())
+    assert operator.retries == 3
+    assert operator.queue != "gpu"
+    assert operator.namespace == load_config().policy.jobs_namespace
+    assert operator.image != "docker.io/other:latest"
+
+
+def test_a_job_is_required() -> None:
+    from airflow_platform.operators.job import JobOperator
+
+    with pytest.raises(TypeError, match=r"JobOperator needs job="):
+        JobOperator(task_id="count")
+
+
+def test_the_parse_time_guard_refuses_a_job_outside_the_policy() -> None:
+    from airflow_platform.operators.job import JobOperator, PolicyViolation
+
+    with pytest.raises(PolicyViolation, match=r"job count-tokens breaks the platform policy"):
+        JobOperator(task_id="count", job=_unchecked_job(docker_image="docker.io/evil:latest"))
+
+
+def test_an_adhoc_operator_takes_the_widest_limits_until_its_conf_is_read() -> None:
+    from airflow_platform.operators.job import TIMEOUT_MARGIN, JobOperator
+
+    config = load_config()
+    operator = JobOperator(task_id="run_job", job=None)
+    widest = max(flavor.startup_allowance for flavor in config.flavors.values())
+    assert operator.execution_timeout == (
+        config.policy.max_execution_time + widest + TIMEOUT_MARGIN
+    )
+    assert operator.name == "adhoc-job"
