@@ -137,7 +137,7 @@ def load_spec(path: str | FsPath) -> Spec:
 
 def parse_spec_text(text: str, file: str) -> Document:
     data, source = parse_yaml(text, file)
-    return parse_spec_data(data, file, source)
+    return _parse_document(data, file, source)
 
 
 def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Document:
@@ -151,6 +151,12 @@ def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Do
                 for path in huge
             ]
         )
+    return _parse_document(data, file, source)
+
+
+def _parse_document(data: Any, file: str, source: SourceMap) -> Document:
+    """Validates a document's data; YAML holds no numbers, so only other data needs
+    ``parse_spec_data``'s check for numbers too long to read."""
     if not isinstance(data, dict):
         raise SpecError(
             [

@@ -29,6 +29,7 @@ DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+_WHITESPACE = re.compile(r"\s")  # the same characters as str.isspace()
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly",
                     "@quarterly", "@yearly", "@annually")  # fmt: skip
@@ -158,7 +159,7 @@ def _check_secret_key(value: str) -> str:
 
 
 def _check_image(value: str) -> str:
-    if not value.strip() or any(c.isspace() for c in value):
+    if not value or _WHITESPACE.search(value):
         raise ValueError(
             f"'{shorten(value)}' is not an image reference, e.g. registry.internal/team/app:1.0"
         )

@@ -12,7 +12,7 @@ string the author wrote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
 from typing import Any
 
 import yaml
@@ -29,13 +29,43 @@ _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "times
 Path = tuple[str | int, ...]
 
 
-@dataclass
 class SourceMap:
-    """Where each field path of a document starts (1-based line and column)."""
+    """Where each field path of a document starts (1-based line and column).
 
-    file: str
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    Given the document's ``text`` instead of its positions, it reads them when first asked:
+    a valid spec never needs them, so the fast path of ``parse_yaml`` skips them.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        values: dict[Path, tuple[int, int]] | None = None,
+        keys: dict[Path, tuple[int, int]] | None = None,
+        *,
+        text: str | None = None,
+    ) -> None:
+        self.file = file
+        self._values = {} if values is None else values
+        self._keys = {} if keys is None else keys
+        self._text = text
+
+    @property
+    def values(self) -> dict[Path, tuple[int, int]]:
+        """Where each value starts."""
+        self._read()
+        return self._values
+
+    @property
+    def keys(self) -> dict[Path, tuple[int, int]]:
+        """Where each mapping key starts."""
+        self._read()
+        return self._keys
+
+    def _read(self) -> None:
+        if self._text is not None:
+            text, self._text = self._text, None
+            located = _read_located(text, self.file)
+            self._values, self._keys = located.source.values, located.source.keys
 
     def locate(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The position of ``path`` (its key when ``key``), else of its nearest ancestor."""
@@ -114,23 +144,106 @@ def parse_yaml(text: str, file: str, *, start_hint: str = SPEC_START) -> tuple[A
             line=1,
             column=1,
         )
+    data = _read_plain(text)
+    if data is not _NOT_PLAIN:
+        return data, SourceMap(file, text=text)
+    reader = _read_located(text, file)
+    if reader.problems:
+        raise SpecError(reader.problems)
+    return reader.data, reader.source
+
+
+def _read_located(text: str, file: str) -> _Reader:
+    """Reads ``text`` with every position recorded; raises ``SpecError`` for what it cannot."""
     loader = yaml.CSafeLoader(text)
+    reader = _Reader(loader, file)
     try:
-        node = _compose(loader, file)
+        reader.read()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file, text) from None
     except yaml.YAMLError as exc:
         raise SpecError.single(file, f"not valid YAML: {exc}", line=1, column=1) from None
-    finally:
-        loader.dispose()
-    converter = _Converter(file)
-    try:
-        data = converter.convert(node, ())
     except _TooDeepError as exc:
         raise SpecError([exc.problem]) from None
-    if converter.problems:
-        raise SpecError(converter.problems)
-    return data, converter.source
+    finally:
+        loader.dispose()
+    return reader
+
+
+_NOT_PLAIN = object()
+# What YAML 1.1 reads as null when written plain (PyYAML's implicit null resolver).
+_NULL_TEXTS = frozenset(("", "~", "null", "Null", "NULL"))
+
+
+def _read_plain(text: str) -> Any:
+    """The data of a plainly valid document, or ``_NOT_PLAIN``.
+
+    Plainly valid: one document without tags, anchors, aliases, merge keys, duplicate or
+    non-scalar keys, within the depth and size limits — what nearly every spec is. This reads
+    it without positions; anything else (including every mistake) is left to ``_Reader``,
+    which records positions to explain it. Both give the same data for a plain document.
+    """
+    loader = yaml.CSafeLoader(text)
+    get = loader.get_event
+    try:
+        get()  # stream start
+        if type(get()) is not yaml.DocumentStartEvent:
+            return _NOT_PLAIN
+        # [open dict or list, the dict's key waiting for its value (or _WAITING_FOR_KEY)]
+        stack: list[list[Any]] = []
+        count = 0
+        while True:
+            event: Any = get()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    return _NOT_PLAIN
+                value = event.value
+                plain = event.implicit[0]
+                if plain and (value == "<<" or value == "="):  # merge and value tags
+                    return _NOT_PLAIN
+                if not stack or stack[-1][1] is not _WAITING_FOR_KEY:  # a value, not a key
+                    count += 1
+                    if plain and value in _NULL_TEXTS:
+                        value = None
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
+                    return _NOT_PLAIN
+                if stack and stack[-1][1] is _WAITING_FOR_KEY:
+                    return _NOT_PLAIN  # a collection as a mapping key
+                count += 1
+                if kind is yaml.MappingStartEvent:
+                    stack.append([{}, _WAITING_FOR_KEY])
+                else:
+                    stack.append([[], None])
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                value = stack.pop()[0]
+            else:  # an alias
+                return _NOT_PLAIN
+            if count > MAX_NODES:
+                return _NOT_PLAIN
+            if not stack:
+                break
+            top = stack[-1]
+            container = top[0]
+            if type(container) is list:
+                container.append(value)
+            elif top[1] is _WAITING_FOR_KEY:
+                if value in container:
+                    return _NOT_PLAIN  # a duplicate key
+                top[1] = value
+            else:
+                container[top[1]] = value
+                top[1] = _WAITING_FOR_KEY
+        get()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            return _NOT_PLAIN
+        return value
+    except yaml.YAMLError:
+        return _NOT_PLAIN
+    finally:
+        loader.dispose()
 
 
 class _TooDeepError(Exception):
@@ -150,101 +263,313 @@ def _too_deep(file: str, mark: Any, path: Path = ()) -> Problem:
     )
 
 
-def _compose(loader: Any, file: str) -> yaml.Node:
-    """The document's node tree, built from libyaml's events without recursion.
+_STR = _TAG + "str"
+_NULL = _TAG + "null"
+_MERGE = _TAG + "merge"
+_MAP = _TAG + "map"
+_SEQ = _TAG + "seq"
+# Plain scalars whose implicit tag matters here (null, merge `<<`, value `=`) start with one of
+# these; every other implicit tag (int, bool, …) reads as text anyway, so the resolver is skipped.
+_RESOLVED_STARTS = "~nN<="
+_WAITING_FOR_KEY = object()  # a mapping frame's key slot before its next key
 
-    libyaml's own composer recurses in C, so a file of a few hundred thousand ``[`` crashes
-    the interpreter; this one keeps an explicit stack and stops at ``MAX_DEPTH``.
+
+class _Frame:
+    """An open sequence or mapping, its data, and where it sits."""
+
+    __slots__ = (
+        "anchor",
+        "data",
+        "first_line",
+        "height",
+        "is_map",
+        "key",
+        "key_text",
+        "mark",
+        "path",
+        "record",
+        "start_count",
+    )
+
+    def __init__(
+        self, is_map: bool, path: Path, mark: Any, anchor: str | None, record: bool, count: int
+    ) -> None:
+        self.is_map = is_map
+        self.data: Any = {} if is_map else []
+        self.path = path
+        self.mark = mark
+        self.anchor = anchor
+        self.record = record  # False inside a value that is dropped (bad key, duplicate)
+        self.start_count = count
+        self.height = 0  # how many levels of collections the finished value holds
+        self.key: Any = _WAITING_FOR_KEY  # the accepted key, None if dropped, or waiting
+        self.key_text: str | None = None  # the pending key as written (names syntax errors)
+        self.first_line: dict[str, int] = {}
+
+
+class _Done:
+    """A finished value (or key), and what an ``*alias`` of it expands to."""
+
+    __slots__ = ("data", "height", "key_ok", "mark", "merge", "size", "text")
+
+    def __init__(
+        self,
+        data: Any,
+        mark: Any,
+        *,
+        size: int = 1,
+        height: int = 0,
+        text: str | None = None,
+        key_ok: bool = False,
+        merge: bool = False,
+    ) -> None:
+        self.data, self.mark, self.size = data, mark, size
+        self.height = height  # levels of collections it holds (0 for a scalar)
+        self.text = text  # a scalar's source text
+        self.key_ok = key_ok  # a scalar that may serve as a mapping key
+        self.merge = merge  # a `<<` that YAML 1.1 reads as a merge key
+
+
+class _Reader:
+    """Turns libyaml's events into plain data and a source map in one pass, without recursion.
+
+    libyaml's own composer recurses in C, so a file of a few hundred thousand ``[`` crashes the
+    interpreter; this reader keeps an explicit stack and stops at ``MAX_DEPTH``. It builds no
+    node tree: each event goes straight into the data it belongs to.
     """
-    loader.get_event()  # stream start
-    start = loader.get_event()
-    if isinstance(start, yaml.StreamEndEvent):
-        raise SpecError.single(file, "file holds no YAML document", line=1, column=1)
-    anchors: dict[str, yaml.Node] = {}
-    # Open collections: (node, anchor, key waiting for its value in a mapping).
-    stack: list[list[Any]] = []
-    root: yaml.Node | None = None
-    while root is None:
-        try:
-            event: Any = loader.get_event()
-        except yaml.MarkedYAMLError as exc:
-            # Remember which field was being read, to name it in the syntax error.
-            exc.spec_path = _open_path(stack)  # type: ignore[attr-defined]
-            raise
-        start_mark: Any = event.start_mark
-        done: Any = None
-        anchor = getattr(event, "anchor", None)
-        if isinstance(event, yaml.AliasEvent):
-            if event.anchor not in anchors:
+
+    def __init__(self, loader: Any, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.source = SourceMap(file)
+        self.problems: list[Problem] = []
+        self.count = 0  # values read, aliases counted expanded
+        self.anchors: dict[str, _Done] = {}
+        self.stack: list[_Frame] = []
+        self.data: Any = None
+
+    def read(self) -> None:
+        loader = self.loader
+        loader.get_event()  # stream start
+        if isinstance(loader.get_event(), yaml.StreamEndEvent):
+            raise SpecError.single(self.file, "file holds no YAML document", line=1, column=1)
+        stack = self.stack
+        while True:
+            try:
+                event: Any = loader.get_event()
+            except yaml.MarkedYAMLError as exc:
+                # Remember which field was being read, to name it in the syntax error.
+                exc.spec_path = self._open_path()  # type: ignore[attr-defined]
+                raise
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                done = self._scalar(event)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                self._open(event, kind is yaml.MappingStartEvent)
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                done = self._close(stack.pop())
+            elif kind is yaml.AliasEvent:
+                done = self._alias(event)
+            else:  # pragma: no cover - libyaml emits nothing else inside a document
                 raise SpecError.single(
-                    file,
-                    f"alias '*{event.anchor}' refers to no anchor defined before it",
-                    hint=f"define `&{event.anchor}` earlier in the file, or write the value out",
-                    line=start_mark.line + 1,
-                    column=start_mark.column + 1,
+                    self.file, f"unexpected YAML event {event}", line=1, column=1
                 )
-            done = anchors[event.anchor]
-        elif isinstance(event, yaml.ScalarEvent):
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-            end_mark: Any = event.end_mark
-            done = yaml.ScalarNode(tag, event.value, start_mark, end_mark, style=event.style)
-        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            if len(stack) >= MAX_DEPTH:
-                raise SpecError([_too_deep(file, event.start_mark)])
-            kind = (
-                yaml.SequenceNode
-                if isinstance(event, yaml.SequenceStartEvent)
-                else yaml.MappingNode
+            if not stack:
+                break
+            self._place(stack[-1], done)
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            mark: Any = loader.peek_event().start_mark
+            raise SpecError.single(
+                self.file,
+                "invalid YAML: file holds more than one YAML document (a second `---`)",
+                hint="put each job or pipeline in a file of its own",
+                line=mark.line + 1,
+                column=mark.column + 1,
             )
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(kind, None, event.implicit)
-            stack.append([kind(tag, [], start_mark, None), anchor, None])
-            continue
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            done, anchor, _ = stack.pop()
-            done.end_mark = event.end_mark
-        else:  # pragma: no cover - libyaml emits nothing else inside a document
-            raise SpecError.single(file, f"unexpected YAML event {event}", line=1, column=1)
-        if anchor is not None:
-            anchors[anchor] = done
-        if not stack:
-            root = done
-            break
-        parent = stack[-1]
-        if isinstance(parent[0], yaml.SequenceNode):
-            parent[0].value.append(done)
-        elif parent[2] is None:
-            parent[2] = done
-        else:
-            parent[0].value.append((parent[2], done))
-            parent[2] = None
-    loader.get_event()  # document end
-    if not loader.check_event(yaml.StreamEndEvent):
-        mark: Any = loader.peek_event().start_mark
-        raise SpecError.single(
-            file,
-            "invalid YAML: file holds more than one YAML document (a second `---`)",
-            hint="put each job or pipeline in a file of its own",
-            line=mark.line + 1,
-            column=mark.column + 1,
+        self.data = done.data
+
+    def _slot(self) -> tuple[Path, bool, bool]:
+        """Where the next value goes: its path, whether it is recorded, whether it is a key."""
+        if not self.stack:
+            return (), True, False
+        parent = self.stack[-1]
+        if not parent.is_map:
+            return (*parent.path, len(parent.data)), parent.record, False
+        if parent.key is _WAITING_FOR_KEY:
+            return parent.path, False, True
+        if parent.key is None:
+            return (*parent.path, parent.key_text or ""), False, False
+        return (*parent.path, parent.key), parent.record, False
+
+    def _value_seen(self, path: Path, mark: Any, size: int) -> None:
+        """Locates a recorded value and counts it; refuses documents that expand too far."""
+        self.source.values.setdefault(path, (mark.line + 1, mark.column + 1))
+        before = self.count
+        self.count += size
+        if before <= MAX_NODES < self.count:
+            # Point at the top-level field being expanded: an alias's value sits wherever its
+            # anchor was defined, and its expanded path means nothing to the author.
+            top = path[:1]
+            line, column = self.source.keys.get(top) or self.source.values.get(top, (1, 1))
+            self.problems.append(
+                Problem(
+                    self.file,
+                    line,
+                    column,
+                    join_path(top),
+                    f"document expands to more than {MAX_NODES:,} values (aliases that multiply)",
+                    "write the values out instead of nesting `*alias` references",
+                )
+            )
+
+    def _fail(self, mark: Any, path: Path, message: str, hint: str = "") -> None:
+        self.problems.append(
+            Problem(self.file, mark.line + 1, mark.column + 1, join_path(path), message, hint)
         )
-    return root
 
+    def _tag_refused(self, tag: str, mark: Any, path: Path) -> None:
+        self._fail(
+            mark,
+            path,
+            f"YAML tag '{tag.replace(_TAG, '!!')}' is not allowed: specs are data and cannot "
+            "construct objects",
+            hint="remove the tag; write the value as plain text",
+        )
 
-def _open_path(stack: list[list[Any]]) -> Path:
-    """The field path of the collections being composed: keys, and indexes in lists."""
-    parts: list[str | int] = []
-    for node, _anchor, key in stack:
-        if isinstance(node, yaml.SequenceNode):
-            parts.append(len(node.value))
-        elif isinstance(key, yaml.ScalarNode):
-            parts.append(str(key.value))
+    def _scalar(self, event: Any) -> _Done:
+        value: str = event.value
+        tag = event.tag
+        if tag is None or tag == "!":
+            if event.implicit[0] and value[:1] in _RESOLVED_STARTS:
+                tag = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
+            else:
+                tag = _STR
+        mark = event.start_mark
+        path, record, is_key = self._slot()
+        if record and not is_key:
+            self._value_seen(path, mark, 1)
+            if tag not in _SCALAR_TAGS:
+                self._tag_refused(tag, mark, path)
+        data = None if tag == _NULL or tag not in _SCALAR_TAGS else value
+        done = _Done(data, mark, text=value, key_ok=tag in _SCALAR_TAGS, merge=tag == _MERGE)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = done
+        return done
+
+    def _open(self, event: Any, is_map: bool) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise SpecError([_too_deep(self.file, event.start_mark)])
+        path, record, is_key = self._slot()
+        mark = event.start_mark
+        if record and not is_key:
+            self._value_seen(path, mark, 1)
+            tag = event.tag
+            if tag not in (None, "!", _MAP if is_map else _SEQ):
+                self._tag_refused(tag, mark, path)
+        frame = _Frame(is_map, path, mark, event.anchor, record and not is_key, self.count)
+        self.stack.append(frame)
+
+    def _close(self, frame: _Frame) -> _Done:
+        done = _Done(
+            frame.data,
+            frame.mark,
+            size=self.count - frame.start_count + 1,
+            height=frame.height + 1,
+        )
+        if frame.anchor is not None:
+            self.anchors[frame.anchor] = done
+        return done
+
+    def _alias(self, event: Any) -> _Done:
+        mark = event.start_mark
+        anchored = self.anchors.get(event.anchor)
+        if anchored is None:
+            raise SpecError.single(
+                self.file,
+                f"alias '*{event.anchor}' refers to no anchor defined before it",
+                hint=f"define `&{event.anchor}` earlier in the file, or write the value out",
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
+        path, record, is_key = self._slot()
+        if is_key or not record:
+            return anchored
+        if len(path) + anchored.height > MAX_DEPTH:
+            raise _TooDeepError(_too_deep(self.file, mark, path[:1]))
+        self._value_seen(path, anchored.mark, anchored.size)
+        if self.count > MAX_NODES:
+            data = None
+        elif anchored.height:  # each use gets its own copy, as if written out
+            data = copy.deepcopy(anchored.data)
         else:
-            break
-    return tuple(parts)
+            data = anchored.data
+        return _Done(data, anchored.mark, size=anchored.size, height=anchored.height)
+
+    def _place(self, parent: _Frame, done: _Done) -> None:
+        """Puts a finished value (or key) into the collection that holds it."""
+        if done.height >= parent.height:
+            parent.height = done.height
+        if not parent.is_map:
+            parent.data.append(done.data)
+        elif parent.key is _WAITING_FOR_KEY:
+            self._accept_key(parent, done)
+        else:
+            if parent.key is not None:
+                parent.data[parent.key] = done.data
+            parent.key, parent.key_text = _WAITING_FOR_KEY, None
+
+    def _accept_key(self, parent: _Frame, done: _Done) -> None:
+        """Takes a plain, new key; drops (with a problem) any other, and later its value."""
+        parent.key, parent.key_text = None, done.text
+        if done.merge:
+            if parent.record:
+                self._fail(
+                    done.mark,
+                    parent.path,
+                    "merge keys (`<<`) are not supported",
+                    hint="write the keys out, or use `dag.defaults` for values shared by tasks",
+                )
+            return
+        key = done.text
+        if done.height or not done.key_ok or key is None:
+            if parent.record:
+                self._fail(
+                    done.mark,
+                    parent.path,
+                    "mapping keys must be plain names",
+                    hint="write the key as a word followed by a colon, e.g. `team:`",
+                )
+            return
+        if not parent.record:
+            return
+        key_path = (*parent.path, key)
+        first = parent.first_line.get(key)
+        if first is not None:
+            self._fail(
+                done.mark,
+                key_path,
+                f"duplicate key '{key}' (first defined on line {first})",
+                hint="keep one of them",
+            )
+            return
+        line = done.mark.line + 1
+        parent.first_line[key] = line
+        self.source.keys[key_path] = (line, done.mark.column + 1)
+        parent.key = key
+
+    def _open_path(self) -> Path:
+        """The field path of the collections being read: keys, and indexes in lists."""
+        parts: list[str | int] = []
+        for frame in self.stack:
+            if not frame.is_map:
+                parts.append(len(frame.data))
+            elif frame.key_text is not None and frame.key is not _WAITING_FOR_KEY:
+                parts.append(frame.key_text)
+            else:
+                break
+        return tuple(parts)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
@@ -266,112 +591,3 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     return SpecError.single(
         file, f"invalid YAML: {problem}", hint=hint, path=path, line=line, column=column
     )
-
-
-class _Converter:
-    def __init__(self, file: str) -> None:
-        self.source = SourceMap(file)
-        self.problems: list[Problem] = []
-        self.visited = 0
-
-    def _fail(self, node: yaml.Node, path: Path, message: str, hint: str = "") -> None:
-        mark = node.start_mark
-        self.problems.append(
-            Problem(
-                self.source.file, mark.line + 1, mark.column + 1, join_path(path), message, hint
-            )
-        )
-
-    def convert(self, node: yaml.Node, path: Path) -> Any:
-        self.visited += 1
-        if self.visited > MAX_NODES:
-            if self.visited == MAX_NODES + 1:
-                # Point at the top-level field being expanded: the node itself sits wherever
-                # its anchor was defined, and its expanded path means nothing to the author.
-                top = path[:1]
-                line, column = self.source.keys.get(top) or self.source.values.get(top, (1, 1))
-                self.problems.append(
-                    Problem(
-                        self.source.file,
-                        line,
-                        column,
-                        join_path(top),
-                        f"document expands to more than {MAX_NODES:,} values "
-                        "(aliases that multiply)",
-                        "write the values out instead of nesting `*alias` references",
-                    )
-                )
-            return None
-        if len(path) > MAX_DEPTH:
-            raise _TooDeepError(_too_deep(self.source.file, node.start_mark, path[:1]))
-        self.source.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            self._check_tag(node, path, _TAG + "seq")
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            self._check_tag(node, path, _TAG + "map")
-            return self._mapping(node, path)
-        self._fail(node, path, "unsupported YAML node")
-        return None
-
-    def _check_tag(self, node: yaml.Node, path: Path, expected: str) -> bool:
-        if node.tag == expected or (isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS):
-            return True
-        tag = node.tag.replace(_TAG, "!!")
-        self._fail(
-            node,
-            path,
-            f"YAML tag '{tag}' is not allowed: specs are data and cannot construct objects",
-            hint="remove the tag; write the value as plain text",
-        )
-        return False
-
-    def _scalar(self, node: yaml.ScalarNode, path: Path) -> str | None:
-        if not self._check_tag(node, path, _TAG + "str"):
-            return None
-        if node.tag == _TAG + "null":
-            return None
-        text: str = node.value
-        return text
-
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        first_seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS | {
-                _TAG + "merge"
-            }:
-                self._fail(
-                    key_node,
-                    path,
-                    "mapping keys must be plain names",
-                    hint="write the key as a word followed by a colon, e.g. `team:`",
-                )
-                continue
-            key = str(key_node.value)
-            if key_node.tag == _TAG + "merge":
-                self._fail(
-                    key_node,
-                    path,
-                    "merge keys (`<<`) are not supported",
-                    hint="write the keys out, or use `dag.defaults` for values shared by tasks",
-                )
-                continue
-            key_path = (*path, key)
-            if key in first_seen:
-                self._fail(
-                    key_node,
-                    key_path,
-                    f"duplicate key '{key}' (first defined on line {first_seen[key]})",
-                    hint="keep one of them",
-                )
-                continue
-            first_seen[key] = key_node.start_mark.line + 1
-            self.source.keys[key_path] = (
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
-            )
-            out[key] = self.convert(value_node, key_path)
-        return out

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.yamlsafe import MAX_DEPTH, MAX_FILE_BYTES, parse_yaml, read_text
+from airflow_platform.spec.yamlsafe import (
+    _NOT_PLAIN,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    _read_located,
+    _read_plain,
+    parse_yaml,
+    read_text,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -227,3 +241,113 @@ def test_read_text_names_utf16_files(encoding: str) -> None:
         data = ("\ufeff" + "job: x\n").encode(encoding)
     with pytest.raises(SpecError, match=r"f\.yaml:1:1: the file is UTF-16 text, not UTF-8"):
         read_text(data, "f.yaml")
+
+
+# --- the fast reader and the located reader agree ----------------------------------------------
+#
+# parse_yaml reads a plainly valid document without positions (`_read_plain`) and leaves
+# everything else to the reader that records them (`_read_located`); the source map of a fast
+# read is filled by the located reader when first asked. These check that the two give the same
+# data on every document the fast one accepts, and that it declines what it must not judge.
+
+_FUZZ = settings(max_examples=200, derandomize=True, database=None, deadline=None)
+_WORDS = ["job", "name", "env", "no", "on", "~", "null", "Null", "", "<<", "=", "1e3", "x y"]
+_TOKENS = [
+    "a", "b", ":", " ", "\n", "  ", "- ", "[", "]", "{", "}", ",", "&x ", "*x", "<<", "=",
+    "!!str ", "~", "null", "'q'", '"d"', "? ", "#c", "---\n", "|\n  t", "no", "1",
+]  # fmt: skip
+_trees = st.recursive(
+    st.one_of(st.none(), st.sampled_from(_WORDS), st.text(max_size=12)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(_WORDS), st.text(max_size=8)), children, max_size=4
+        ),
+    ),
+    max_leaves=25,
+)
+
+
+def _both(text: str) -> tuple[Any, Any]:
+    """(fast data or _NOT_PLAIN, located (data, values, keys) or the SpecError's text)."""
+    try:
+        located = _read_located(text, "f.yaml")
+        slow: Any = (located.data, located.source.values, located.source.keys, located.problems)
+    except SpecError as exc:
+        slow = str(exc)
+    return _read_plain(text), slow
+
+
+@_FUZZ
+@given(_trees, st.booleans())
+def test_fast_and_located_readers_agree_on_dumped_trees(tree: Any, flow: bool) -> None:
+    text = yaml.safe_dump(tree, default_flow_style=flow, allow_unicode=True)
+    fast, slow = _both(text)
+    if fast is not _NOT_PLAIN:
+        assert not isinstance(slow, str)
+        assert not slow[3]
+        assert fast == slow[0]
+        data, source = parse_yaml(text, "f.yaml")
+        assert data == fast
+        assert (source.values, source.keys) == (slow[1], slow[2])
+
+
+@_FUZZ
+@given(st.lists(st.sampled_from(_TOKENS), max_size=30).map("".join))
+def test_fast_reader_reads_only_what_the_located_reader_accepts(text: str) -> None:
+    fast, slow = _both(text)
+    if fast is not _NOT_PLAIN:
+        assert not isinstance(slow, str), (text, slow)
+        assert not slow[3], (text, slow)
+        assert fast == slow[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\n",
+        "a: *x\n",
+        "a: !!str 1\n",
+        "a: 1\na: 2\n",
+        "<<: {a: 1}\n",
+        "a: =\n",
+        "? [a]\n: 1\n",
+        "a: 1\n---\nb: 2\n",
+        "a: [1\n",
+        "a: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n",
+        "a: [" + ",".join(["1"] * 20_001) + "]\n",
+    ],
+    ids=[
+        "anchor",
+        "alias",
+        "tag",
+        "duplicate",
+        "merge",
+        "value-tag",
+        "complex-key",
+        "two-documents",
+        "syntax",
+        "too-deep",
+        "too-many",
+    ],
+)
+def test_the_fast_reader_declines_what_needs_explaining(text: str) -> None:
+    assert _read_plain(text) is _NOT_PLAIN
+
+
+def test_a_fast_read_locates_problems_found_later() -> None:
+    """Positions are read only when a later check asks for one, and are then exact."""
+    data, source = parse_yaml("job:\n  team: vision\n  env: {A: b}\n", "f.yaml")
+    assert data == {"job": {"team": "vision", "env": {"A": "b"}}}
+    assert source.problem(("job", "env", "A"), "bad").line == 3
+    assert source.locate(("job", "team"), key=True) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "spec", sorted(Path(__file__).resolve().parents[2].joinpath("jobs").rglob("*.yaml")), ids=str
+)
+def test_example_specs_take_the_fast_path_and_read_the_same(spec: Path) -> None:
+    text = spec.read_text()
+    fast, slow = _both(text)
+    assert fast is not _NOT_PLAIN
+    assert fast == slow[0]
