@@ -113,8 +113,12 @@ def load_dags(
     *,
     config: PlatformConfig | None = None,
     only_dag_id: str | None = None,
+    fileloc: str | None = None,
 ) -> FactoryResult:
-    """Builds the DAGs of every spec under ``folder`` (or just ``only_dag_id``'s); never raises."""
+    """Builds the DAGs of every spec under ``folder`` (or just ``only_dag_id``'s); never raises.
+
+    ``fileloc`` is the DAG file that Airflow should record for every DAG (see ``build_dag``).
+    """
     folder = folder or jobs_dir()
     result = FactoryResult()
     try:
@@ -124,7 +128,7 @@ def load_dags(
         return result
     files: Iterable[Path] = _candidates(folder, only_dag_id) if only_dag_id else spec_files(folder)
     with _collector_paused():
-        _build_all(folder, files, config, only_dag_id, result)
+        _build_all(folder, files, config, only_dag_id, fileloc, result)
     return result
 
 
@@ -153,6 +157,7 @@ def _build_all(
     files: Iterable[Path],
     config: PlatformConfig,
     only_dag_id: str | None,
+    fileloc: str | None,
     result: FactoryResult,
 ) -> None:
     owners: dict[str, str] = {}
@@ -178,7 +183,7 @@ def _build_all(
             continue
         owners[dag_id] = name
         try:
-            result.dags[dag_id] = build_dag(doc, text, path.parent, config)
+            result.dags[dag_id] = build_dag(doc, text, path.parent, config, fileloc=fileloc)
         except Exception as exc:  # one spec that breaks the builder must not hide the others
             log.exception("building the DAG of %s failed", name)
             result.errors[name] = f"{name}: the platform could not build its DAG: {exc}"
@@ -187,8 +192,14 @@ def _build_all(
             break
 
 
-def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -> DAG:
-    """The DAG of one validated spec: one task per job, task groups for pipeline stages."""
+def build_dag(
+    doc: Document, text: str, workdir: Path, config: PlatformConfig, *, fileloc: str | None = None
+) -> DAG:
+    """The DAG of one validated spec: one task per job, task groups for pipeline stages.
+
+    ``fileloc``: the DAG file that builds it, where Airflow re-parses it to run a task (by
+    default Airflow records the file that called ``DAG()``, this module).
+    """
     spec = doc.spec
     if isinstance(spec, JobSpec):
         name, team, schedule, critical, retries = (
@@ -220,6 +231,10 @@ def build_dag(doc: Document, text: str, workdir: Path, config: PlatformConfig) -
         default_args={"owner": team, "retries": retries, **CALLBACKS},
         params={"critical": critical},
     ) as dag:
+        if fileloc:
+            # Set inside the block: Airflow hashes a DAG by its fileloc when the block ends,
+            # and a DAG whose hash changed afterwards is bagged twice.
+            dag.fileloc = fileloc
         if isinstance(spec, JobSpec):
             _operator(spec, task_id=spec.name, workdir=str(workdir), config=config)
         else:
@@ -273,9 +288,7 @@ def dags_for_airflow(dag_file: str, folder: Path | None = None) -> dict[str, DAG
     Invalid specs are reported as the DAG file's import error (see ``_report_import_error``).
     """
     only = get_parsing_context().dag_id
-    result = load_dags(folder, only_dag_id=only)
-    for dag in result.dags.values():
-        dag.fileloc = dag_file
+    result = load_dags(folder, only_dag_id=only, fileloc=dag_file)
     if result.errors:
         text = result.error_text()
         log.error("invalid job specs:\n%s", text)

@@ -66,6 +66,19 @@ def test_every_example_spec_imports_without_an_import_error(airflow_db: Path) ->
     } <= set(bag.dag_ids)
 
 
+def test_the_importer_finds_each_dag_once_recorded_in_the_dag_file(airflow_db: Path) -> None:
+    """Airflow's importer collects a file's DAGs from its globals and from the DAGs closed
+    while it ran, deduplicated by hash: a DAG changed after its block ended would be found
+    (validated, bagged) twice."""
+    from airflow.dag_processing.importers.python_importer import PythonDagImporter
+
+    result = PythonDagImporter().import_file(ENTRY, bundle_path=ENTRY.parent)
+    ids = [dag.dag_id for dag in result.dags]
+    assert sorted(ids) == sorted(set(ids))
+    assert {"train-classifier", "count-tokens", "strain-normalization"} <= set(ids)
+    assert {dag.fileloc for dag in result.dags} == {str(ENTRY)}
+
+
 def test_bad_specs_never_hide_good_ones_and_show_validate_text(
     airflow_db: Path, jobs_dir: Path
 ) -> None:
