@@ -8,6 +8,7 @@ runs as: with `kerberos: true` the platform logs the driver in as the team's pri
 from __future__ import annotations
 
 import argparse
+import sys
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as fn
@@ -22,10 +23,9 @@ def main() -> None:
     spark = SparkSession.builder.appName("trip-summary").getOrCreate()
     ugi = spark.sparkContext._jvm.org.apache.hadoop.security.UserGroupInformation  # type: ignore[union-attr]
     user = ugi.getCurrentUser()
-    print(
+    say(
         f"trip-summary: running as {user.getUserName()} "
-        f"(kerberos: {ugi.isSecurityEnabled()}, from keytab: {user.isFromKeytab()})",
-        flush=True,
+        f"(kerberos: {ugi.isSecurityEnabled()}, from keytab: {user.isFromKeytab()})"
     )
 
     trips = spark.read.option("header", True).csv(args.input)
@@ -45,12 +45,18 @@ def main() -> None:
     )
     summary.coalesce(1).write.mode("overwrite").option("header", True).csv(args.output)
     for row in summary.collect():
-        print(
+        say(
             f"trip-summary: {row.zone} trips={row.trips} total_fare={row.total_fare} "
-            f"avg_fare={row.avg_fare} fare_per_km={row.fare_per_km}",
-            flush=True,
+            f"avg_fare={row.avg_fare} fare_per_km={row.fare_per_km}"
         )
     spark.stop()
+
+
+def say(line: str) -> None:
+    """Prints ``line`` in one write: the JVM logs to the same stdout, and print() writes the
+    text and its newline apart, so a JVM line could land in between."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
