@@ -25,7 +25,9 @@ def refused_arguments(base: type[BaseOperator]) -> frozenset[str]:
 
 def refuse(operator: str, kwargs: Iterable[str], refused: frozenset[str], derived: str) -> None:
     """Raises ``TypeError`` naming every refused argument in ``kwargs`` and what replaces it."""
-    found = sorted(set(kwargs) & refused)
+    if refused.isdisjoint(kwargs):
+        return
+    found = sorted(refused.intersection(kwargs))
     if found:
         raise TypeError(
             f"{operator} does not take {', '.join(found)}: the platform derives {derived}"

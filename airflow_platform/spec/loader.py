@@ -33,6 +33,7 @@ _JOB_FIELDS_FROM_TASK = (
     "kerberos",
     "spark",
 )
+_DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
 
 
@@ -404,8 +405,8 @@ def _resolve_task(
     }
     for name in _JOB_FIELDS_FROM_TASK:
         value = getattr(task, name)
-        if value is None:
-            value = getattr(defaults, name, None)  # `spark` has no default
+        if value is None and name in _DEFAULTABLE:  # `spark` has no default
+            value = getattr(defaults, name)
         if value is not None:
             values[name] = value
     missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]

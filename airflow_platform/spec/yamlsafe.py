@@ -189,53 +189,55 @@ def _read_plain(text: str) -> Any:
         get()  # stream start
         if type(get()) is not yaml.DocumentStartEvent:
             return _NOT_PLAIN
+        scalar, alias = yaml.ScalarEvent, yaml.AliasEvent
+        map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        waiting, nulls = _WAITING_FOR_KEY, _NULL_TEXTS
         # [open dict or list, the dict's key waiting for its value (or _WAITING_FOR_KEY)]
         stack: list[list[Any]] = []
+        top: list[Any] | None = None  # stack[-1]
         count = 0
         while True:
             event: Any = get()
             kind = type(event)
-            if kind is yaml.ScalarEvent:
+            if kind is scalar:
                 if event.anchor is not None or event.tag is not None:
                     return _NOT_PLAIN
                 value = event.value
                 plain = event.implicit[0]
                 if plain and (value == "<<" or value == "="):  # merge and value tags
                     return _NOT_PLAIN
-                if not stack or stack[-1][1] is not _WAITING_FOR_KEY:  # a value, not a key
+                if top is None or top[1] is not waiting:  # a value, not a key
                     count += 1
-                    if plain and value in _NULL_TEXTS:
+                    if plain and value in nulls:
                         value = None
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            elif kind is map_start or kind is seq_start:
                 if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
                     return _NOT_PLAIN
-                if stack and stack[-1][1] is _WAITING_FOR_KEY:
+                if top is not None and top[1] is waiting:
                     return _NOT_PLAIN  # a collection as a mapping key
                 count += 1
-                if kind is yaml.MappingStartEvent:
-                    stack.append([{}, _WAITING_FOR_KEY])
-                else:
-                    stack.append([[], None])
+                top = [{}, waiting] if kind is map_start else [[], None]
+                stack.append(top)
                 continue
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                value = stack.pop()[0]
-            else:  # an alias
+            elif kind is alias:
                 return _NOT_PLAIN
+            else:  # the end of a mapping or sequence
+                value = stack.pop()[0]
+                top = stack[-1] if stack else None
             if count > MAX_NODES:
                 return _NOT_PLAIN
-            if not stack:
+            if top is None:
                 break
-            top = stack[-1]
             container = top[0]
-            if type(container) is list:
+            if top[1] is None:
                 container.append(value)
-            elif top[1] is _WAITING_FOR_KEY:
+            elif top[1] is waiting:
                 if value in container:
                     return _NOT_PLAIN  # a duplicate key
                 top[1] = value
             else:
                 container[top[1]] = value
-                top[1] = _WAITING_FOR_KEY
+                top[1] = waiting
         get()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             return _NOT_PLAIN
