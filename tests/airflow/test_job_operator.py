@@ -123,3 +123,19 @@ def test_an_adhoc_operator_takes_the_widest_limits_until_its_conf_is_read() -> N
         config.policy.max_execution_time + widest + TIMEOUT_MARGIN
     )
     assert operator.name == "adhoc-job"
+
+
+def test_the_hand_written_dag_example_of_the_platform_guide_builds() -> None:
+    """docs/platform-team.md's example, run as written (the spec path pointed at this checkout)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    guide = (root / "docs" / "platform-team.md").read_text()
+    section = guide.split("## A job inside a hand-written DAG", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("/opt/airflow/jobs/", f"{root}/jobs/")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "platform-team.md", "exec"), namespace)
+    operator = namespace["dag"].task_dict["count_tokens"]
+    assert operator.job_for(None).name == "count-tokens"
+    assert operator.retries == 2
