@@ -73,7 +73,7 @@ def main() -> int:
     best("  list the spec files", n, lambda: dagfactory.spec_files(jobs))
     best("  read the files", n, lambda: [f.read_bytes() for f in files])
     best(
-        "  YAML: parse_yaml (libyaml events + source map)",
+        "  YAML: parse_yaml (libyaml events; positions on demand)",
         n,
         lambda: [parse_yaml(*t) for t in texts],
     )
