@@ -56,10 +56,12 @@ bench: $(STAMP) tools
 cluster: $(STAMP) tools
 	$(PY) -m tests.harness.cluster
 
-# Regenerates the docs that come from the models (a unit test fails while they are stale).
+# Regenerates the docs that come from the models and the chart's values (tests fail while
+# they are stale).
 docs: $(STAMP)
 	$(PY) -m airflow_platform.reference > docs/reference.md
 	$(VENV)/bin/airflow-platform schema > docs/spec.schema.json
+	$(PY) scripts/chart-values-reference.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

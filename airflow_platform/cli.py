@@ -21,8 +21,16 @@ from airflow_platform.schema import spec_json_schema
 from airflow_platform.spark import render_submission
 from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import SPEC_SUFFIXES, Document
+from airflow_platform.spec.loader import Document, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
+from airflow_platform.usage import (
+    DEFAULT_MARGIN,
+    DEFAULT_WINDOW,
+    UsageError,
+    fetch_usage,
+    prometheus_url,
+    recommend,
+)
 from airflow_platform.validation import validate_file
 
 app = typer.Typer(
@@ -68,7 +76,7 @@ def _spec_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+            files += spec_files(path)
         elif path.exists():
             files.append(path)
         else:
@@ -110,12 +118,10 @@ def validate(
         raise typer.Exit(2)
     results: list[dict[str, object]] = []
     errors: list[SpecError] = []
-    invalid = 0
     for file in files:
         try:
             doc = validate_file(file, config)
         except SpecError as exc:
-            invalid += 1
             errors.append(exc)
             results.append(
                 {
@@ -130,15 +136,15 @@ def validate(
         kind = "job" if isinstance(doc.spec, JobSpec) else "pipeline"
         results.append({"file": str(file), "valid": True, "kind": kind, "problems": []})
     if output is OutputFormat.json:
-        out.print_json(json.dumps({"valid": invalid == 0, "files": results}))
+        out.print_json(json.dumps({"valid": not errors, "files": results}))
     else:
         summary = f"{len(files)} file{'s' * (len(files) != 1)} checked"
-        if invalid:
+        if errors:
             problems = sum(len(e.problems) for e in errors)
-            err.print(f"{summary}: {invalid} invalid, {problems} problem(s)")
+            err.print(f"{summary}: {len(errors)} invalid, {problems} problem(s)")
         else:
             err.print(f"{summary}: all valid")
-    raise typer.Exit(1 if invalid else 0)
+    raise typer.Exit(1 if errors else 0)
 
 
 @app.command(epilog="Example: airflow-platform render jobs/vision/train-classifier.yaml")
@@ -388,10 +394,12 @@ def usage(
         str | None,
         typer.Option(help="Prometheus base URL (default: $AIRFLOW_PLATFORM_PROMETHEUS_URL)."),
     ] = None,
-    since: Annotated[str, typer.Option(help="Window to look back, as a PromQL duration.")] = "30d",
+    since: Annotated[
+        str, typer.Option(help="Window to look back, as a PromQL duration.")
+    ] = DEFAULT_WINDOW,
     margin: Annotated[
         float, typer.Option(help="Safety margin over the peak, 0.2 = 20 %.", min=0.0, max=5.0)
-    ] = 0.2,
+    ] = DEFAULT_MARGIN,
     output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
         OutputFormat.text
     ),
@@ -399,8 +407,6 @@ def usage(
 ) -> None:
     """Per job: the flavor requested, the peak memory and CPU used, and the smallest flavor
     (that the team may use) fitting that use with a safety margin."""
-    from airflow_platform.usage import UsageError, fetch_usage, prometheus_url, recommend
-
     url = prometheus_url(prometheus)
     if not url:
         err.print("usage: give --prometheus URL or set $AIRFLOW_PLATFORM_PROMETHEUS_URL")

@@ -54,16 +54,33 @@ class AirflowClient:
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach the Airflow API at {self.url}: {exc}") from None
-        if response.status_code in (401, 403):
             raise ApiError(
-                f"the Airflow API at {self.url} refused the credentials ({response.status_code})"
+                f"cannot reach the Airflow API at {self.url}: {exc} "
+                "(check --url or $AIRFLOW_PLATFORM_API_URL)"
+            ) from None
+        if response.status_code == 401:
+            raise ApiError(
+                f"the Airflow API at {self.url} refused the credentials (401): check --token "
+                "($AIRFLOW_PLATFORM_API_TOKEN) or --username/--password"
+            )
+        if response.status_code == 403:
+            raise ApiError(
+                f"the Airflow API at {self.url} does not allow this user to {method} {path} "
+                "(403): ask an Airflow admin for the role that may trigger and read runs"
             )
         if response.status_code >= 400:
             raise ApiError(
                 f"{method} {path} failed with {response.status_code}: {response.text[:500]}"
             )
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                f"{method} {path}: {self.url} did not answer with JSON; is --url "
+                "($AIRFLOW_PLATFORM_API_URL) the Airflow API server?"
+            ) from None
 
     def trigger(self, conf: dict[str, Any], dag_id: str = RUNNER_DAG) -> str:
         """Starts a run of ``dag_id`` with ``conf``; returns its run id."""

@@ -16,15 +16,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from airflow_platform.spec.durations import Duration
-from airflow_platform.spec.errors import SpecError, did_you_mean
+from airflow_platform.spec.errors import SpecError, did_you_mean, join_path
 from airflow_platform.spec.explain import describe_value, validation_problems
 from airflow_platform.spec.models import DNS_LABEL
 from airflow_platform.spec.yamlsafe import parse_yaml, read_text
 
 CONFIG_ENV = "AIRFLOW_PLATFORM_CONFIG"
+# Validation context: parse_config has checked the flavors' teams against the raw document.
+_TEAMS_CHECKED = "teams_checked"
 
 _CPU = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<m>m?)")
 _MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<u>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
@@ -162,6 +172,10 @@ class Flavor(BaseModel):
         examples=[["vision", "nlp"]],
     )
     description: str = Field(default="", description="What the flavor is for, shown by `flavors`.")
+
+    def usable_by(self, team: str) -> bool:
+        """Whether ``team`` may use the flavor (every team may when it names none)."""
+        return self.teams is None or team in self.teams
 
 
 class Policy(BaseModel):
@@ -389,17 +403,23 @@ class PlatformConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _teams_known(self) -> PlatformConfig:
-        # parse_config finds these in the raw document, beside every other problem; this
-        # check guards configs built in code.
+    def _teams_known(self, info: ValidationInfo) -> PlatformConfig:
+        # parse_config finds these in the raw document, beside every other problem, and says
+        # so in the context; this check guards configs built in code.
+        if info.context and info.context.get(_TEAMS_CHECKED):
+            return self
         unknown = _unknown_teams({n: f.teams for n, f in self.flavors.items()}, list(self.teams))
         if unknown:
             path, message, hint = unknown[0]
-            raise ValueError(f"{'.'.join(map(str, path))}: {message}; {hint}")
+            raise ValueError(f"{join_path(path)}: {message}; {hint}")
         return self
 
     def flavor_names(self) -> list[str]:
         return sorted(self.flavors)
+
+    def flavors_for(self, team: str) -> list[str]:
+        """The names of the flavors ``team`` may use, in catalog order."""
+        return [name for name, flavor in self.flavors.items() if flavor.usable_by(team)]
 
 
 def load_config(path: str | Path | None = None) -> PlatformConfig:
@@ -451,15 +471,12 @@ def parse_config(data: bytes, file: str) -> PlatformConfig:
         source.problem(path, message, hint) for path, message, hint in _raw_unknown_teams(tree)
     ]
     try:
-        config = PlatformConfig.model_validate(tree)
+        config = PlatformConfig.model_validate(tree, context={_TEAMS_CHECKED: True})
     except ValidationError as exc:
-        problems = [
-            p
-            for p in validation_problems(exc, PlatformConfig, source)
-            # The model-level team check repeats what _raw_unknown_teams found.
-            if not (not p.path and p.message.startswith("flavors."))
-        ]
+        problems = validation_problems(exc, PlatformConfig, source)
         raise SpecError([*problems, *teams_problems]) from None
+    if teams_problems:
+        raise SpecError(teams_problems)
     return config
 
 

@@ -31,10 +31,10 @@ from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators.job import JobOperator
 from airflow_platform.operators.spark import SparkJobOperator
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import SPEC_SUFFIXES, Document, parse_spec_text
+from airflow_platform.spec.loader import SPEC_SUFFIXES, Document, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
 from airflow_platform.spec.yamlsafe import read_text
-from airflow_platform.validation import check_document
+from airflow_platform.validation import validate_text
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
@@ -54,17 +54,6 @@ class FactoryResult:
 def jobs_dir() -> Path:
     """``$AIRFLOW_PLATFORM_JOBS_DIR``, else ``jobs/`` in the working directory."""
     return Path(os.environ.get(JOBS_DIR_ENV, "jobs"))
-
-
-def spec_files(folder: Path) -> list[Path]:
-    """Every spec file under ``folder``, sorted; hidden folders are skipped."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.suffix in SPEC_SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
 
 
 def _display_name(path: Path, folder: Path) -> str:
@@ -165,7 +154,7 @@ def _build_all(
         name = _display_name(path, folder)
         try:
             text = read_text(path.read_bytes(), name)
-            doc = check_document(parse_spec_text(text, name), config)
+            doc = validate_text(text, name, config)
         except SpecError as exc:
             result.errors[name] = str(exc)
             continue
@@ -201,15 +190,10 @@ def build_dag(
     default Airflow records the file that called ``DAG()``, this module).
     """
     spec = doc.spec
-    if isinstance(spec, JobSpec):
-        name, team, schedule, critical, retries = (
-            spec.name, spec.team, spec.schedule, spec.critical, spec.retries
-        )  # fmt: skip
-    else:
-        info = spec.dag
-        name, team, schedule, critical, retries = (
-            info.name, info.team, info.schedule, info.critical, info.retries
-        )  # fmt: skip
+    info = spec if isinstance(spec, JobSpec) else spec.dag
+    name, team, schedule, critical, retries = (
+        info.name, info.team, info.schedule, info.critical, info.retries
+    )  # fmt: skip
     flavors = sorted({job.resource_flavor for job in doc.jobs})
     tags = {"airflow-platform", f"team:{team}", *(f"flavor:{f}" for f in flavors)}
     if critical:
@@ -248,11 +232,8 @@ def operator_class(job: JobSpec) -> type[JobOperator] | type[SparkJobOperator]:
 
 
 def _operator(job: JobSpec, **kwargs: Any) -> JobOperator | SparkJobOperator:
-    """The job's operator; the factory has just checked the job, so JobOperator need not."""
-    cls = operator_class(job)
-    if cls is JobOperator:
-        kwargs["policy_checked"] = True
-    return cls(job=job, **kwargs)
+    """The job's operator; the factory has just checked the job, so the operator need not."""
+    return operator_class(job)(job=job, policy_checked=True, **kwargs)
 
 
 def _pipeline_tasks(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_platform.config import PlatformConfig, parse_memory
+from airflow_platform.pods import CONTAINER_NAME
 from airflow_platform.runners.local import LocalResult
 from airflow_platform.scheduling import explain_unschedulable
 from airflow_platform.spec.durations import format_duration
@@ -20,7 +21,7 @@ IMAGE_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImag
 
 def _terminated(pod: Any) -> Any:
     for status in getattr(pod.status, "container_statuses", None) or []:
-        if status.name == "base" and status.state and status.state.terminated:
+        if status.name == CONTAINER_NAME and status.state and status.state.terminated:
             return status.state.terminated
     return None
 
@@ -47,7 +48,7 @@ def bigger_flavor(job: JobSpec, config: PlatformConfig) -> str | None:
         (parse_memory(f.memory), name)
         for name, f in config.flavors.items()
         if parse_memory(f.memory) > parse_memory(current.memory)
-        and (f.teams is None or job.team in f.teams)
+        and f.usable_by(job.team)
         and (f.gpu is not None) == wanted_gpu
     ]
     return min(options)[1] if options else None

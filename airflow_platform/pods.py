@@ -54,6 +54,26 @@ class RunContext:
     try_number: int | None = None
     namespace: str | None = None
 
+    @classmethod
+    def of(cls, context: Any, dag_name: str | None, task_id: str) -> RunContext:
+        """The run of an operator's Airflow ``context`` (``None`` outside a run);
+        ``dag_name`` wins over the task instance's DAG id (a pipeline's name)."""
+        ti = context.get("ti") if context else None
+        return cls(
+            dag_id=dag_name or (ti.dag_id if ti else None),
+            task_id=task_id,
+            run_id=context.get("run_id") if context else None,
+            try_number=ti.try_number if ti else None,
+        )
+
+    def suffix(self) -> str | None:
+        """8 hex characters that tell this run's resources from other runs' of the same job;
+        ``None`` outside a run."""
+        if not (self.run_id or self.dag_id):
+            return None
+        key = f"{self.dag_id}|{self.task_id}|{self.run_id}|{self.try_number}"
+        return hashlib.sha256(key.encode()).hexdigest()[:8]
+
 
 def label_value(text: str) -> str:
     """``text`` as a valid label value: allowed characters only, at most 63, alphanumeric ends.
@@ -85,11 +105,8 @@ def pod_labels(job: JobSpec, context: RunContext | None = None) -> dict[str, str
 
 def pod_name(job: JobSpec, context: RunContext | None = None) -> str:
     """A DNS-1123 pod name; runs of the same job get distinct names from their context."""
-    if context is None or not (context.run_id or context.dag_id):
-        return job.name
-    key = f"{context.dag_id}|{context.task_id}|{context.run_id}|{context.try_number}"
-    suffix = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return f"{job.name[:54].rstrip('-')}-{suffix}"
+    suffix = context.suffix() if context else None
+    return f"{job.name[:54].rstrip('-')}-{suffix}" if suffix else job.name
 
 
 def job_command(job: JobSpec) -> list[str] | None:

@@ -74,13 +74,13 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
                 "unknown_flavor",
             )
         )
-    elif flavor.teams is not None and job.team in config.teams and job.team not in flavor.teams:
-        allowed = [n for n, f in config.flavors.items() if f.teams is None or job.team in f.teams]
+    elif job.team in config.teams and not flavor.usable_by(job.team):
+        allowed = config.flavors_for(job.team)
         out.append(
             Violation(
                 ("resource_flavor",),
                 f"flavor '{job.resource_flavor}' is not available to team '{job.team}' "
-                f"(only to {', '.join(flavor.teams)})",
+                f"(only to {', '.join(flavor.teams or ())})",
                 f"flavors for {job.team}: {', '.join(sorted(allowed))}",
                 "flavor_not_allowed",
             )
@@ -180,20 +180,12 @@ def _spark_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
                     )
                 )
             continue
-        usable = flavor.teams is None or job.team in flavor.teams
-        if path[0] == "spark" and not usable:
+        if path[0] == "spark" and not flavor.usable_by(job.team):
             out.append(
                 Violation(
                     path,
                     f"flavor '{flavor_name}' is not available to team '{job.team}'",
-                    f"flavors for {job.team}: "
-                    + ", ".join(
-                        sorted(
-                            n
-                            for n, f in config.flavors.items()
-                            if f.teams is None or job.team in f.teams
-                        )
-                    ),
+                    f"flavors for {job.team}: " + ", ".join(sorted(config.flavors_for(job.team))),
                     "spark_flavor",
                 )
             )

@@ -16,7 +16,6 @@ delegation tokens itself; the realm's ``krb5.conf`` comes from the ConfigMap the
 
 from __future__ import annotations
 
-import hashlib
 import math
 import sys
 from importlib import resources
@@ -90,10 +89,8 @@ def memory_split(flavor: Flavor, overhead: str | None = None) -> tuple[int, int]
 def resource_name(job: JobSpec, context: RunContext | None = None) -> str:
     """The prefix of the driver's and executors' names (Spark allows at most 47 characters);
     runs of the same job get distinct prefixes from their context."""
-    if context is None or not (context.run_id or context.dag_id):
-        return job.name[:47].rstrip("-")
-    key = f"{context.dag_id}|{context.task_id}|{context.run_id}|{context.try_number}"
-    return f"{job.name[:38].rstrip('-')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    suffix = context.suffix() if context else None
+    return f"{job.name[:38].rstrip('-')}-{suffix}" if suffix else job.name[:47].rstrip("-")
 
 
 def _role_conf(role: str, flavor: Flavor, overhead: str | None) -> dict[str, str]:
@@ -219,13 +216,12 @@ def submit_command(
     config: PlatformConfig,
     template_dir: Path,
     context: RunContext | None = None,
-    *,
-    spark_submit: str = "spark-submit",
 ) -> list[str]:
-    """The whole cluster-mode ``spark-submit`` command line (for tests and `render`)."""
+    """The whole cluster-mode ``spark-submit`` command line, as the operator's hook builds it
+    (the tests run it against the control plane)."""
     spark = spark_of(job)
     conf = spark_conf(job, config, context, template_dir=template_dir)
-    command = [spark_submit, "--master", config.spark.master, "--deploy-mode", "cluster"]
+    command = ["spark-submit", "--master", config.spark.master, "--deploy-mode", "cluster"]
     if spark.main_class:
         command += ["--class", spark.main_class]
     for key in sorted(conf):

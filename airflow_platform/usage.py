@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from airflow_platform.config import Flavor, PlatformConfig, parse_cpu, parse_memory
-from airflow_platform.metrics import CPU_CORES, CPU_USED, PEAK_MEMORY
+from airflow_platform.metrics import CPU_CORES, CPU_USED, LAST_FINISH, PEAK_MEMORY
 
 PROMETHEUS_URL_ENV = "AIRFLOW_PLATFORM_PROMETHEUS_URL"
 DEFAULT_MARGIN = 0.2
@@ -85,12 +85,7 @@ def fetch_usage(
     found: dict[tuple[str, str, str], dict[str, float]] = {}
     with httpx.Client(timeout=timeout) as client:
         # Every job that ever finished a try in the window, measured or not.
-        for key in _query(
-            client,
-            base,
-            "max by (team, job_name, flavor) "
-            f"(max_over_time(airflow_platform_job_last_finish_timestamp_seconds[{window}]))",
-        ):
+        for key in _query(client, base, _max_over(LAST_FINISH.name, window)):
             found.setdefault(key, {})
         for field, metric in wanted.items():
             for key, value in _query(client, base, _max_over(metric, window)).items():
@@ -115,7 +110,7 @@ def smallest_fitting(
     options = []
     for name, flavor in config.flavors.items():
         memory, cpu, flavor_gpus = _size(flavor)
-        if flavor.teams is not None and team not in flavor.teams:
+        if not flavor.usable_by(team):
             continue
         if (gpus == 0) != (flavor_gpus == 0) or flavor_gpus < gpus:
             continue

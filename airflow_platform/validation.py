@@ -9,7 +9,7 @@ from typing import Any
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.policy import RULE_FIELDS, check_job
 from airflow_platform.spec.errors import Problem, SpecError
-from airflow_platform.spec.loader import Document, parse_spec_data, read_spec
+from airflow_platform.spec.loader import Document, parse_spec_data, parse_spec_text, read_spec
 
 
 def check_document(doc: Document, config: PlatformConfig) -> Document:
@@ -57,6 +57,11 @@ def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Docume
 def validate_file(path: str | Path, config: PlatformConfig | None = None) -> Document:
     """Loads a spec file and checks it against the policy; raises ``SpecError``."""
     return _with_policy(lambda: read_spec(path), config or load_config())
+
+
+def validate_text(text: str, name: str, config: PlatformConfig | None = None) -> Document:
+    """Validates a spec file's text (read by the caller, who keeps it) like ``validate_file``."""
+    return _with_policy(lambda: parse_spec_text(text, name), config or load_config())
 
 
 def validate_data(data: Any, name: str, config: PlatformConfig | None = None) -> Document:

@@ -5,12 +5,13 @@ The conf is validated and guarded like a spec file before any pod is created.
 
 from airflow.sdk import DAG
 
+from airflow_platform.client import RUNNER_DAG, RUNNER_TASK
 from airflow_platform.dagfactory import START_DATE
 from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators import JobOperator
 
 with DAG(
-    dag_id="platform_job_runner",
+    dag_id=RUNNER_DAG,
     schedule=None,
     start_date=START_DATE,
     catchup=False,
@@ -22,4 +23,4 @@ with DAG(
     # The job's own `critical:` (from the conf) picks PagerDuty or Slack, as for file specs.
     default_args=dict(CALLBACKS),
 ):
-    JobOperator(task_id="run_job", job=None)
+    JobOperator(task_id=RUNNER_TASK, job=None)

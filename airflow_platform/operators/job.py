@@ -27,7 +27,7 @@ from airflow_platform.failures import (
     failure_reason,
 )
 from airflow_platform.operators.rails import refuse, refused_arguments
-from airflow_platform.pods import RunContext, build_pod
+from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.errors import SpecError
@@ -39,7 +39,6 @@ from airflow_platform.validation import validate_data
 TIMEOUT_MARGIN = timedelta(seconds=30)
 
 _REFUSED = refused_arguments(KubernetesPodOperator)
-_OWN_ARGUMENTS = ("job", "workdir", "dag_name", "config", "policy_checked")
 
 
 class JobFailed(AirflowException):
@@ -110,8 +109,7 @@ class JobOperator(KubernetesPodOperator):
                 _REFUSED,
                 "the pod from the job spec, its flavor and the policy",
             )
-            own = {key: kwargs.pop(key) for key in _OWN_ARGUMENTS if key in kwargs}
-            kwargs.update(self._pod_arguments(**own))
+            kwargs = self._pod_arguments(**kwargs)
         return (), kwargs
 
     def _pod_arguments(
@@ -122,8 +120,10 @@ class JobOperator(KubernetesPodOperator):
         dag_name: str | None = None,
         config: PlatformConfig | None = None,
         policy_checked: bool = False,
+        **kwargs: Any,
     ) -> dict[str, Any]:
-        """Guards the job at parse time, keeps our arguments, and derives the KPO's."""
+        """Guards the job at parse time, keeps our arguments, and returns the KPO's: the
+        scheduling ones passed through (``kwargs``) and the pod ones derived."""
         config = config or load_config()
         if job is None:
             limit = config.policy.max_execution_time
@@ -139,6 +139,7 @@ class JobOperator(KubernetesPodOperator):
         object.__setattr__(self, "dag_name", dag_name)
         allowance = int(startup.total_seconds())
         return {
+            **kwargs,
             "name": job.name if job else "adhoc-job",
             "namespace": config.policy.jobs_namespace,
             "deferrable": True,
@@ -167,21 +168,12 @@ class JobOperator(KubernetesPodOperator):
         self.name = doc.spec.name
         return doc.spec
 
-    def _run_context(self, context: Any) -> RunContext:
-        ti = context["ti"] if context else None
-        return RunContext(
-            dag_id=self.dag_name or (ti.dag_id if ti else None),
-            task_id=self.task_id,
-            run_id=context["run_id"] if context else None,
-            try_number=ti.try_number if ti else None,
-        )
-
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> Any:
         """Our pod (guards re-checked against today's catalog), plus the operator's own labels."""
         config = load_config()
         job = self.job_for(context)
         _guard(job, config)
-        pod = build_pod(job, config, self._run_context(context))
+        pod = build_pod(job, config, RunContext.of(context, self.dag_name, self.task_id))
         # The operator finds its pod again (reattach, retries) by these labels.
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
         pod.metadata.labels["kubernetes_pod_operator"] = "True"
@@ -198,14 +190,8 @@ class JobOperator(KubernetesPodOperator):
             conf = (context["dag_run"].conf or {}) if context else {}
             metrics.record_conf_rejection(conf.get("spec", conf))
             raise
-        config = load_config()
-        try:
-            _guard(job, config)  # the task-start guard: the catalog may have changed
-        except PolicyViolation as exc:
-            metrics.record_rejection(job, exc.reasons)
-            raise
-        metrics.record_start(job, config)
         # --- end metrics ---
+        config = guard_at_start(job)
         if current_backend() is Backend.local:
             return self._execute_local(job, config, context)
         try:
@@ -224,7 +210,10 @@ class JobOperator(KubernetesPodOperator):
         try:
             return str(
                 self.client.read_namespaced_pod_log(
-                    pod.metadata.name, pod.metadata.namespace, container="base", tail_lines=5
+                    pod.metadata.name,
+                    pod.metadata.namespace,
+                    container=CONTAINER_NAME,
+                    tail_lines=5,
                 )
             )
         except Exception:
@@ -247,15 +236,20 @@ class JobOperator(KubernetesPodOperator):
             remote = self.pod_manager.read_pod(pod)
         except Exception:
             remote = pod
-        nodes: list[Any] = []
+        config = load_config()
+        reason = failure_reason(remote)
+        if timed_out and reason == "failed":
+            return JobFailed(explain_timeout(self._job, config))
+        # Only an unschedulable pod's explanation says what the cluster's nodes could offer.
+        nodes = self._nodes() if reason == "unschedulable" else []
+        return JobFailed(explain_failure(remote, self._job, config, nodes))
+
+    def _nodes(self) -> list[Any]:
         try:
-            nodes = list(self.client.list_node().items)
+            return list(self.client.list_node().items)
         except Exception:
             self.log.info("Cannot list nodes to describe capacity; continuing without it")
-        config = load_config()
-        if timed_out and failure_reason(remote) == "failed":
-            return JobFailed(explain_timeout(self._job, config))
-        return JobFailed(explain_failure(remote, self._job, config, nodes))
+            return []
 
     def _local_workdir(self, context: Any) -> Path:
         """The spec's folder; for an ad-hoc run, the conf's ``source`` inside the jobs folder."""
@@ -295,6 +289,19 @@ def local_log_path(dag_id: str, run_id: str, task_id: str) -> Path:
     root = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "logs" / "jobs"
     safe_run = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
     return root / dag_id / safe_run / f"{task_id}.log"
+
+
+def guard_at_start(job: JobSpec) -> PlatformConfig:
+    """The task-start guard against today's catalog (it may have changed since the parse);
+    pushes the try's rejection or start. Returns the config it checked against."""
+    config = load_config()
+    try:
+        _guard(job, config)
+    except PolicyViolation as exc:
+        metrics.record_rejection(job, exc.reasons)
+        raise
+    metrics.record_start(job, config)
+    return config
 
 
 def _guard(job: JobSpec, config: PlatformConfig) -> None:

@@ -28,7 +28,4 @@ def refuse(operator: str, kwargs: Iterable[str], refused: frozenset[str], derive
     if refused.isdisjoint(kwargs):
         return
     found = sorted(refused.intersection(kwargs))
-    if found:
-        raise TypeError(
-            f"{operator} does not take {', '.join(found)}: the platform derives {derived}"
-        )
+    raise TypeError(f"{operator} does not take {', '.join(found)}: the platform derives {derived}")

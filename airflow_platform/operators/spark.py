@@ -18,7 +18,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow_platform import metrics, spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed, PolicyViolation, _guard
+from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed, _guard, guard_at_start
 from airflow_platform.operators.rails import refuse, refused_arguments
 from airflow_platform.pods import RunContext
 from airflow_platform.runners.local import run_local
@@ -56,6 +56,9 @@ class SparkJobOperator(SparkSubmitOperator):
     :param job: the validated job spec (with ``spark:``).
     :param workdir: the spec's folder: the local backend runs the application there.
     :param dag_name: the pipeline (DAG) name, for the pods' labels.
+    :param config: the platform config to check against (default: ``load_config()``).
+    :param policy_checked: the caller has just checked ``job`` against this same ``config``
+        (as ``JobOperator``'s); the guard before submission always runs.
     Other arguments are the scheduling ones of ``BaseOperator``; spark-submit's are refused
     with a ``TypeError``.
     """
@@ -70,7 +73,7 @@ class SparkJobOperator(SparkSubmitOperator):
         workdir: str | None = None,
         dag_name: str | None = None,
         config: PlatformConfig | None = None,
-        spark_submit: str | None = None,
+        policy_checked: bool = False,
         **kwargs: Any,
     ) -> None:
         refuse(
@@ -80,29 +83,20 @@ class SparkJobOperator(SparkSubmitOperator):
             "the submission from the job spec, its flavors and the policy",
         )
         config = config or load_config()
-        _guard(job, config)
+        if not policy_checked:
+            _guard(job, config)
         startup = config.flavors[job.resource_flavor].startup_allowance
         super().__init__(
             application=spark.application_uri(job, config),
             application_args=list(spark.spark_of(job).arguments),
             java_class=spark.spark_of(job).main_class,
             name=job.name,
-            spark_binary=spark_submit,
             execution_timeout=job.execution_time + startup + TIMEOUT_MARGIN,
             **kwargs,
         )
         self._job = job
         self.workdir = workdir
         self.dag_name = dag_name
-
-    def _run_context(self, context: Any) -> RunContext:
-        ti = context.get("ti") if context else None
-        return RunContext(
-            dag_id=self.dag_name or (ti.dag_id if ti else None),
-            task_id=self.task_id,
-            run_id=context.get("run_id") if context else None,
-            try_number=ti.try_number if ti else None,
-        )
 
     def _get_hook(self) -> SparkSubmitHook:
         return PlatformSparkSubmitHook(
@@ -121,17 +115,11 @@ class SparkJobOperator(SparkSubmitOperator):
 
         Returns nothing, so no XCom is pushed (and no Spark conf ever reaches XCom).
         """
-        config = load_config()
-        try:
-            _guard(self._job, config)
-        except PolicyViolation as exc:
-            metrics.record_rejection(self._job, exc.reasons)
-            raise
-        metrics.record_start(self._job, config)
+        config = guard_at_start(self._job)
         if current_backend() is Backend.local:
             self._execute_local(config)
             return
-        run = self._run_context(context)
+        run = RunContext.of(context, self.dag_name, self.task_id)
         with tempfile.TemporaryDirectory(prefix="airflow-platform-spark-") as folder:
             spark.write_templates(self._job, config, Path(folder), run)
             self.conf = spark.spark_conf(self._job, config, run, template_dir=Path(folder))

@@ -69,10 +69,16 @@ class SpecError(ValueError):
         return cls([Problem(file, line, column, path, message, hint)])
 
 
+def closest(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The choice closest to ``word``, if any is close enough."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
     """A ``did you mean 'x'?`` suffix for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    return f"did you mean '{close[0]}'?" if close else ""
+    close = closest(word, choices, cutoff=cutoff)
+    return f"did you mean '{close}'?" if close else ""
 
 
 def join_path(parts: Iterable[str | int]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from airflow_platform.spec.errors import Problem, did_you_mean
+from airflow_platform.spec.errors import Problem, closest, did_you_mean
 from airflow_platform.spec.yamlsafe import Path, SourceMap
 
 
@@ -25,9 +25,9 @@ def validation_problems(
     for err in errors:
         if err["type"] == "extra_forbidden":
             loc = tuple(err["loc"])
-            close = did_you_mean(str(loc[-1]), _fields_at(model, loc[:-1]))
+            close = closest(str(loc[-1]), _fields_at(model, loc[:-1]))
             if close:
-                misspelt.add((*loc[:-1], close.split("'")[1]))
+                misspelt.add((*loc[:-1], close))
     for err in errors:
         loc = tuple(err["loc"])
         key_error = "[key]" in loc

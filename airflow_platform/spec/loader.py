@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import ValidationError
 
-from airflow_platform.spec.errors import Problem, SpecError, did_you_mean
+from airflow_platform.spec.errors import Problem, SpecError, closest, did_you_mean
 from airflow_platform.spec.explain import describe_value, validation_problems
 from airflow_platform.spec.models import (
     JobFile,
@@ -19,19 +18,14 @@ from airflow_platform.spec.models import (
     Spec,
     TaskDefaults,
     TaskSpec,
+    dns_label_from,
 )
 from airflow_platform.spec.yamlsafe import Path, SourceMap, parse_yaml, read_text
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-_JOB_FIELDS_FROM_TASK = (
-    "resource_flavor",
-    "docker_image",
-    "execution_time",
-    "execution_script",
-    "retries",
-    "keep_failed_pod",
-    "kerberos",
-    "spark",
+# A task's own fields that become its job's as they are (env and secrets merge with defaults).
+_JOB_FIELDS_FROM_TASK = tuple(
+    name for name in TaskSpec.model_fields if name not in ("env", "secrets", "depends_on")
 )
 _DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
@@ -77,8 +71,10 @@ class Document:
             return ("job", field_name)
         task = self.tasks[index]
         own: Path = ("tasks", task.group, task.task_id, field_name)
-        if own in self.source.values or field_name in ("name", "team"):
-            return own if field_name not in ("team",) else ("dag", "team")
+        if field_name == "team":
+            return ("dag", "team")
+        if field_name == "name" or own in self.source.values:
+            return own
         defaults: Path = ("dag", "defaults", field_name)
         if defaults in self.source.values:
             return defaults
@@ -112,13 +108,24 @@ class Document:
 
 def default_name(file: str) -> str:
     """A DNS-1123 name from a file name: ``train_classifier.yaml`` → ``train-classifier``."""
-    stem = FsPath(file).stem.lower()
-    return re.sub(r"[^a-z0-9-]+", "-", stem).strip("-")[:63].strip("-") or "job"
+    return dns_label_from(FsPath(file).stem) or "job"
 
 
 def task_job_name(task_id: str) -> str:
     """The job (pod) name of a pipeline task: ``fit_model`` → ``fit-model``."""
-    return re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-")[:63].strip("-") or "task"
+    return dns_label_from(task_id) or "task"
+
+
+def spec_files(folder: FsPath) -> list[FsPath]:
+    """Every spec file under ``folder``, sorted; hidden folders are skipped (what the DAG
+    factory builds and what `validate FOLDER` checks)."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix in SPEC_SUFFIXES
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
 
 
 def read_spec(path: str | FsPath, *, display_name: str | None = None) -> Document:
@@ -355,8 +362,7 @@ def _pipeline_level_hint(problem: Problem) -> Problem:
     ):
         return problem
     key = problem.message.split("'")[1]
-    close = key if key in _PIPELINE_ONLY else did_you_mean(key, _PIPELINE_ONLY).partition("'")[2]
-    close = close.rstrip("'?")
+    close = key if key in _PIPELINE_ONLY else closest(key, _PIPELINE_ONLY)
     if not close or problem.hint.startswith("did you mean"):
         return problem
     hint = f"`{close}` is set once for the whole pipeline, under `dag:`"

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_platform.spec.durations import EXAMPLES as DURATION_EXAMPLES
 from airflow_platform.spec.durations import Duration
 from airflow_platform.spec.errors import did_you_mean, shorten
 
@@ -35,10 +36,15 @@ SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@mo
                     "@quarterly", "@yearly", "@annually")  # fmt: skip
 
 
+def dns_label_from(text: str) -> str:
+    """``text`` made a DNS-1123 label as far as it can be (may come out empty)."""
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-")
+
+
 def _dns_label(what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not DNS_LABEL.fullmatch(value):
-            suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
+            suggestion = dns_label_from(value)
             hint = f"; try '{suggestion}'" if suggestion and DNS_LABEL.fullmatch(suggestion) else ""
             raise ValueError(
                 f"'{shorten(value)}' is not a valid {what}: use lowercase letters, digits and '-', "
@@ -256,12 +262,10 @@ is the platform's. Memory overheads are carved out of the flavor's memory, never
 
 
 def _check_spark_conf(value: dict[str, str]) -> dict[str, str]:
-    import difflib
-
     for key in value:
         if key not in _SPARK_CONF_ALLOWED:
-            close = difflib.get_close_matches(key, _SPARK_CONF_ALLOWED, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            close = did_you_mean(key, _SPARK_CONF_ALLOWED)
+            hint = f"{close} " if close else ""
             raise ValueError(
                 f"'{key}' is not a Spark conf key a spec may set; {hint}allowed: "
                 f"{', '.join(_SPARK_CONF_ALLOWED)} (the platform sets resources, images, "
@@ -330,7 +334,7 @@ _FIELD_DOCS: dict[str, dict[str, Any]] = {
     },
     "execution_time": {
         "description": "Hard time limit: the pod is killed after it (activeDeadlineSeconds).",
-        "examples": ["90 minutes", "1h30m", "45s", "PT2H"],
+        "examples": DURATION_EXAMPLES,
     },
     "execution_script": {
         "description": "What to run: a string is run by `/bin/sh -c`; a list is the exec form.",
@@ -416,28 +420,6 @@ class JobSpec(BaseModel):
         return self
 
 
-class TaskSpec(BaseModel):
-    """One task of a pipeline: a job whose unset fields come from ``dag.defaults``."""
-
-    model_config = _STRICT
-
-    resource_flavor: str | None = _doc("resource_flavor", default=None)
-    docker_image: Image | None = _doc("docker_image", default=None)
-    execution_time: Duration | None = _doc("execution_time", default=None)
-    execution_script: ExecutionScript | None = _doc("execution_script", default=None)
-    retries: int | None = _doc("retries", default=None, ge=0, le=10)
-    env: Env = _doc("env", default_factory=dict)
-    secrets: list[SecretRef] = _doc("secrets", default_factory=list)
-    keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
-    kerberos: bool | None = _doc("kerberos", default=None)
-    spark: SparkSpec | None = _doc("spark", default=None)
-    depends_on: Annotated[list[str], AfterValidator(_check_depends)] = Field(
-        default_factory=list,
-        description="Tasks (by name, in any group) that must succeed before this one starts.",
-        examples=[["compile_data"]],
-    )
-
-
 class TaskDefaults(BaseModel):
     """Values every task of the pipeline inherits unless it sets its own."""
 
@@ -452,6 +434,17 @@ class TaskDefaults(BaseModel):
     secrets: list[SecretRef] = _doc("secrets", default_factory=list)
     keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
     kerberos: bool | None = _doc("kerberos", default=None)
+
+
+class TaskSpec(TaskDefaults):
+    """One task of a pipeline: a job whose unset fields come from ``dag.defaults``."""
+
+    spark: SparkSpec | None = _doc("spark", default=None)
+    depends_on: Annotated[list[str], AfterValidator(_check_depends)] = Field(
+        default_factory=list,
+        description="Tasks (by name, in any group) that must succeed before this one starts.",
+        examples=[["compile_data"]],
+    )
 
 
 class DagInfo(BaseModel):

@@ -134,6 +134,10 @@ def parse_yaml(text: str, file: str, *, start_hint: str = SPEC_START) -> tuple[A
 
     ``start_hint`` tells the author of an empty file what the document starts with.
     """
+    data = _read_plain(text)
+    if data is not _NOT_PLAIN:
+        return data, SourceMap(file, text=text)
+    # Never plain: a file without a document, so only the slow path looks for one.
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
@@ -144,9 +148,6 @@ def parse_yaml(text: str, file: str, *, start_hint: str = SPEC_START) -> tuple[A
             line=1,
             column=1,
         )
-    data = _read_plain(text)
-    if data is not _NOT_PLAIN:
-        return data, SourceMap(file, text=text)
     reader = _read_located(text, file)
     if reader.problems:
         raise SpecError(reader.problems)
@@ -163,8 +164,6 @@ def _read_located(text: str, file: str) -> _Reader:
         raise _syntax_error(exc, file, text) from None
     except yaml.YAMLError as exc:
         raise SpecError.single(file, f"not valid YAML: {exc}", line=1, column=1) from None
-    except _TooDeepError as exc:
-        raise SpecError([exc.problem]) from None
     finally:
         loader.dispose()
     return reader
@@ -246,12 +245,6 @@ def _read_plain(text: str) -> Any:
         return _NOT_PLAIN
     finally:
         loader.dispose()
-
-
-class _TooDeepError(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
 
 
 def _too_deep(file: str, mark: Any, path: Path = ()) -> Problem:
@@ -499,7 +492,7 @@ class _Reader:
         if is_key or not record:
             return anchored
         if len(path) + anchored.height > MAX_DEPTH:
-            raise _TooDeepError(_too_deep(self.file, mark, path[:1]))
+            raise SpecError([_too_deep(self.file, mark, path[:1])])
         self._value_seen(path, anchored.mark, anchored.size)
         if self.count > MAX_NODES:
             data = None

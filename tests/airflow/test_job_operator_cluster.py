@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.harness.kube import FAIL_EXIT_CODE, FAIL_REASON, KEEP_RUNNING
+
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster]
 NAMESPACE = "airflow-jobs"
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,8 +167,8 @@ def test_pod_made_to_fail_fails_the_task_with_its_reason(
     """A pod the runtime ends OOMKilled fails the task with the flavor and a bigger one to try."""
     annotate_pods.update(
         {
-            "airflow-platform.test/fail-exit-code": "137",
-            "airflow-platform.test/fail-reason": "OOMKilled",
+            FAIL_EXIT_CODE: "137",
+            FAIL_REASON: "OOMKilled",
         }
     )
     _write_job(jobs_dir, "op-oom", flavor="cpu-2gb")
@@ -186,7 +188,7 @@ def test_non_zero_exit_code_fails_the_task_naming_the_code(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A job that exits 3 fails its task with 'exited with code 3'."""
-    annotate_pods["airflow-platform.test/fail-exit-code"] = "3"
+    annotate_pods[FAIL_EXIT_CODE] = "3"
     _write_job(jobs_dir, "op-exit3")
     _, tis = _run("op-exit3")
     assert tis["op-exit3"].state == "failed"
@@ -218,7 +220,7 @@ def test_deferred_job_is_stopped_at_its_execution_timeout(
 ) -> None:
     """A pod that never ends is stopped by Airflow after execution_time + allowance + margin,
     although the task is deferred to the triggerer (apache/airflow#67227)."""
-    annotate_pods["airflow-platform.test/keep-running"] = "true"
+    annotate_pods[KEEP_RUNNING] = "true"
     _write_job(jobs_dir, "op-forever", execution_time="5s")
     started = time.monotonic()
     _, tis = _run("op-forever")
@@ -256,7 +258,7 @@ def test_failed_pods_are_deleted_unless_the_spec_keeps_them(
     kube_backend: Any, jobs_dir: Path, annotate_pods: dict[str, str], keep: bool, left: int
 ) -> None:
     """`keep_failed_pod: true` leaves a failed run's pod for debugging; otherwise it is deleted."""
-    annotate_pods["airflow-platform.test/fail-exit-code"] = "1"
+    annotate_pods[FAIL_EXIT_CODE] = "1"
     name = f"op-keep-{str(keep).lower()}"
     _write_job(jobs_dir, name, keep_failed_pod=keep)
     _run(name)

@@ -7,6 +7,7 @@ from typing import Any
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.pods import build_pod, pod_to_dict
 from airflow_platform.spec import JobSpec
+from tests.harness.kube import KEEP_RUNNING
 
 IMAGE = "registry.internal/tests/job:1.0"
 
@@ -46,7 +47,7 @@ def restricted_filler_pod(name: str, node: str, cpu: str, memory: str) -> dict[s
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "annotations": {"airflow-platform.test/keep-running": "true"}},
+        "metadata": {"name": name, "annotations": {KEEP_RUNNING: "true"}},
         "spec": {
             "nodeName": node,
             "automountServiceAccountToken": False,

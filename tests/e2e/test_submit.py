@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,12 @@ import httpx
 import pytest
 import yaml
 
+from tests.harness.controlplane import free_port
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 USER, PASSWORD = "scientist", "not-a-real-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -48,7 +43,7 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
     home = tmp_path_factory.mktemp("airflow-e2e")
     jobs = home / "jobs"
     (jobs / "nlp").mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     passwords = home / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))

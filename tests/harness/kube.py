@@ -4,7 +4,6 @@ the annotations that steer kwok's simulated containers (see tests/data/cluster/k
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -57,19 +56,6 @@ def create_pods(
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return sum(1 for _ in pool.map(create, pods))
-
-
-def with_name(
-    pod: dict[str, Any], name: str, annotations: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """A copy of a pod dict under a new name, in no namespace (the create call sets it)."""
-    clone = copy.deepcopy(pod)
-    meta = clone.setdefault("metadata", {})
-    meta["name"] = name
-    meta.pop("namespace", None)
-    if annotations:
-        meta.setdefault("annotations", {}).update(annotations)
-    return clone
 
 
 def node_kinds(api_client: Any) -> dict[str, str]:

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.harness.controlplane import free_port
+
 INSTALL_HINT = "run `make system-packages` (scripts/install-system-packages.sh) to install it"
 
 
@@ -31,13 +33,6 @@ def binary(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed: {INSTALL_HINT}", pytrace=False)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run_tool(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.airflow.test_job_operator_cluster import _run, _write_job, annotate_pods, kube_backend
+from tests.harness.kube import FAIL_EXIT_CODE, FAIL_REASON
 from tests.observability.servers import prometheus, pushgateway, query, wait_for
 
 __all__ = ["annotate_pods", "kube_backend"]
@@ -36,8 +37,8 @@ def test_cluster_runs_push_outcome_and_capacity_wait_from_the_pod(
         assert run.state == "success"
         annotate_pods.update(
             {
-                "airflow-platform.test/fail-exit-code": "137",
-                "airflow-platform.test/fail-reason": "OOMKilled",
+                FAIL_EXIT_CODE: "137",
+                FAIL_REASON: "OOMKilled",
             }
         )
         _write_job(jobs_dir, "metrics-oom", flavor="cpu-2gb")
