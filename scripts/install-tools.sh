@@ -102,8 +102,12 @@ build_statsd_exporter() {
 
 build_kubernetes() {
   local dest="$cache/kubernetes-$KUBERNETES_VERSION"
-  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-  if [ -d "$dest" ] && [ -x "$dest/kubectl" ]; then log "kubernetes $KUBERNETES_VERSION: cached"; return; fi
+  # The node binaries (kubelet, kube-proxy) share most packages with the control plane, so all
+  # six are built by one `go build`: each package compiles once, on every core.
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+  local missing=0
+  for c in "${cmds[@]}"; do [ -x "$dest/$c" ] || missing=1; done
+  if [ "$missing" = 0 ]; then log "kubernetes $KUBERNETES_VERSION: cached"; return; fi
   local start=$SECONDS work="$cache/.build/kubernetes"
   throwaway_module "$work"
   cd "$work"
@@ -119,24 +123,33 @@ build_kubernetes() {
   local args=()
   for m in $staging; do args+=("-replace=$m=$m@$staging_version"); done
   go mod edit "${args[@]}" "-require=k8s.io/kubernetes@$v"
-  local pkgs=()
+  local pkgs=() paths=()
   # Each package at the pinned version: without it `go get` upgrades k8s.io/kubernetes to the
   # newest release, whose staging requirements no longer match the replaces above.
-  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$v"); done
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$v"); paths+=("k8s.io/kubernetes/cmd/$c"); done
   go get "${pkgs[@]}" >/dev/null
   local minor=${v#v1.}; minor=${minor%%.*}
   local ldflags="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags="$ldflags -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  mkdir -p "$dest.tmp"
-  for c in "${cmds[@]}"; do
-    local s=$SECONDS
-    go build -trimpath -ldflags "$ldflags" -o "$dest.tmp/$c" "k8s.io/kubernetes/cmd/$c"
-    log "  $c: $((SECONDS - s)) s"
-  done
-  mv "$dest.tmp" "$dest"
-  log "kubernetes $KUBERNETES_VERSION: built in $((SECONDS - start)) s ($("$dest/kube-apiserver" --version))"
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "$ldflags" -o "$dest.tmp/" "${paths[@]}"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "kubernetes $KUBERNETES_VERSION: ${cmds[*]} built in $((SECONDS - start)) s ($("$dest/kube-apiserver" --version))"
+}
+
+# The sandbox program of the real test node (images/pause), keyed by a hash of its source.
+build_pause() {
+  local src="$here/../images/pause" hash
+  hash=$(cat "$src/go.mod" "$src/pause.go" | sha256sum | cut -c1-12)
+  local dest="$cache/pause-$hash"
+  [ -x "$dest/pause" ] && { log "pause $hash: cached"; return; }
+  local start=$SECONDS
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  (cd "$src" && go build -trimpath -ldflags "-s -w" -o "$dest.tmp/pause" .)
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "pause $hash: built in $((SECONDS - start)) s"
 }
 
 total=$SECONDS
@@ -145,4 +158,5 @@ build_etcd
 build_kwok
 build_statsd_exporter
 build_kubernetes
+build_pause
 log "all tools ready in $((SECONDS - total)) s under $cache"

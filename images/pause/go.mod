@@ -1,0 +1,3 @@
+module airflow-platform.local/pause
+
+go 1.22
