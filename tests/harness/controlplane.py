@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.harness import tools
+from tests.harness.network import NODE_IP
 
 DATA_DIR = tools.REPO_ROOT / "tests" / "data" / "cluster"
 NODES_FILE = DATA_DIR / "nodes.yaml"
@@ -152,6 +153,13 @@ class ControlPlane:
     _stopped: bool = field(init=False, default=False)
 
     # ----------------------------------------------------------------- public interface
+
+    @property
+    def egress_socket(self) -> Path:
+        """Where the API server sends its "cluster" traffic (to kubelets, pods, services): a
+        real node's relay listens here (tests/harness/netproxy.py); without one, such calls
+        fail at once, as they always have for the simulated nodes."""
+        return self.workdir / "egress.sock"
 
     @property
     def env(self) -> dict[str, str]:
@@ -269,6 +277,20 @@ class ControlPlane:
             "leaderElection": {"leaderElect": False},
         }
         self._path("scheduler.yaml").write_text(yaml.safe_dump(scheduler_config))
+        egress = {
+            "apiVersion": "apiserver.k8s.io/v1beta1",
+            "kind": "EgressSelectorConfiguration",
+            "egressSelections": [
+                {
+                    "name": "cluster",
+                    "connection": {
+                        "proxyProtocol": "HTTPConnect",
+                        "transport": {"uds": {"udsName": str(self.egress_socket)}},
+                    },
+                }
+            ],
+        }
+        self._path("egress.yaml").write_text(yaml.safe_dump(egress))
         # Only stages here: a KwokConfiguration document would replace kwok's defaults
         # (its parallelism settings come out as zero), so its options go on the command line.
         documents = [(stage_dir / stage).read_text() for stage in KWOK_STAGES]
@@ -303,6 +325,10 @@ class ControlPlane:
                 f"--token-auth-file={self._path('tokens.csv')}",
                 # Simulated nodes carry their name as Hostname, which does not resolve.
                 "--kubelet-preferred-address-types=InternalIP",
+                # For logs, exec and port-forward on the real node: its kubelet trusts this CA.
+                f"--kubelet-client-certificate={self._path('kubelet-client.crt')}",
+                f"--kubelet-client-key={self._path('kubelet-client.key')}",
+                f"--egress-selector-config-file={self._path('egress.yaml')}",
                 "--authorization-mode=RBAC",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={self._path('sa.key')}",
@@ -333,7 +359,8 @@ class ControlPlane:
             "kwok": [
                 f"--kubeconfig={self.kubeconfig}",
                 f"--config={self._path('kwok.yaml')}",
-                "--manage-all-nodes=true",
+                # Only the simulated nodes: a real node's kubelet speaks for itself.
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={POD_CIDR}",
                 # kwok serves no kubelet endpoint here: its log streaming never ends a follow
                 # request, which would hang a KubernetesPodOperator; a log request fails fast.
@@ -528,7 +555,8 @@ def _b64(data: bytes) -> str:
 
 
 def _write_pki(directory: Path) -> None:
-    """A CA, a serving certificate for the apiserver, and the service-account signing key."""
+    """A CA, a serving certificate for the apiserver, its client certificate for kubelets, and
+    the service-account signing key."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airflow-platform-test-ca")])
@@ -570,6 +598,8 @@ def _write_pki(directory: Path) -> None:
     ]
     names += [
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        # The real node's kubelet reaches the API server at this address (tests/harness/node.py).
+        x509.IPAddress(ipaddress.ip_address(NODE_IP)),
         x509.IPAddress(next(ipaddress.ip_network(SERVICE_CIDR).hosts())),
     ]
     cert = (
@@ -586,6 +616,27 @@ def _write_pki(directory: Path) -> None:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver-kubelet-client"),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = serialization.Encoding.PEM
     pkcs8 = serialization.PrivateFormat.PKCS8
@@ -594,6 +645,8 @@ def _write_pki(directory: Path) -> None:
         "ca.crt": ca_cert.public_bytes(pem),
         "apiserver.crt": cert.public_bytes(pem),
         "apiserver.key": key.private_bytes(pem, pkcs8, plain),
+        "kubelet-client.crt": client_cert.public_bytes(pem),
+        "kubelet-client.key": client_key.private_bytes(pem, pkcs8, plain),
         "sa.key": sa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, plain),
     }
     for name, data in files.items():

@@ -7,6 +7,7 @@ the chart tests look them up here so that a version is pinned in exactly one pla
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ _TOOL_DIRS = {
     "kube-controller-manager": ("kubernetes", "KUBERNETES_VERSION"),
     "kube-scheduler": ("kubernetes", "KUBERNETES_VERSION"),
     "kubectl": ("kubernetes", "KUBERNETES_VERSION"),
+    "kubelet": ("kubernetes", "KUBERNETES_VERSION"),
+    "kube-proxy": ("kubernetes", "KUBERNETES_VERSION"),
     "etcd": ("etcd", "ETCD_VERSION"),
     "kwok": ("kwok", "KWOK_VERSION"),
     "helm": ("helm", "HELM_VERSION"),
@@ -64,6 +67,28 @@ def tool_path(tool: str) -> Path:
     if not os.access(path, os.X_OK):
         raise ToolMissingError(f"{tool} not found at {path}; {INSTALL_HINT}")
     return path
+
+
+def pause_path() -> Path:
+    """The sandbox program of the real node, in the cache directory named by its source hash
+    (computed as `scripts/install-tools.sh` does)."""
+    source = REPO_ROOT / "images" / "pause"
+    digest = hashlib.sha256(
+        (source / "go.mod").read_bytes() + (source / "pause.go").read_bytes()
+    ).hexdigest()[:12]
+    path = cache_dir() / f"pause-{digest}" / "pause"
+    if not os.access(path, os.X_OK):
+        raise ToolMissingError(f"pause not found at {path}; {INSTALL_HINT}")
+    return path
+
+
+def images_dir() -> Path:
+    """Where `make images` keeps the built images, resolved as scripts/build-images.py does."""
+    explicit = os.environ.get("AIRFLOW_PLATFORM_IMAGES")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "airflow-platform" / "images"
 
 
 def kwok_stage_dir() -> Path:
