@@ -143,6 +143,33 @@ class Gpu(BaseModel):
     )
 
 
+# Kubernetes label keys (an optional DNS-subdomain prefix and a name) and label values.
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}")
+_LABEL_VALUE = re.compile(rf"({_LABEL_NAME})?")
+
+
+def _check_label_key(value: str) -> str:
+    if not _LABEL_KEY.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a Kubernetes label or taint key, e.g. 'pool' or 'example.com/pool'"
+        )
+    return value
+
+
+def _check_label_value(value: str) -> str:
+    if not _LABEL_VALUE.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a Kubernetes label value (at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit)"
+        )
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+LabelValue = Annotated[str, AfterValidator(_check_label_value)]
+
+
 class Flavor(BaseModel):
     """A named size of job pod. Scientists pick one by name; only the platform team edits them."""
 
@@ -170,6 +197,18 @@ class Flavor(BaseModel):
         default=None,
         description="Teams allowed to use the flavor; every team when absent.",
         examples=[["vision", "nlp"]],
+    )
+    node_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="Labels a node must carry to run the flavor's pods (a node pool), on top of "
+        "the GPU rules; any node of the right kind when empty.",
+        examples=[{"pool": "batch"}],
+    )
+    tolerations: list[LabelKey] = Field(
+        default_factory=list,
+        description="Taint keys (effect NoSchedule, any value) the flavor's pods tolerate, for a "
+        "pool whose nodes are tainted; GPU flavors tolerate the GPU taint without it.",
+        examples=[["pool"]],
     )
     description: str = Field(default="", description="What the flavor is for, shown by `flavors`.")
 
@@ -205,6 +244,14 @@ class Policy(BaseModel):
         description="Service account of job pods (one with no API rights); the namespace "
         "default when absent. Its token is never mounted.",
         examples=["airflow-platform-job"],
+    )
+    termination_grace_period: Duration = Field(
+        default=timedelta(seconds=10),
+        description="How long a job has, after SIGTERM at its `execution_time` (or when its "
+        "run is stopped), before it is killed. A script that runs as the container's first "
+        "process ignores SIGTERM unless it handles it, so such a job stops this much after "
+        "its deadline; a job that must clean up catches SIGTERM and finishes within it.",
+        examples=["10 seconds"],
     )
     usage_wrapper: str | None = Field(
         default=None,

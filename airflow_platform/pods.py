@@ -17,6 +17,7 @@ from kubernetes.client import (
     V1Affinity,
     V1Capabilities,
     V1Container,
+    V1EmptyDirVolumeSource,
     V1EnvVar,
     V1EnvVarSource,
     V1NodeAffinity,
@@ -32,6 +33,8 @@ from kubernetes.client import (
     V1SecretKeySelector,
     V1SecurityContext,
     V1Toleration,
+    V1Volume,
+    V1VolumeMount,
 )
 
 from airflow_platform import kerberos
@@ -41,6 +44,10 @@ from airflow_platform.spec.models import JobSpec
 LABEL_PREFIX = "airflow-platform"
 CONTAINER_NAME = "base"  # the KubernetesExecutor and KubernetesPodOperator expect this name
 JOB_UID = 1000
+# The root filesystem of every container is read-only; a job writes to these two folders.
+TMP_DIR = "/tmp"
+WORK_DIR = "/var/run/airflow-platform/work"
+_SCRATCH_VOLUMES = {"tmp": TMP_DIR, "work": WORK_DIR}
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -133,6 +140,10 @@ def job_env(job: JobSpec) -> list[V1EnvVar]:
         "AIRFLOW_PLATFORM_JOB": job.name,
         "AIRFLOW_PLATFORM_TEAM": job.team,
         "AIRFLOW_PLATFORM_FLAVOR": job.resource_flavor,
+        "AIRFLOW_PLATFORM_WORK_DIR": WORK_DIR,
+        # Tools keep caches and settings under $HOME; the image's home is read-only.
+        "HOME": WORK_DIR,
+        "TMPDIR": TMP_DIR,
     }
     env = [V1EnvVar(name=k, value=v) for k, v in platform.items()]
     env += [V1EnvVar(name=k, value=job.env[k]) for k in sorted(job.env)]
@@ -161,7 +172,8 @@ def resources(flavor: Flavor) -> V1ResourceRequirements:
 def placement(
     flavor: Flavor, config: PlatformConfig
 ) -> tuple[V1Affinity, list[V1Toleration] | None]:
-    """GPU flavors require a GPU node (of the product) and tolerate its taint; others avoid them."""
+    """GPU flavors require a GPU node (of the product) and tolerate its taint; others avoid them.
+    A flavor's own node labels and tolerations (a node pool) come on top."""
     gpu_nodes = config.gpu_nodes
     if flavor.gpu:
         match = [V1NodeSelectorRequirement(key=gpu_nodes.label, operator="Exists")]
@@ -174,12 +186,19 @@ def placement(
         tolerations = [V1Toleration(key=gpu_nodes.taint, operator="Exists", effect="NoSchedule")]
     else:
         match = [V1NodeSelectorRequirement(key=gpu_nodes.label, operator="DoesNotExist")]
-        tolerations = None
+        tolerations = []
+    match += [
+        V1NodeSelectorRequirement(key=key, operator="In", values=[value])
+        for key, value in sorted(flavor.node_labels.items())
+    ]
+    tolerations += [
+        V1Toleration(key=key, operator="Exists", effect="NoSchedule") for key in flavor.tolerations
+    ]
     selector = V1NodeSelector(node_selector_terms=[V1NodeSelectorTerm(match_expressions=match)])
     affinity = V1Affinity(
         node_affinity=V1NodeAffinity(required_during_scheduling_ignored_during_execution=selector)
     )
-    return affinity, tolerations
+    return affinity, tolerations or None
 
 
 def restricted_container_security() -> V1SecurityContext:
@@ -188,6 +207,7 @@ def restricted_container_security() -> V1SecurityContext:
         allow_privilege_escalation=False,
         capabilities=V1Capabilities(drop=["ALL"]),
         run_as_non_root=True,
+        read_only_root_filesystem=True,
         seccomp_profile=V1SeccompProfile(type="RuntimeDefault"),
     )
 
@@ -218,6 +238,7 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
         env=job_env(job),
         resources=resources(flavor),
         security_context=restricted_container_security(),
+        volume_mounts=[V1VolumeMount(name=n, mount_path=p) for n, p in _SCRATCH_VOLUMES.items()],
     )
     namespace = (context.namespace if context else None) or config.policy.jobs_namespace
     pod = V1Pod(
@@ -230,12 +251,18 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
             containers=[container],
             restart_policy="Never",
             active_deadline_seconds=int(job.execution_time.total_seconds()),
+            termination_grace_period_seconds=int(
+                config.policy.termination_grace_period.total_seconds()
+            ),
             automount_service_account_token=False,
             service_account_name=config.policy.service_account,
             enable_service_links=False,
             security_context=restricted_pod_security(),
             affinity=affinity,
             tolerations=tolerations,
+            volumes=[
+                V1Volume(name=n, empty_dir=V1EmptyDirVolumeSource()) for n in _SCRATCH_VOLUMES
+            ],
         ),
     )
     if job.kerberos:  # kinit init container + renewal sidecar (airflow_platform.kerberos)

@@ -340,7 +340,11 @@ def _apt_sources() -> list[str]:
     """The apt sources this machine is configured with: the base layer uses the same mirror."""
     texts = []
     for path in APT_SOURCES:
-        files = sorted(path.glob("*.sources")) + sorted(path.glob("*.list")) if path.is_dir() else [path]
+        files = (
+            sorted(path.glob("*.sources")) + sorted(path.glob("*.list"))
+            if path.is_dir()
+            else [path]
+        )
         texts += [f.read_text() for f in files if f.is_file() and f.read_text().strip()]
     if not texts:
         sys.exit("build-images: no apt sources found under /etc/apt; mmdebstrap needs a mirror")
@@ -412,7 +416,9 @@ def main(argv: list[str]) -> int:
         }
     built["pause"] = sandbox_image(builder)
     manifest_path.write_text(json.dumps({"images": built}, indent=2, sort_keys=True) + "\n")
-    log(f"{len(hashes)} image(s) ready in {time.monotonic() - total:.0f} s; list in {manifest_path}")
+    log(
+        f"{len(hashes)} image(s) ready in {time.monotonic() - total:.0f} s; list in {manifest_path}"
+    )
     return 0
 
 

@@ -5,8 +5,10 @@ This is the embedded default (`run --local`, `make demo`, Airflow with
 machine's tools in the spec's folder.
 
 Limits:
-- ``execution_time``: the process group gets SIGTERM at the deadline and SIGKILL 5 s later,
-  like the kubelet after ``activeDeadlineSeconds``.
+- ``execution_time``: the process group gets SIGTERM at the deadline and SIGKILL the policy's
+  ``termination_grace_period`` later, like the kubelet after ``activeDeadlineSeconds``.
+- folders: ``$AIRFLOW_PLATFORM_WORK_DIR`` is a fresh temporary folder, removed afterwards;
+  ``HOME`` and ``TMPDIR`` stay this machine's (in a pod they point at its scratch volumes).
 - memory: an unprivileged process cannot create a cgroup, so the runner samples the resident
   memory of the whole process tree every 50 ms (psutil) and kills the tree with SIGKILL when it
   passes the flavor's memory, as the kernel's OOM killer would. A spike shorter than the
@@ -20,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -35,11 +38,12 @@ from airflow_platform.pods import CONTAINER_NAME, build_pod, job_command
 from airflow_platform.spec.models import JobSpec
 
 SAMPLE_SECONDS = 0.05
-KILL_GRACE_SECONDS = 5.0
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 # Kerberos and Java come from this machine: the pod's ticket cache and krb5.conf paths are the
 # kinit sidecar's, which does not run locally (use your own `kinit`, or for Spark a keytab).
 _LOCAL_ONLY_ENV = ("KRB5CCNAME", "KRB5_CONFIG", "JAVA_HOME")
+# Pod paths (its scratch volumes) this machine keeps its own values for.
+_POD_PATHS = frozenset({"HOME", "TMPDIR"})
 MEMORY_MECHANISM = "process-tree RSS sampled every 50 ms (psutil), SIGKILL above the limit"
 
 
@@ -69,7 +73,7 @@ def _process_env(job: JobSpec, config: PlatformConfig) -> tuple[dict[str, str], 
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     missing: list[str] = []
     for var in container.env or []:
-        if var.name in _LOCAL_ONLY_ENV:
+        if var.name in _LOCAL_ONLY_ENV or var.name in _POD_PATHS:
             continue
         if var.value_from is None:
             env[var.name] = var.value
@@ -117,8 +121,22 @@ def run_local(
     on_output: Callable[[str], None] | None = None,
 ) -> LocalResult:
     """Runs ``job`` in ``cwd`` and returns how it ended; output lines go to ``on_output``."""
-    env, missing = _process_env(job, config)
+    with tempfile.TemporaryDirectory(prefix=f"airflow-platform-{job.name}-") as work:
+        env, missing = _process_env(job, config)
+        env["AIRFLOW_PLATFORM_WORK_DIR"] = work
+        return _run(job, config, cwd, env, missing, on_output)
+
+
+def _run(
+    job: JobSpec,
+    config: PlatformConfig,
+    cwd: Path,
+    env: dict[str, str],
+    missing: list[str],
+    on_output: Callable[[str], None] | None,
+) -> LocalResult:
     command = _command(job, config, env)
+    grace = config.policy.termination_grace_period.total_seconds()
     limit = parse_memory(config.flavors[job.resource_flavor].memory)
     deadline = job.execution_time.total_seconds()
     emit = on_output or (lambda line: print(line, end="", flush=True))
@@ -157,7 +175,7 @@ def run_local(
             reason = "DeadlineExceeded"
             term_sent_at = time.monotonic()
             _signal_group(proc.pid, signal.SIGTERM)
-        elif term_sent_at and time.monotonic() - term_sent_at > KILL_GRACE_SECONDS:
+        elif term_sent_at and time.monotonic() - term_sent_at > grace:
             _signal_group(proc.pid, signal.SIGKILL)
             term_sent_at = None
         time.sleep(SAMPLE_SECONDS)

@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -134,8 +135,7 @@ async def _serve(options: argparse.Namespace) -> None:
     namespace = Namespace(options.netns)
     servers = []
     if options.egress:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(options.egress)
+        Path(options.egress).unlink(missing_ok=True)
         servers.append(await asyncio.start_unix_server(_connect_handler(namespace), options.egress))
     for rule in options.forward:
         listen, _, target = rule.partition("=")

@@ -498,7 +498,9 @@ class RealNode:
         self._wait(
             containerd,
             "its socket",
-            lambda: self.containerd_socket.exists() and self.ctr("version", check=False).returncode == 0,
+            lambda: (
+                self.containerd_socket.exists() and self.ctr("version", check=False).returncode == 0
+            ),
         )
         for name, image in images.items():
             self._import(name, image)
@@ -558,8 +560,8 @@ class RealNode:
         (work / "cni" / "net.d" / "10-airflow-platform.conflist").write_text(json.dumps(conflist))
         cri = 'plugins."io.containerd.grpc.v1.cri"'
         config = f"""version = 2
-root = "{work / 'containerd' / 'root'}"
-state = "{work / 'containerd' / 'state'}"
+root = "{work / "containerd" / "root"}"
+state = "{work / "containerd" / "state"}"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
@@ -568,10 +570,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   address = "{self.containerd_socket}"
 
 [ttrpc]
-  address = "{work / 'containerd-ttrpc.sock'}"
+  address = "{work / "containerd-ttrpc.sock"}"
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = "{work / 'containerd' / 'opt'}"
+  path = "{work / "containerd" / "opt"}"
 
 [{cri}]
   sandbox_image = "{sandbox_image}"
@@ -596,7 +598,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 [{cri}.cni]
   bin_dir = "{CNI_BIN}"
-  conf_dir = "{work / 'cni' / 'net.d'}"
+  conf_dir = "{work / "cni" / "net.d"}"
 """
         (work / "containerd.toml").write_text(config)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -147,10 +148,59 @@ def test_pod_and_container_security_contexts_meet_pss_restricted(config: Platfor
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert "hostNetwork" not in pod["spec"]
-    assert "volumes" not in pod["spec"]
+
+
+def test_root_filesystem_is_read_only_and_tmp_and_a_work_folder_are_writable(
+    config: PlatformConfig,
+) -> None:
+    """Only emptyDir scratch space is writable; HOME points at it, since tools write there."""
+    pod = _pod(config)
+    assert pod["spec"]["volumes"] == [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "work", "emptyDir": {}},
+    ]
+    assert _container(pod)["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "work", "mountPath": "/var/run/airflow-platform/work"},
+    ]
+    env = {e["name"]: e.get("value") for e in _container(pod)["env"]}
+    assert env["HOME"] == env["AIRFLOW_PLATFORM_WORK_DIR"] == "/var/run/airflow-platform/work"
+    assert env["TMPDIR"] == "/tmp"
+
+
+def test_termination_grace_period_comes_from_the_policy(config: PlatformConfig) -> None:
+    assert _pod(config)["spec"]["terminationGracePeriodSeconds"] == 10
+    slow = config.model_copy(
+        update={
+            "policy": config.policy.model_copy(
+                update={"termination_grace_period": timedelta(minutes=1)}
+            )
+        }
+    )
+    assert _pod(slow)["spec"]["terminationGracePeriodSeconds"] == 60
+
+
+def test_flavor_node_labels_and_tolerations_select_a_node_pool(config: PlatformConfig) -> None:
+    """A flavor's pool labels join the GPU rule in the one node-selector term; its taint keys
+    are tolerated with NoSchedule."""
+    flavors = dict(config.flavors)
+    flavors["cpu-pool"] = flavors["cpu-2gb"].model_copy(
+        update={"node_labels": {"pool": "batch"}, "tolerations": ["pool"]}
+    )
+    pooled = config.model_copy(update={"flavors": flavors})
+    pod = _pod(pooled, resource_flavor="cpu-pool")
+    term = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["nodeSelectorTerms"][0]["matchExpressions"] == [
+        {"key": "nvidia.com/gpu.present", "operator": "DoesNotExist"},
+        {"key": "pool", "operator": "In", "values": ["batch"]},
+    ]
+    assert pod["spec"]["tolerations"] == [
+        {"key": "pool", "operator": "Exists", "effect": "NoSchedule"}
+    ]
 
 
 def test_shell_script_runs_under_sh_and_list_runs_as_exec_form(config: PlatformConfig) -> None:
@@ -167,6 +217,9 @@ def test_env_has_platform_vars_then_sorted_spec_vars_then_secret_refs(
         {"name": "AIRFLOW_PLATFORM_JOB", "value": "train-classifier"},
         {"name": "AIRFLOW_PLATFORM_TEAM", "value": "vision"},
         {"name": "AIRFLOW_PLATFORM_FLAVOR", "value": "gpu-1x-24gb"},
+        {"name": "AIRFLOW_PLATFORM_WORK_DIR", "value": "/var/run/airflow-platform/work"},
+        {"name": "HOME", "value": "/var/run/airflow-platform/work"},
+        {"name": "TMPDIR", "value": "/tmp"},
         {"name": "A_FIRST", "value": "1"},
         {"name": "DATA_PATH", "value": "s3://bucket/train"},
         {
