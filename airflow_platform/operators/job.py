@@ -208,14 +208,16 @@ class JobOperator(KubernetesPodOperator):
     def _log_tail(self, pod: Any) -> str:
         """The last lines of the job container's log (for its usage line); '' if unreadable."""
         try:
-            return str(
-                self.client.read_namespaced_pod_log(
-                    pod.metadata.name,
-                    pod.metadata.namespace,
-                    container=CONTAINER_NAME,
-                    tail_lines=5,
-                )
+            # Raw bytes: the client's own decoding turns a log into the repr of its bytes
+            # (or into a number, when the log happens to be valid JSON).
+            response = self.client.read_namespaced_pod_log(
+                pod.metadata.name,
+                pod.metadata.namespace,
+                container=CONTAINER_NAME,
+                tail_lines=5,
+                _preload_content=False,
             )
+            return bytes(response.data).decode("utf-8", "replace")
         except Exception:
             return ""
 

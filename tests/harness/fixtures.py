@@ -15,7 +15,11 @@ import pytest
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kube import wait_for
-from tests.harness.tools import ToolMissingError
+from tests.harness.node import RealNode
+from tests.harness.tools import REPO_ROOT, ToolMissingError
+
+# The platform config of the real-node tests: small flavors that select the real node.
+NODE_CONFIG = REPO_ROOT / "tests" / "data" / "node" / "platform.yaml"
 
 RESTRICTED_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -35,6 +39,31 @@ def control_plane() -> Iterator[ControlPlane]:
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def real_node(control_plane: ControlPlane) -> Iterator[RealNode]:
+    """One real node (containerd + kubelet + CNI bridge in a network namespace of its own)
+    joined to the session's control plane, with the job images imported; it is stopped, and
+    everything it changed on the machine undone, at the end."""
+    node = RealNode(control_plane)
+    try:
+        node.start()
+    except ToolMissingError as err:
+        pytest.fail(str(err), pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def node_config(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The real-node platform config, also as ``$AIRFLOW_PLATFORM_CONFIG`` for the test."""
+    from airflow_platform.config import CONFIG_ENV, load_config
+
+    monkeypatch.setenv(CONFIG_ENV, str(NODE_CONFIG))
+    return load_config(NODE_CONFIG)
 
 
 @pytest.fixture(scope="session")

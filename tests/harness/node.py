@@ -328,9 +328,9 @@ class RealNode:
                 by_name[name].stop()
         # Containers and shims outlive containerd; the cgroups hold every one of them.
         _kill_cgroup_trees(self.cgroup)
-        for name in ("netproxy", "holder"):
-            if name in by_name:
-                by_name[name].stop()
+        for process in self._processes:
+            if process.name.startswith("netproxy") or process.name == "holder":
+                process.stop()
         if self._netns_made:
             subprocess.run(["ip", "netns", "delete", self.netns], capture_output=True, check=False)
         _restore_sysctls(self._sysctls)
@@ -344,6 +344,21 @@ class RealNode:
                     shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def expose(self, port: int) -> str:
+        """Make a host loopback TCP port reachable from pods, at ``<node IP>:<port>`` (the
+        narrowest opening there is: one port, relayed by netproxy); returns that address."""
+        relay = self._process(
+            f"netproxy-{port}",
+            [
+                sys.executable,
+                str(Path(__file__).with_name("netproxy.py")),
+                f"--netns={self.netns_path}",
+                f"--forward={NODE_IP}:{port}=127.0.0.1:{port}",
+            ],
+        )
+        self._wait(relay, "its listener", lambda: "netproxy: ready" in relay.log_tail())
+        return f"{NODE_IP}:{port}"
 
     def exec_in_netns(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's network namespace (where pod IPs are reachable)."""
