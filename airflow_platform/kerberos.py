@@ -10,7 +10,9 @@ A job with ``kerberos: true`` gets, from ``build_pod``:
 - ``KRB5CCNAME`` and ``KRB5_CONFIG`` in the job container, which mounts the ticket cache and
   ``krb5.conf`` read-only and never the keytab.
 
-The keytab Secret is mounted read-only with mode 0400 into the two Kerberos containers only.
+The keytab Secret is mounted read-only with mode 0400 into the two Kerberos containers only;
+the kubelet adds group read for the pod's ``fsGroup`` (the job user's group), so on the node
+the file is root-owned, mode 0440, readable by the job user and by no other user.
 The scripts are plain POSIX shell so the tests run them as they are against a real KDC; their
 output names the principal and never prints the keytab.
 """
