@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools system-packages demo test test-unit test-chart test-cluster test-airflow test-e2e lint bench cluster docs clean
+.PHONY: venv tools system-packages images demo test test-unit test-chart test-cluster test-node test-airflow test-e2e lint bench cluster docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -22,10 +22,16 @@ venv: $(STAMP)
 tools:
 	bash scripts/install-tools.sh
 
-# Real Prometheus, Pushgateway, Alertmanager and MIT Kerberos from Debian, pinned
-# (scripts/system-packages.txt); their services are not started.
+# Real Prometheus, Pushgateway, Alertmanager and MIT Kerberos, and the real node's containerd,
+# runc, CNI plugins and image tools, from Debian, pinned (scripts/system-packages.txt); their
+# services are not started.
 system-packages:
 	bash scripts/install-system-packages.sh
+
+# Builds every image of skaffold.yaml from images/ without a registry (buildah, a Debian 12
+# base layer made here), cached by a hash of their inputs; the real test node imports them.
+images: $(STAMP) tools system-packages
+	$(PY) scripts/build-images.py
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py
@@ -35,7 +41,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy airflow_platform
 
-test: $(STAMP) tools system-packages lint
+test: $(STAMP) tools system-packages images lint
 	$(VENV)/bin/pytest tests
 
 test-unit: $(STAMP)
@@ -44,6 +50,8 @@ test-chart: $(STAMP) tools
 	$(VENV)/bin/pytest -m chart tests
 test-cluster: $(STAMP) tools
 	$(VENV)/bin/pytest -m cluster tests
+test-node: $(STAMP) tools system-packages images
+	$(VENV)/bin/pytest -m node tests
 test-airflow: $(STAMP) tools
 	$(VENV)/bin/pytest -m airflow tests
 test-e2e: $(STAMP) tools
@@ -52,8 +60,9 @@ test-e2e: $(STAMP) tools
 bench: $(STAMP) tools
 	$(PY) benchmarks/run.py
 
-# Starts a control plane by hand and prints its kubeconfig; Ctrl-C stops it.
-cluster: $(STAMP) tools
+# Starts the mixed cluster (control plane, kwok nodes, one real node with every image) and
+# prints its kubeconfig and images; Ctrl-C stops it.
+cluster: $(STAMP) tools system-packages images
 	$(PY) -m tests.harness.cluster
 
 # Regenerates the docs that come from the models and the chart's values (tests fail while
