@@ -173,8 +173,9 @@ def input_hash(artifact: Artifact, base_hash: str, required: dict[str, str]) -> 
     digest = hashlib.sha256()
     for part in (artifact.image, version(), base_hash, json.dumps(required, sort_keys=True)):
         digest.update(part.encode() + b"\0")
-    for path in (artifact.dockerfile, *context_files(artifact)):
-        relative = path.relative_to(REPO).as_posix()
+    digest.update(artifact.dockerfile.read_bytes() + b"\0")
+    for path in context_files(artifact):
+        relative = path.relative_to(artifact.context).as_posix()
         digest.update(f"{relative}\0{path.stat().st_mode & 0o111}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:HASH_LENGTH]
