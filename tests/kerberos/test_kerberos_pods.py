@@ -94,7 +94,7 @@ def test_jobs_without_kerberos_get_no_kerberos_parts(krb_config: PlatformConfig)
     """`kerberos: false` (the default) leaves the pod as it was."""
     spec = _pod(krb_config, kerberos=False)["spec"]
     assert "initContainers" not in spec
-    assert "volumes" not in spec
+    assert {v["name"] for v in spec["volumes"]} == {"tmp", "work"}  # scratch space only
 
 
 def test_policy_refuses_kerberos_for_a_team_without_a_principal(
