@@ -83,7 +83,7 @@ def test_job_succeeds_on_the_real_node_and_its_output_streams_into_the_task_log(
 ) -> None:
     """The task succeeds when the pod's script exits 0, and the script's lines are in the log."""
     _write_job(jobs_dir, "node-ok", "for i in 1 2 3; do echo line-$i; done")
-    run, tis = _run("node-ok")
+    run, _ = _run("node-ok")
     out = capsys.readouterr().out
     assert run.state == "success", out[-3000:]
     for i in (1, 2, 3):
@@ -100,7 +100,7 @@ def test_job_over_its_memory_fails_the_task_with_one_line_naming_a_bigger_flavor
         "python -c 'x = bytearray(200 * 2**20); x[::4096] = b\"x\" * len(x[::4096])'",
         resource_flavor="node-64mb",
     )
-    run, tis = _run("node-oom")
+    _, tis = _run("node-oom")
     out = capsys.readouterr().out
     assert tis["node-oom"].state == "failed"
     assert (
