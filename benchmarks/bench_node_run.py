@@ -34,6 +34,8 @@ AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-platform-bench-node-"))
 os.environ.update(
     {
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        # dag.test() syncs the DAG bundle it comes from: the repository's dags/ folder.
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
@@ -126,14 +128,28 @@ def _bare_pod(core: client.CoreV1Api, namespace: str, index: int) -> float:
     return seconds
 
 
-def _operator_task(index: int) -> float:
-    from airflow.sdk import DAG
+def _operator_dags() -> dict[str, object]:
+    """One job spec per round, turned into DAGs by the factory's own DAG file."""
+    import yaml
+    from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_platform.operators.job import JobOperator
+    folder = AIRFLOW_HOME / "jobs" / "vision"
+    folder.mkdir(parents=True)
+    for index in range(SEQUENTIAL):
+        spec = job(f"op-{index:03d}", "echo once", flavor=FLAVOR).model_dump(
+            mode="json", include={"team", "resource_flavor", "docker_image", "execution_script"}
+        )
+        spec["execution_time"] = "2 minutes"
+        (folder / f"op-{index:03d}.yaml").write_text(yaml.safe_dump({"job": spec}))
+    os.environ["AIRFLOW_PLATFORM_JOBS_DIR"] = str(folder.parent)
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "platform_jobs.py"))
+    if bag.import_errors:
+        raise RuntimeError(f"the factory refused the bench specs: {bag.import_errors}")
+    return dict(bag.dags)
 
-    with DAG(f"bench-node-{index:03d}", schedule=None) as dag:
-        JobOperator(task_id="job", job=job(f"op-{index:03d}", "echo once", flavor=FLAVOR))
-    run = dag.test()
+
+def _operator_task(dag: object) -> float:
+    run = dag.test()  # type: ignore[attr-defined]
     (ti,) = run.get_task_instances()
     if ti.state != "success":
         raise RuntimeError(f"JobOperator task ended {ti.state}")
@@ -164,10 +180,11 @@ def main() -> int:
             )
             burst = _burst(core, namespace)
             core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+            dags = _operator_dags()
             bare, operated = [], []
             for i in range(SEQUENTIAL):
                 bare.append(_bare_pod(core, namespace, i))
-                operated.append(_operator_task(i))
+                operated.append(_operator_task(dags[f"op-{i:03d}"]))
                 print(
                     f"node_run: round {i}: bare {bare[-1]:.2f} s, operator {operated[-1]:.2f} s",
                     file=sys.stderr,

@@ -11,12 +11,14 @@ Contained, because the kubelet and containerd assume they own a machine:
   links to the host are the relays of ``tests/harness/netproxy.py``: the kubelet reaches the
   API server through a listener inside the namespace, and the API server reaches the kubelet
   and pods through its egress selector.
-- **Mounts**: containerd and the kubelet share a private mount namespace whose tmpfs mounts hide
-  the fixed paths they write outside their own folders (``/run/containerd``, ``/var/lib/cni``,
-  ``/var/lib/kubelet``, ``/opt/containerd``, ``/run/netns``); all of it vanishes with them.
+- **Mounts**: containerd and the kubelet share a private mount namespace whose tmpfs mounts
+  (over ``/run``, ``/var/lib``, ``/opt`` and ``/var/log``) hide the fixed paths they write
+  outside their own folders; all of it vanishes with them. Several harnesses may run nodes at
+  once: nothing is created on the machine for the mounts.
 - **cgroups**: the node's processes, pods included, live under one cgroup per hierarchy
   (``airflow-platform-node-<id>``; the kubelet's ``cgroupRoot``), killed and removed on stop.
-- **Sysctls** the kubelet sets on the host are saved before it starts and restored after.
+- **Sysctls** the kubelet sets on the host are saved before it starts and restored after (by
+  the last of several nodes to stop).
 
 A harness killed outright cannot clean up; the next one sweeps what a dead harness left
 (``sweep_dead_nodes``), sysctls included.
@@ -24,6 +26,7 @@ A harness killed outright cannot clean up; the next one sweeps what a dead harne
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -32,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,17 +68,12 @@ KUBELET_SYSCTLS = (
     "kernel/keys/root_maxkeys",
     "kernel/keys/root_maxbytes",
 )
-# Fixed paths containerd, the CNI plugins and the kubelet write outside their own folders;
-# each gets a private tmpfs in the node's mount namespace.
-HIDDEN_PATHS = (
-    "/run/containerd",
-    "/run/netns",
-    "/var/lib/cni",
-    "/var/lib/kubelet",
-    "/opt/containerd",
-    "/var/log/pods",
-    "/var/log/containers",
-)
+# containerd, the CNI plugins and the kubelet write to fixed paths outside their own folders
+# (/run/containerd, /run/netns, /var/lib/cni, /var/lib/kubelet, /opt/containerd, /var/log/pods,
+# /var/log/containers). The node's mount namespace gets a private tmpfs over each of their
+# parents, which exist on every machine: making the paths themselves on the host would leave
+# them behind, and removing them would detach the mounts of another harness's node.
+HIDDEN_PATHS = ("/run", "/var/lib", "/opt", "/var/log")
 SYSTEM_PACKAGES_HINT = "run `make system-packages` (scripts/system-packages.txt pins it)"
 IMAGES_HINT = "run `make images` (scripts/build-images.py)"
 OWNER_FILE = "owner.pid"
@@ -159,9 +158,38 @@ def sweep_dead_nodes() -> None:
             ["ip", "netns", "delete", NETNS_PREFIX + node_id], capture_output=True, check=False
         )
         saved = workdir / SYSCTL_FILE
-        if saved.is_file():
+        if saved.is_file() and not _other_live_nodes(workdir):
             _restore_sysctls(json.loads(saved.read_text()))
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _other_live_nodes(own: Path) -> list[Path]:
+    """Workdirs of real nodes that other running harnesses own (several may run at once)."""
+    return [
+        w
+        for w in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*")
+        if w != own and (w / OWNER_FILE).is_file() and _owner_alive(w)
+    ]
+
+
+def _original_sysctls(own: Path) -> dict[str, str]:
+    """The machine's own values: from a running node's saved copy when there is one (the
+    kubelet of that node has changed the live values already), else read now."""
+    for other in _other_live_nodes(own):
+        with contextlib.suppress(OSError, ValueError):
+            saved: dict[str, str] = json.loads((other / SYSCTL_FILE).read_text())
+            return saved
+    return _read_sysctls()
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a test run stopped with `kill` still unwinds through
+    the fixtures' teardown (Python's default would die at once and leave the node behind)."""
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _read_sysctls() -> dict[str, str]:
@@ -250,7 +278,6 @@ class RealNode:
     startup_seconds: float = field(init=False, default=0.0)
     _processes: list[_Process] = field(init=False, default_factory=list)
     _sysctls: dict[str, str] = field(init=False, default_factory=dict)
-    _made_paths: list[Path] = field(init=False, default_factory=list)
     _netns_made: bool = field(init=False, default=False)
     _stopped: bool = field(init=False, default=False)
 
@@ -283,6 +310,8 @@ class RealNode:
         if missing:
             raise tools.ToolMissingError(f"image(s) {', '.join(missing)} not built; {IMAGES_HINT}")
         began = time.monotonic()
+        _exit_cleanly_on_sigterm()
+        atexit.register(self.stop)
         sweep_dead_nodes()
         self.node_id = f"{os.getpid()}-{os.urandom(2).hex()}"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{self.node_id}-"))
@@ -293,7 +322,7 @@ class RealNode:
         (self.workdir / OWNER_FILE).write_text(str(os.getpid()))
         self.log_dir().mkdir()
         try:
-            self._sysctls = _read_sysctls()
+            self._sysctls = _original_sysctls(self.workdir)
             (self.workdir / SYSCTL_FILE).write_text(json.dumps(self._sysctls))
             self._make_network()
             self._make_cgroups()
@@ -315,6 +344,8 @@ class RealNode:
             return
         self._stopped = True
         with contextlib.suppress(Exception):
+            atexit.unregister(self.stop)
+        with contextlib.suppress(Exception):
             from kubernetes import client
 
             api_client = self.plane.api_client()
@@ -333,10 +364,9 @@ class RealNode:
                 process.stop()
         if self._netns_made:
             subprocess.run(["ip", "netns", "delete", self.netns], capture_output=True, check=False)
-        _restore_sysctls(self._sysctls)
-        for path in reversed(self._made_paths):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+        if not _other_live_nodes(self.workdir):
+            # The last node out restores the machine's values (others still need the kubelet's).
+            _restore_sysctls(self._sysctls)
         if keep_logs or os.environ.get("AIRFLOW_PLATFORM_KEEP_CLUSTER"):
             self._say(f"real node stopped; logs kept in {self.log_dir()}")
             for entry in self.workdir.iterdir():
@@ -461,11 +491,9 @@ class RealNode:
         )
 
     def _launch(self, binaries: dict[str, str], images: dict[str, dict[str, str]]) -> None:
-        for path in map(Path, HIDDEN_PATHS):
-            if not path.exists():
-                made = [p for p in (path, *path.parents) if not p.exists()]
-                path.mkdir(parents=True)
-                self._made_paths += sorted(made, key=lambda p: len(p.parts))
+        missing = [p for p in HIDDEN_PATHS if not Path(p).is_dir()]
+        if missing:
+            raise NodeError(f"the real node needs these folders on the machine: {missing}")
         mounts = " && ".join(f"mount -t tmpfs -o mode=0755 tmpfs {p}" for p in HIDDEN_PATHS)
         holder = self._process(
             "holder",
