@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> int:
             api_client.close()
         finally:
             node.stop()
+    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
     bare_p50, op_p50 = statistics.median(bare), statistics.median(operated)
     print(burst)
     print(

@@ -139,6 +139,21 @@ build_kubernetes() {
   log "kubernetes $KUBERNETES_VERSION: ${cmds[*]} built in $((SECONDS - start)) s ($("$dest/kube-apiserver" --version))"
 }
 
+# Cluster DNS of the real test node (its `kubernetes` plugin answers for Services and pods).
+build_coredns() {
+  local dest="$cache/coredns-$COREDNS_VERSION"
+  [ -x "$dest/coredns" ] && { log "coredns $COREDNS_VERSION: cached"; return; }
+  local start=$SECONDS work="$cache/.build/coredns"
+  throwaway_module "$work"
+  cd "$work"
+  go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
+    -o "$dest.tmp/coredns" github.com/coredns/coredns
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "coredns $COREDNS_VERSION: built in $((SECONDS - start)) s"
+}
+
 # The sandbox program of the real test node (images/pause), keyed by a hash of its source.
 build_pause() {
   local src="$here/../images/pause" hash
@@ -158,5 +173,6 @@ build_etcd
 build_kwok
 build_statsd_exporter
 build_kubernetes
+build_coredns
 build_pause
 log "all tools ready in $((SECONDS - total)) s under $cache"

@@ -317,7 +317,9 @@ class ControlPlane:
                 f"--etcd-servers={etcd_url}",
                 f"--secure-port={p['apiserver']}",
                 "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                # The `kubernetes` Service's endpoint: the real node's address, where a relay
+                # inside its namespace leads to this loopback port (tests/harness/netproxy.py).
+                f"--advertise-address={NODE_IP}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 f"--tls-cert-file={self._path('apiserver.crt')}",
                 f"--tls-private-key-file={self._path('apiserver.key')}",

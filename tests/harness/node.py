@@ -428,6 +428,8 @@ class RealNode:
     def _check_tools(self) -> dict[str, str]:
         found = {
             "kubelet": str(tools.tool_path("kubelet")),
+            "kube-proxy": str(tools.tool_path("kube-proxy")),
+            "coredns": str(tools.tool_path("coredns")),
             "pause": str(tools.pause_path()),
         }
         for program in ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "ip", "nsenter"):
@@ -565,6 +567,71 @@ class RealNode:
             cgroup=f"{self.cgroup}/system",
         )
         self._wait(kubelet, "node Ready", self._ready, timeout=120)
+        self._start_services(enter, binaries)
+
+    def _start_services(self, enter: list[str], binaries: dict[str, str]) -> None:
+        """kube-proxy (Service virtual IPs, by iptables inside the namespace) and CoreDNS (the
+        cluster's names, at the node's address; nothing else resolves, so no query leaves)."""
+        work = self.workdir
+        proxy_config = {
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+            "kind": "KubeProxyConfiguration",
+            "clientConnection": {"kubeconfig": str(work / "kubelet.kubeconfig")},
+            "mode": "iptables",
+            "hostnameOverride": self.name,
+            "bindAddress": NODE_IP,
+            "clusterCIDR": POD_SUBNET,
+            "healthzBindAddress": f"127.0.0.1:{free_port()}",
+            "metricsBindAddress": f"127.0.0.1:{free_port()}",
+            "nodePortAddresses": [f"{NODE_IP}/32"],
+            # Zero: leave the machine-wide conntrack settings as they are.
+            "conntrack": {
+                "maxPerCore": 0,
+                "min": 0,
+                "tcpEstablishedTimeout": "0s",
+                "tcpCloseWaitTimeout": "0s",
+            },
+            "iptables": {"localhostNodePorts": False},
+        }
+        (work / "kube-proxy.yaml").write_text(yaml.safe_dump(proxy_config))
+        proxy = self._process(
+            "kube-proxy",
+            [*enter, binaries["kube-proxy"], f"--config={work / 'kube-proxy.yaml'}", "--v=1"],
+            cgroup=f"{self.cgroup}/system",
+        )
+        self._wait(proxy, "its Service rules", lambda: self._proxy_synced(proxy_config))
+        corefile = f"""cluster.local:53 in-addr.arpa:53 {{
+    bind {NODE_IP}
+    errors
+    kubernetes cluster.local in-addr.arpa {{
+        kubeconfig {work / "kubelet.kubeconfig"}
+        pods insecure
+        fallthrough in-addr.arpa
+    }}
+    cache 10
+}}
+.:53 {{
+    bind {NODE_IP}
+    template ANY ANY {{
+        rcode NXDOMAIN
+    }}
+}}
+"""
+        (work / "Corefile").write_text(corefile)
+        dns = self._process(
+            "coredns",
+            [*enter, binaries["coredns"], "-conf", str(work / "Corefile")],
+            cgroup=f"{self.cgroup}/system",
+        )
+        self._wait(dns, "answering", lambda: "CoreDNS-" in dns.log_tail(), timeout=60)
+
+    def _proxy_synced(self, config: dict[str, Any]) -> bool:
+        port = config["healthzBindAddress"].rsplit(":", 1)[1]
+        result = self.exec_in_netns(
+            ["python3", "-c", f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=1)"],
+            capture_output=True,
+        )
+        return result.returncode == 0
 
     def _import(self, name: str, image: dict[str, str]) -> None:
         start = time.monotonic()
@@ -693,6 +760,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             "syncFrequency": "10s",
             "fileCheckFrequency": "60s",
             "shutdownGracePeriod": "0s",
+            "clusterDNS": [NODE_IP],
+            "clusterDomain": "cluster.local",
         }
         (work / "kubelet.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 

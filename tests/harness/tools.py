@@ -27,6 +27,7 @@ _TOOL_DIRS = {
     "kwok": ("kwok", "KWOK_VERSION"),
     "helm": ("helm", "HELM_VERSION"),
     "statsd_exporter": ("statsd_exporter", "STATSD_EXPORTER_VERSION"),
+    "coredns": ("coredns", "COREDNS_VERSION"),
 }
 
 
