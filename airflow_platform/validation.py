@@ -1,4 +1,5 @@
-"""Spec + policy: the check `validate`, the DAG factory and the operators all run."""
+"""Spec + policy: a spec file read, then held to ``policy.check_job`` (the one guard, which
+the operators also run at task start), with every problem located in the file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from typing import Any
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.policy import RULE_FIELDS, check_job
 from airflow_platform.spec.errors import Problem, SpecError
-from airflow_platform.spec.loader import Document, parse_spec_data, parse_spec_text, read_spec
+from airflow_platform.spec.loader import (
+    Document,
+    Home,
+    parse_spec_data,
+    parse_spec_text,
+    read_spec,
+)
 
 
 def check_document(doc: Document, config: PlatformConfig) -> Document:
@@ -55,13 +62,19 @@ def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Docume
 
 
 def validate_file(path: str | Path, config: PlatformConfig | None = None) -> Document:
-    """Loads a spec file and checks it against the policy; raises ``SpecError``."""
+    """Loads a spec file and checks it against the policy; raises ``SpecError``.
+
+    The spec's team is its folder under the jobs folder (``spec.loader.home_of``).
+    """
     return _with_policy(lambda: read_spec(path), config or load_config())
 
 
-def validate_text(text: str, name: str, config: PlatformConfig | None = None) -> Document:
-    """Validates a spec file's text (read by the caller, who keeps it) like ``validate_file``."""
-    return _with_policy(lambda: parse_spec_text(text, name), config or load_config())
+def validate_text(
+    text: str, name: str, config: PlatformConfig | None = None, home: Home | None = None
+) -> Document:
+    """Validates a spec file's text (read by the caller, who keeps it) like ``validate_file``;
+    ``home`` is where the file lives (its team)."""
+    return _with_policy(lambda: parse_spec_text(text, name, home), config or load_config())
 
 
 def validate_data(data: Any, name: str, config: PlatformConfig | None = None) -> Document:
