@@ -56,7 +56,7 @@ def policy_data(config: PlatformConfig) -> dict[str, Any]:
     }
     return {
         "namespaceTeams": {ns: team for team, ns in config.jobs_namespaces().items()},
-        "teamFlavors": {team: config.flavors_for(team) for team in config.teams},
+        "teamFlavors": {team: sorted(config.flavors_for(team)) for team in config.teams},
         "flavorCpu": {name: f.cpu for name, f in flavors.items()},
         "flavorMemory": {name: f.memory for name, f in flavors.items()},
         "flavorExtended": extended,

@@ -10,7 +10,7 @@ import yaml
 from tests.chart.render import (
     COMPONENTS,
     FULLNAME,
-    JOBS_NAMESPACE,
+    WORKERS_NAMESPACE,
     VALUES_DIR,
     find,
     render_chart,
@@ -27,7 +27,7 @@ def _docs(with_git: bool) -> list[dict]:
 
 
 def _worker(docs: list[dict]) -> dict:
-    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
     return yaml.safe_load(configmap["data"]["pod_template_file.yaml"])
 
 
