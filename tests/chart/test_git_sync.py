@@ -10,8 +10,8 @@ import yaml
 from tests.chart.render import (
     COMPONENTS,
     FULLNAME,
-    WORKERS_NAMESPACE,
     VALUES_DIR,
+    WORKERS_NAMESPACE,
     find,
     render_chart,
     search,
