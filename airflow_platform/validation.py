@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.policy import RULE_FIELDS, check_job
+from airflow_platform.policy import RULE_FIELDS, Violation, check_job
 from airflow_platform.spec.errors import Problem, SpecError
 from airflow_platform.spec.loader import (
     Document,
@@ -34,18 +34,22 @@ def policy_problems(doc: Document, config: PlatformConfig) -> list[Problem]:
     """
     problems: list[Problem] = []
     for index, job in enumerate(doc.jobs):
-        for violation in check_job(job, config):
-            if RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable:
-                continue
-            problems.append(
-                doc.source.problem(
-                    doc.violation_path(index, violation.field),
-                    violation.message,
-                    violation.hint,
-                    key=violation.field[0] == "env",
-                )
-            )
+        problems += located(doc, index, check_job(job, config))
     return problems
+
+
+def located(doc: Document, index: int, violations: list[Violation]) -> list[Problem]:
+    """The violations of job ``index`` of ``doc`` as problems located where it was written."""
+    return [
+        doc.source.problem(
+            doc.violation_path(index, violation.field),
+            violation.message,
+            violation.hint,
+            key=violation.field[0] == "env",
+        )
+        for violation in violations
+        if not RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable
+    ]
 
 
 def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Document:

@@ -37,10 +37,12 @@ from airflow_platform.operators.rails import (
     refused_arguments,
 )
 from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod
+from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import parse_spec_data
+from airflow_platform.spec.loader import Document, parse_spec_data
 from airflow_platform.spec.models import JobSpec
+from airflow_platform.validation import located
 
 # Margin on top of execution_time + startup allowance before Airflow itself gives up: the pod's
 # activeDeadlineSeconds should end it first, with a clearer reason.
@@ -166,8 +168,8 @@ class JobOperator(KubernetesPodOperator):
         self._job = job
         self.name = job.name
 
-    def _conf_job(self, context: Any, config: PlatformConfig) -> JobSpec:
-        """The ad-hoc run's job: the conf's spec, as a team its caller may run as."""
+    def _conf_doc(self, context: Any, config: PlatformConfig) -> Document:
+        """The ad-hoc run's spec: the conf's, as a team its caller may run as."""
         conf = (context["dag_run"].conf or {}) if context else {}
         data = conf.get("spec", conf)
         raw = data.get("job") if isinstance(data, dict) else None
@@ -183,7 +185,12 @@ class JobOperator(KubernetesPodOperator):
             error = ConfRejected("the run's conf holds a pipeline; ad-hoc runs take one `job:`")
             error.reasons = ("invalid_spec",)
             raise error
-        return doc.spec
+        return doc
+
+    def _conf_job(self, context: Any, config: PlatformConfig) -> JobSpec:
+        spec = self._conf_doc(context, config).spec
+        assert isinstance(spec, JobSpec)
+        return spec
 
     def _start(self, context: Any) -> tuple[JobSpec, PlatformConfig]:
         """The job of this try, guarded once against today's catalog; pushes the try's
@@ -193,13 +200,14 @@ class JobOperator(KubernetesPodOperator):
             return self._job, enforce_at_start(self._job, config)
         conf = (context["dag_run"].conf or {}) if context else {}
         try:
-            job = self._conf_job(context, config)
-            try:
-                enforce(job, config)
-            except PolicyViolation as exc:
-                error = ConfRejected(f"the run's conf {exc}")
-                error.reasons = exc.reasons
-                raise error from None
+            doc = self._conf_doc(context, config)
+            violations = check_job(doc.jobs[0], config)
+            if violations:
+                text = SpecError(located(doc, 0, violations))
+                error = ConfRejected(f"the run's conf is not an allowed job spec:\n{text}")
+                error.reasons = tuple(v.reason for v in violations)
+                raise error
+            job = doc.jobs[0]
         except ConfRejected as exc:
             metrics.record_conf_rejection(conf.get("spec", conf), exc.reasons, config)
             raise

@@ -13,6 +13,7 @@ from airflow_platform.admission import policy_binding, validating_admission_poli
 from airflow_platform.config import parse_config
 from tests.chart.render import (
     FULLNAME,
+    NAMESPACE,
     TEAM_NAMESPACES,
     WORKERS_NAMESPACE,
     by_kind,
@@ -48,7 +49,7 @@ def test_the_charts_policy_is_the_one_the_library_generates(values: Path | None)
     config = parse_config(platform["data"]["platform.yaml"].encode(), "platform.yaml")
     (policy,) = by_kind(docs, "ValidatingAdmissionPolicy")
     (binding,) = by_kind(docs, "ValidatingAdmissionPolicyBinding")
-    name = f"{FULLNAME}-jobs"
+    name = f"{FULLNAME}-{NAMESPACE}"
     assert _without_labels_and_with_data_parsed(policy) == _without_labels_and_with_data_parsed(
         validating_admission_policy(config, name)
     )
@@ -57,7 +58,7 @@ def test_the_charts_policy_is_the_one_the_library_generates(values: Path | None)
 
 
 def test_the_binding_covers_the_teams_namespaces_and_not_the_workers() -> None:
-    binding = find(render_chart(), "ValidatingAdmissionPolicyBinding", f"{FULLNAME}-jobs")
+    binding = find(render_chart(), "ValidatingAdmissionPolicyBinding", f"{FULLNAME}-{NAMESPACE}")
     (selector,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
     assert selector["key"] == "kubernetes.io/metadata.name"
     assert selector["values"] == sorted(TEAM_NAMESPACES.values())

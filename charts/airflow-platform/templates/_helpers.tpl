@@ -184,3 +184,9 @@ turned off as well.
 {{- fail "gitSync.repo is required when gitSync.enabled is true" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The admission policy and its binding are cluster-wide: named after the release and its
+namespace, so that releases of one name in two namespaces do not collide. */}}
+{{- define "airflow-platform.admissionPolicyName" -}}
+{{- printf "%s-%s" (include "airflow-platform.fullname" .) .Release.Namespace -}}
+{{- end -}}
