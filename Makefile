@@ -71,6 +71,7 @@ docs: $(STAMP)
 	$(PY) -m airflow_platform.reference > docs/reference.md
 	$(VENV)/bin/airflow-platform schema > docs/spec.schema.json
 	$(PY) scripts/chart-values-reference.py
+	$(PY) -m airflow_platform.admission > charts/airflow-platform/files/admission-policy.yaml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
+from kubernetes.utils import parse_quantity
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -43,6 +44,7 @@ _MEMORY_UNITS = {
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
 }  # fmt: skip
+_WHITESPACE = re.compile(r"\s")
 _LOOKS_LIKE_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtTpP])i?[bB]?\s*")
 
 
@@ -117,6 +119,33 @@ def _check_name(what: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _check_image_prefix(value: str) -> str:
+    if not value.strip() or _WHITESPACE.search(value):
+        raise ValueError(
+            f"'{value}' is not an image prefix: give a registry ('registry.internal'), a path "
+            "in one ('registry.internal/vision/') or a repository"
+        )
+    return value
+
+
+def _check_quantity(value: str) -> str:
+    try:
+        amount = parse_quantity(value)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not a Kubernetes quantity, e.g. '64', '500m' or '256Gi'"
+        ) from None
+    if amount < 0:
+        raise ValueError(f"quota '{value}' is negative")
+    return value
+
+
+def _check_identity(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an empty name: give an Airflow user or role name")
+    return value
 
 
 Cpu = Annotated[str, AfterValidator(_check_cpu)]
@@ -222,9 +251,13 @@ class Policy(BaseModel):
 
     model_config = _STRICT
 
-    allowed_images: list[str] = Field(
+    allowed_images: list[Annotated[str, AfterValidator(_check_image_prefix)]] = Field(
         min_length=1,
-        description="Image prefixes jobs may use.",
+        description="Image prefixes jobs may use. A prefix ends at a registry or path boundary: "
+        "`registry.internal` (a registry) admits `registry.internal/x:1` but not "
+        "`registry.internal.evil.io/x:1`; `registry.internal/vision` admits "
+        "`registry.internal/vision/train:1` and `registry.internal/vision:1`, not "
+        "`registry.internal/visionary/x:1`.",
         examples=[["registry.internal/"]],
     )
     require_pinned_images: bool = Field(
@@ -237,12 +270,16 @@ class Policy(BaseModel):
         examples=["24 hours"],
     )
     jobs_namespace: Annotated[str, _check_name("namespace")] = Field(
-        default="airflow-jobs", description="Namespace job pods run in.", examples=["airflow-jobs"]
+        default="airflow-jobs",
+        description="Prefix of the teams' jobs namespaces: a team's job pods run in "
+        "`<jobs_namespace>-<team>` (unless the team names its own `namespace`). The chart "
+        "runs the Airflow worker pods in the namespace of this name itself.",
+        examples=["airflow-jobs"],
     )
     service_account: Annotated[str, _check_name("service account name")] | None = Field(
         default=None,
-        description="Service account of job pods (one with no API rights); the namespace "
-        "default when absent. Its token is never mounted.",
+        description="Service account of job pods (one with no API rights), in every team's "
+        "jobs namespace; the namespace default when absent. Its token is never mounted.",
         examples=["airflow-platform-job"],
     )
     termination_grace_period: Duration = Field(
@@ -349,11 +386,35 @@ class TeamSpark(BaseModel):
 
 
 class Team(BaseModel):
-    """A team that may run jobs."""
+    """A team that may run jobs: its specs live under `jobs/<team>/`, its pods, Secrets and
+    keytab in its own jobs namespace."""
 
     model_config = _STRICT
 
     description: str = Field(default="", description="Who the team is.")
+    namespace: Annotated[str, _check_name("namespace")] | None = Field(
+        default=None,
+        description="The team's jobs namespace; `<policy.jobs_namespace>-<team>` when absent.",
+        examples=["vision-jobs"],
+    )
+    users: list[Annotated[str, AfterValidator(_check_identity)]] = Field(
+        default_factory=list,
+        description="Airflow users (by login name) who may run ad-hoc jobs (`submit`) as the team.",
+        examples=[["alice", "bob"]],
+    )
+    roles: list[Annotated[str, AfterValidator(_check_identity)]] = Field(
+        default_factory=list,
+        description="Airflow roles whose users may run ad-hoc jobs as the team (the role of "
+        "the simple auth manager's `[core] simple_auth_manager_users`).",
+        examples=[["admin"]],
+    )
+    quota: dict[LabelKey, Annotated[str, AfterValidator(_check_quantity)]] | None = Field(
+        default=None,
+        description="What all of the team's running pods may request together, by resource "
+        "(`cpu`, `memory`, `nvidia.com/gpu`, …): the chart makes it the ResourceQuota of the "
+        "team's namespace (`requests.<resource>`). No quota when absent.",
+        examples=[{"cpu": "64", "memory": "256Gi", "nvidia.com/gpu": "8"}],
+    )
     kerberos: TeamKerberos | None = Field(
         default=None,
         description="The team's Kerberos principal and keytab Secret; jobs of a team without "
@@ -460,6 +521,50 @@ class PlatformConfig(BaseModel):
             path, message, hint = unknown[0]
             raise ValueError(f"{join_path(path)}: {message}; {hint}")
         return self
+
+    @model_validator(mode="after")
+    def _namespaces_distinct(self) -> PlatformConfig:
+        seen: dict[str, str] = {}
+        for team in self.teams:
+            namespace = self.namespace_of(team)
+            if len(namespace) > 63:
+                raise ValueError(
+                    f"teams.{team}: the jobs namespace '{namespace}' is longer than 63 "
+                    "characters; give the team a shorter `namespace`, or shorten "
+                    "policy.jobs_namespace"
+                )
+            if namespace == self.policy.jobs_namespace:
+                raise ValueError(
+                    f"teams.{team}.namespace: '{namespace}' is the workers' namespace "
+                    "(policy.jobs_namespace); give the team a namespace of its own"
+                )
+            if namespace in seen:
+                raise ValueError(
+                    f"teams.{team}: jobs namespace '{namespace}' is team {seen[namespace]}'s "
+                    "too; each team needs a namespace of its own, or its Secrets are shared"
+                )
+            seen[namespace] = team
+        return self
+
+    def namespace_of(self, team: str) -> str:
+        """The jobs namespace of ``team``: the one place that names it."""
+        entry = self.teams.get(team)
+        if entry is not None and entry.namespace:
+            return entry.namespace
+        return f"{self.policy.jobs_namespace}-{team}"
+
+    def jobs_namespaces(self) -> dict[str, str]:
+        """Every team's jobs namespace, by team."""
+        return {team: self.namespace_of(team) for team in self.teams}
+
+    def teams_of_caller(self, user: str | None, roles: Iterable[str] = ()) -> list[str]:
+        """The teams an Airflow user (with these roles) may run ad-hoc jobs as."""
+        held = set(roles)
+        return [
+            name
+            for name, team in self.teams.items()
+            if (user is not None and user in team.users) or held.intersection(team.roles)
+        ]
 
     def flavor_names(self) -> list[str]:
         return sorted(self.flavors)

@@ -31,7 +31,7 @@ from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators.job import JobOperator
 from airflow_platform.operators.spark import SparkJobOperator
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import SPEC_SUFFIXES, Document, spec_files
+from airflow_platform.spec.loader import Document, default_name, home_of, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
 from airflow_platform.spec.yamlsafe import read_text
 from airflow_platform.validation import validate_text
@@ -65,30 +65,15 @@ def _dag_name(doc: Document) -> str:
     return doc.spec.name if isinstance(doc.spec, JobSpec) else doc.spec.dag.name
 
 
-def _named(folder: Path, names: set[str]) -> list[Path]:
-    """The spec files under ``folder`` called one of ``names`` (as ``spec_files`` finds them).
-
-    One ``os.walk`` that compares file names only: no stat or read per file, so finding a
-    DAG's file stays cheap however many specs the folder holds.
-    """
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(root, f) for f in files if f in names and not f.startswith(".")]
-    return sorted(p for p in found if p.is_file())
-
-
 def _candidates(folder: Path, dag_id: str) -> Iterator[Path]:
-    """Files that may define ``dag_id``, cheapest guess first, without parsing any YAML.
-
-    First the files named after it; only if none of them defines it (the caller stops at the
-    first that does) are the other spec files read and searched for the name.
-    """
-    by_stem = _named(folder, {dag_id + suffix for suffix in SPEC_SUFFIXES})
-    yield from by_stem
+    """Files that may define ``dag_id``, without parsing any YAML: those named after it and
+    those whose text holds it, in the order of ``spec_files`` — the order that decides which
+    file owns a name when two define it, so a task runner builds the very spec the
+    dag-processor did."""
     needle = dag_id.encode()
     for path in spec_files(folder):
-        if path in by_stem:
+        if default_name(path.name) == dag_id:
+            yield path
             continue
         try:
             if needle in path.read_bytes():
@@ -154,7 +139,7 @@ def _build_all(
         name = _display_name(path, folder)
         try:
             text = read_text(path.read_bytes(), name)
-            doc = validate_text(text, name, config)
+            doc = validate_text(text, name, config, home_of(path, folder))
         except SpecError as exc:
             result.errors[name] = str(exc)
             continue
@@ -176,8 +161,7 @@ def _build_all(
         except Exception as exc:  # one spec that breaks the builder must not hide the others
             log.exception("building the DAG of %s failed", name)
             result.errors[name] = f"{name}: the platform could not build its DAG: {exc}"
-            continue
-        if only_dag_id:
+        if only_dag_id:  # the owner is found, built or not, as the dag-processor finds it
             break
 
 

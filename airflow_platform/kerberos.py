@@ -50,7 +50,8 @@ KRB5_CONF_DIR = "/etc/airflow-platform/krb5"
 KRB5_CONF_PATH = f"{KRB5_CONF_DIR}/{KRB5_CONF_KEY}"
 INIT_CONTAINER = "kerberos-init"
 RENEW_CONTAINER = "kerberos-renew"
-_SIDE_RESOURCES = V1ResourceRequirements(
+# The fixed size of the two Kerberos containers (the admission policy admits them at it).
+SIDE_RESOURCES = V1ResourceRequirements(
     requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "32Mi"}
 )
 
@@ -189,7 +190,7 @@ def add_kerberos(
             command=["/bin/sh", "-c", script],
             env=env,
             volume_mounts=mounts,
-            resources=_SIDE_RESOURCES,
+            resources=SIDE_RESOURCES,
             security_context=security_context(),
             **extra,
         )

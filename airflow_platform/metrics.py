@@ -28,7 +28,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,10 +39,7 @@ import httpx
 from airflow_platform.config import PlatformConfig, load_config, parse_cpu, parse_memory
 from airflow_platform.failures import failure_reason
 from airflow_platform.pods import CONTAINER_NAME
-from airflow_platform.policy import check_job
 from airflow_platform.runners.local import LocalResult
-from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import parse_spec_data
 from airflow_platform.spec.models import JobSpec
 
 log = logging.getLogger(__name__)
@@ -459,27 +456,19 @@ def record_rejection(job: JobSpec, reasons: Iterable[str]) -> bool:
 REJECTED_ADHOC = "adhoc-rejected"
 
 
-def record_conf_rejection(data: Any, config: PlatformConfig | None = None) -> bool:
-    """Pushes ``guard_rejections_total`` for an ad-hoc run whose conf the guards refused.
+def record_conf_rejection(
+    data: Any, reasons: Sequence[str] = ("invalid_spec",), config: PlatformConfig | None = None
+) -> bool:
+    """Pushes ``guard_rejections_total`` for an ad-hoc run whose conf the guard refused, for
+    the ``reasons`` it gave (``invalid_spec`` for a conf that is not a well-formed job spec).
 
     The conf is user input, so its names become labels only when the catalog knows them
-    (else ``unknown``), and the job name is always ``adhoc-rejected``. A conf that is not even
-    a well-formed job spec counts as reason ``invalid_spec``.
+    (else ``unknown``), and the job name is always ``adhoc-rejected``.
     """
     config = config or load_config()
-    team = flavor = "unknown"
-    reasons = ["invalid_spec"]
-    try:
-        doc = parse_spec_data(data, "<run conf>")
-    except SpecError:
-        raw = data.get("job") if isinstance(data, dict) else None
-        if isinstance(raw, dict):
-            team = str(raw.get("team", ""))
-            flavor = str(raw.get("resource_flavor", ""))
-    else:
-        if isinstance(doc.spec, JobSpec):
-            team, flavor = doc.spec.team, doc.spec.resource_flavor
-            reasons = [v.reason for v in check_job(doc.spec, config)] or reasons
+    raw = data.get("job") if isinstance(data, dict) else None
+    raw = raw if isinstance(raw, dict) else {}
+    team, flavor = str(raw.get("team", "")), str(raw.get("resource_flavor", ""))
     team = team if team in config.teams else "unknown"
     flavor = flavor if flavor in config.flavors else "unknown"
     key = JobKey(team, flavor, REJECTED_ADHOC)

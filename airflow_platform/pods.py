@@ -240,7 +240,7 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
         security_context=restricted_container_security(),
         volume_mounts=[V1VolumeMount(name=n, mount_path=p) for n, p in _SCRATCH_VOLUMES.items()],
     )
-    namespace = (context.namespace if context else None) or config.policy.jobs_namespace
+    namespace = (context.namespace if context else None) or config.namespace_of(job.team)
     pod = V1Pod(
         api_version="v1",
         kind="Pod",

@@ -1,27 +1,29 @@
 """The bumper rails: what the platform allows a job to ask for.
 
-Checked when a spec is validated (so the scientist sees it in `validate`), when the DAG is
-parsed, and again when a task starts (the catalog may have changed in between).
+``check_job`` is the only place that decides whether a job may run: `validate`, the DAG
+factory (through ``airflow_platform.validation``) and both operators at task start call it,
+and the API server's admission policy (``airflow_platform.admission``) is generated from the
+same rules (``image_allowed``'s prefixes, the flavors each team may use).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from airflow_platform import inline_secrets
 from airflow_platform.config import PlatformConfig
 from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import did_you_mean
-from airflow_platform.spec.models import JobSpec
-
-# Words that name a secret, matched as whole `_`-separated parts so that names such as
-# TOKENIZERS_PARALLELISM or MAX_TOKENS stay allowed; a password is one wherever it appears.
-_SECRET_LIKE = re.compile(
-    r"PASSWORD|PASSWD"
-    r"|(?:^|_)(?:SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)(?:_|$)",
-    re.IGNORECASE,
+from airflow_platform.spec.models import (
+    PLATFORM_ENV_NAMES,
+    PLATFORM_ENV_PREFIX,
+    JobSpec,
+    platform_env,
 )
 
+SCRIPT_OPT_OUT = "execution_script"
+"""The `not_secrets` entry that skips the inline-secret check of the script."""
 
 # The job fields each rule reads: a rule is skipped when one of them could not be read.
 RULE_FIELDS: dict[str, frozenset[str]] = {
@@ -31,7 +33,8 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "image_not_allowed": frozenset({"docker_image"}),
     "image_not_pinned": frozenset({"docker_image"}),
     "execution_time": frozenset({"execution_time", "resource_flavor"}),
-    "secret_inline": frozenset({"env"}),
+    "secret_inline": frozenset({"env", "execution_script", "spark", "not_secrets"}),
+    "env_reserved": frozenset({"env", "secrets"}),
     "env_conflict": frozenset({"env", "secrets"}),
     "kerberos_not_configured": frozenset({"team", "kerberos"}),
     "spark_not_allowed": frozenset({"team", "spark"}),
@@ -111,6 +114,7 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
             )
         )
     out.extend(_env_violations(job))
+    out.extend(_inline_secret_violations(job))
     if job.team in config.teams:
         out.extend(_kerberos_violations(job, config))
         out.extend(_spark_violations(job, config))
@@ -202,11 +206,32 @@ def _spark_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
     return out
 
 
+def image_prefixes(prefixes: Iterable[str]) -> list[str]:
+    """What an allowed image must start with, so that every prefix ends at a registry or path
+    boundary: a registry (``registry.internal``) must be followed by ``/``; a path or
+    repository (``registry.internal/vision``) by ``/``, a tag or a digest; a prefix ending
+    in ``/`` is one already. The admission policy matches images against the same list."""
+    out: list[str] = []
+    for prefix in prefixes:
+        if prefix.endswith("/"):
+            out.append(prefix)
+        elif "/" in prefix:
+            out += [prefix + "/", prefix + ":", prefix + "@"]
+        else:
+            out.append(prefix + "/")
+    return list(dict.fromkeys(out))
+
+
+def image_allowed(image: str, prefixes: Iterable[str]) -> bool:
+    """Whether ``image`` is under one of the policy's allowed prefixes (see ``image_prefixes``)."""
+    return image.startswith(tuple(image_prefixes(prefixes)))
+
+
 def _image_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
     policy = config.policy
     image = job.docker_image
     out: list[Violation] = []
-    if not any(image.startswith(prefix) for prefix in policy.allowed_images):
+    if not image_allowed(image, policy.allowed_images):
         out.append(
             Violation(
                 ("docker_image",),
@@ -231,22 +256,36 @@ def _image_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:
     return out
 
 
+_RESERVED_HINT = (
+    f"the platform sets every {PLATFORM_ENV_PREFIX}* variable and "
+    f"{', '.join(PLATFORM_ENV_NAMES)} itself: give yours another name"
+)
+
+
 def _env_violations(job: JobSpec) -> list[Violation]:
     out: list[Violation] = []
     for name in job.env:
-        if _SECRET_LIKE.search(name):
+        if platform_env(name):
             out.append(
                 Violation(
                     ("env", name),
-                    f"'{name}' looks like a secret written into the spec",
-                    "store it in a Kubernetes Secret and reference it: "
-                    f"secrets: [{{name: <secret>, key: <key>, env: {name}}}]",
-                    "secret_inline",
+                    f"'{name}' is one of the platform's own variables",
+                    _RESERVED_HINT,
+                    "env_reserved",
                 )
             )
     seen: set[str] = set()
     for i, ref in enumerate(job.secrets):
-        if ref.env in job.env or ref.env in seen:
+        if platform_env(ref.env):
+            out.append(
+                Violation(
+                    ("secrets", str(i), "env"),
+                    f"'{ref.env}' is one of the platform's own variables",
+                    _RESERVED_HINT,
+                    "env_reserved",
+                )
+            )
+        elif ref.env in job.env or ref.env in seen:
             out.append(
                 Violation(
                     ("secrets", str(i), "env"),
@@ -256,4 +295,41 @@ def _env_violations(job: JobSpec) -> list[Violation]:
                 )
             )
         seen.add(ref.env)
+    return out
+
+
+def _inline_secret_violations(job: JobSpec) -> list[Violation]:
+    """Secrets written into the spec, by value and by name; messages never hold the value."""
+    out: list[Violation] = []
+    skipped = set(job.not_secrets)
+    for name, value in job.env.items():
+        why = None if name in skipped or platform_env(name) else inline_secrets.in_env(name, value)
+        if why:
+            out.append(
+                Violation(
+                    ("env", name),
+                    f"'{name}' {why}: a secret must not be written into the spec",
+                    "store it in a Kubernetes Secret and reference it: "
+                    f"secrets: [{{name: <secret>, key: <key>, env: {name}}}]; if it is not a "
+                    f"secret, list {name} under `not_secrets`",
+                    "secret_inline",
+                )
+            )
+    scripts: list[tuple[tuple[str, ...], str | list[str]]] = []
+    if job.execution_script is not None:
+        scripts.append((("execution_script",), job.execution_script))
+    if job.spark is not None and job.spark.arguments:
+        scripts.append((("spark", "arguments"), job.spark.arguments))
+    for field, script in scripts:
+        why = None if SCRIPT_OPT_OUT in skipped else inline_secrets.in_script(script)
+        if why:
+            out.append(
+                Violation(
+                    field,
+                    f"the command {why}: a secret must not be written into the spec",
+                    "pass secrets through `secrets:` (the job reads them from its environment); "
+                    f"if it is not a secret, list {SCRIPT_OPT_OUT} under `not_secrets`",
+                    "secret_inline",
+                )
+            )
     return out

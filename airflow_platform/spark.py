@@ -124,7 +124,7 @@ def spark_conf(
             "spark.executor.instances": str(spark.executors),
             "spark.dynamicAllocation.enabled": "false",
             "spark.kubernetes.namespace": (context.namespace if context else None)
-            or config.policy.jobs_namespace,
+            or config.namespace_of(job.team),
             "spark.kubernetes.container.image": job.docker_image,
             "spark.kubernetes.authenticate.driver.serviceAccountName": (
                 config.spark.driver_service_account

@@ -1,4 +1,5 @@
-"""Spec + policy: the check `validate`, the DAG factory and the operators all run."""
+"""Spec + policy: a spec file read, then held to ``policy.check_job`` (the one guard, which
+the operators also run at task start), with every problem located in the file."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.policy import RULE_FIELDS, check_job
+from airflow_platform.policy import RULE_FIELDS, Violation, check_job
 from airflow_platform.spec.errors import Problem, SpecError
-from airflow_platform.spec.loader import Document, parse_spec_data, parse_spec_text, read_spec
+from airflow_platform.spec.loader import (
+    Document,
+    Home,
+    parse_spec_data,
+    parse_spec_text,
+    read_spec,
+)
 
 
 def check_document(doc: Document, config: PlatformConfig) -> Document:
@@ -27,18 +34,22 @@ def policy_problems(doc: Document, config: PlatformConfig) -> list[Problem]:
     """
     problems: list[Problem] = []
     for index, job in enumerate(doc.jobs):
-        for violation in check_job(job, config):
-            if RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable:
-                continue
-            problems.append(
-                doc.source.problem(
-                    doc.violation_path(index, violation.field),
-                    violation.message,
-                    violation.hint,
-                    key=violation.field[0] == "env",
-                )
-            )
+        problems += located(doc, index, check_job(job, config))
     return problems
+
+
+def located(doc: Document, index: int, violations: list[Violation]) -> list[Problem]:
+    """The violations of job ``index`` of ``doc`` as problems located where it was written."""
+    return [
+        doc.source.problem(
+            doc.violation_path(index, violation.field),
+            violation.message,
+            violation.hint,
+            key=violation.field[0] == "env",
+        )
+        for violation in violations
+        if not RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable
+    ]
 
 
 def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Document:
@@ -55,13 +66,19 @@ def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Docume
 
 
 def validate_file(path: str | Path, config: PlatformConfig | None = None) -> Document:
-    """Loads a spec file and checks it against the policy; raises ``SpecError``."""
+    """Loads a spec file and checks it against the policy; raises ``SpecError``.
+
+    The spec's team is its folder under the jobs folder (``spec.loader.home_of``).
+    """
     return _with_policy(lambda: read_spec(path), config or load_config())
 
 
-def validate_text(text: str, name: str, config: PlatformConfig | None = None) -> Document:
-    """Validates a spec file's text (read by the caller, who keeps it) like ``validate_file``."""
-    return _with_policy(lambda: parse_spec_text(text, name), config or load_config())
+def validate_text(
+    text: str, name: str, config: PlatformConfig | None = None, home: Home | None = None
+) -> Document:
+    """Validates a spec file's text (read by the caller, who keeps it) like ``validate_file``;
+    ``home`` is where the file lives (its team)."""
+    return _with_policy(lambda: parse_spec_text(text, name, home), config or load_config())
 
 
 def validate_data(data: Any, name: str, config: PlatformConfig | None = None) -> Document:

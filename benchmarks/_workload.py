@@ -175,7 +175,7 @@ def pod_arguments(p: Pipeline, t: Task) -> dict[str, Any]:
     limits: dict[str, str] = {"memory": flavor["memory"]}
     args: dict[str, Any] = {
         "name": t.task_id.replace("_", "-"),
-        "namespace": NAMESPACE,
+        "namespace": f"{NAMESPACE}-{p.team}",
         "image": p.image,
         "cmds": ["/bin/sh", "-c"],
         "arguments": [t.script],

@@ -172,7 +172,7 @@ def main() -> int:
             )
             api_client = plane.api_client()
             core = client.CoreV1Api(api_client)
-            namespace = load_config().policy.jobs_namespace
+            namespace = load_config().namespace_of("vision")  # the team of the jobs below
             core.create_namespace({"metadata": {"name": namespace, "labels": RESTRICTED_LABELS}})
             wait_for(
                 lambda: core.list_namespaced_service_account(namespace).items,

@@ -117,7 +117,7 @@ def main() -> int:
                     KubernetesPodOperator(
                         task_id=task.task_id,
                         name=task.job.name,
-                        namespace=config.policy.jobs_namespace,
+                        namespace=config.namespace_of(task.job.team),
                         deferrable=True,
                         get_logs=True,
                     )
@@ -137,7 +137,7 @@ def main() -> int:
                     KubernetesPodOperator(
                         task_id=task.task_id,
                         name=task.job.name,
-                        namespace=config.policy.jobs_namespace,
+                        namespace=config.namespace_of(task.job.team),
                         deferrable=True,
                         get_logs=True,
                     )

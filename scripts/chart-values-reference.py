@@ -37,8 +37,10 @@ END = "<!-- values-reference:end -->"
 PLATFORM_DESCRIPTION = (
     "The platform config, in the library's own format and snake_case, rendered verbatim into "
     "the ConfigMap key `platform.yaml` and read from $AIRFLOW_PLATFORM_CONFIG by every "
-    "component and worker pod. policy.jobs_namespace is also where the chart puts worker and "
-    "job pods, and policy.service_account is the job pods' account the chart creates there."
+    "component and worker pod. policy.jobs_namespace is also where the chart puts worker pods "
+    "and the prefix of each team's jobs namespace, and policy.service_account is the job pods' "
+    "account the chart creates in each of those; the chart's ValidatingAdmissionPolicy is "
+    "generated from the whole document."
 )
 CHART_REQUIRED = {"policy": ["jobs_namespace", "service_account"]}
 

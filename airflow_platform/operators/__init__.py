@@ -1,6 +1,7 @@
 """Guarded Airflow operators."""
 
-from airflow_platform.operators.job import JobFailed, JobOperator, PolicyViolation
+from airflow_platform.operators.job import JobFailed, JobOperator
+from airflow_platform.operators.rails import ConfRejected, PolicyViolation
 from airflow_platform.operators.spark import SparkJobOperator
 
-__all__ = ["JobFailed", "JobOperator", "PolicyViolation", "SparkJobOperator"]
+__all__ = ["ConfRejected", "JobFailed", "JobOperator", "PolicyViolation", "SparkJobOperator"]

@@ -1,9 +1,10 @@
 """JobOperator: the guarded KubernetesPodOperator that runs one job spec.
 
 A scientist's spec is all it takes. Everything the pod needs — resources, placement, security
-context, deadline, labels — comes from ``build_pod`` and the flavor catalog, so none of the
-KubernetesPodOperator's sixty arguments is open to the spec. The guards (policy) run when the
-DAG is parsed and again when the task starts, because the catalog may change in between.
+context, namespace, deadline, labels — comes from ``build_pod`` and the flavor catalog, so none
+of the KubernetesPodOperator's sixty arguments is open to the spec. The guard (the policy) runs
+when the DAG is parsed and once more when each try starts, because the catalog may change in
+between; an ad-hoc run's team comes from its caller (``rails.caller_team``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 
 from airflow_platform import metrics
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
@@ -26,13 +27,22 @@ from airflow_platform.failures import (
     explain_timeout,
     failure_reason,
 )
-from airflow_platform.operators.rails import refuse, refused_arguments
+from airflow_platform.operators.rails import (
+    ConfRejected,
+    PolicyViolation,
+    caller_team,
+    enforce,
+    enforce_at_start,
+    refuse,
+    refused_arguments,
+)
 from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.errors import SpecError
+from airflow_platform.spec.loader import Document, parse_spec_data
 from airflow_platform.spec.models import JobSpec
-from airflow_platform.validation import validate_data
+from airflow_platform.validation import located
 
 # Margin on top of execution_time + startup allowance before Airflow itself gives up: the pod's
 # activeDeadlineSeconds should end it first, with a clearer reason.
@@ -45,21 +55,12 @@ class JobFailed(AirflowException):
     """The job ran and did not succeed; the message says why in one line."""
 
 
-class PolicyViolation(AirflowFailException):
-    """The job breaks the platform's policy; retrying cannot help."""
-
-    reasons: tuple[str, ...] = ()  # the violations' bounded reasons, for metrics
-
-
-class ConfRejected(PolicyViolation):
-    """An ad-hoc run's conf is not a valid, allowed job spec."""
-
-
 class JobOperator(KubernetesPodOperator):
     """Runs ``job`` as one guarded pod sized by its flavor (or locally on the local backend).
 
     :param job: the validated job spec; ``None`` takes it from the run's conf (ad-hoc runs),
-        validated and guarded like a file before any pod is created.
+        validated and guarded like a file before any pod is created, as the team its caller
+        may run as.
     :param workdir: the spec's folder: the local backend runs the script there.
     :param dag_name: the pipeline (DAG) name, for the pod's labels.
     :param config: the platform config to check against (default: ``load_config()``).
@@ -73,6 +74,7 @@ class JobOperator(KubernetesPodOperator):
     template_fields = ()
     ui_color = "#e4f0e8"
     _job: JobSpec | None
+    _checked: PlatformConfig | None = None  # the config this try was guarded against
     workdir: str | None
     dag_name: str | None
 
@@ -130,7 +132,7 @@ class JobOperator(KubernetesPodOperator):
             startup = max(f.startup_allowance for f in config.flavors.values())
         else:
             if not policy_checked:
-                _guard(job, config)
+                enforce(job, config)
             limit = job.execution_time
             startup = config.flavors[job.resource_flavor].startup_allowance
         # Set before BaseOperator.__init__ has run, so past its __setattr__ bookkeeping.
@@ -141,7 +143,8 @@ class JobOperator(KubernetesPodOperator):
         return {
             **kwargs,
             "name": job.name if job else "adhoc-job",
-            "namespace": config.policy.jobs_namespace,
+            # An ad-hoc run's team (so its namespace) is known once its conf is read.
+            "namespace": config.namespace_of(job.team) if job else None,
             "deferrable": True,
             "execution_timeout": limit + startup + TIMEOUT_MARGIN,
             "schedule_timeout_seconds": allowance,
@@ -154,25 +157,70 @@ class JobOperator(KubernetesPodOperator):
         }
 
     def job_for(self, context: Any) -> JobSpec:
-        """The job: given at construction, or validated from the run's conf (ad-hoc runs)."""
+        """The job: given at construction, or read from the run's conf (ad-hoc runs) as its
+        caller's team. Not guarded here: ``execute`` guards each try once."""
+        if self._job is None:
+            self._set_job(self._conf_job(context, load_config()))
+        assert self._job is not None
+        return self._job
+
+    def _set_job(self, job: JobSpec) -> None:
+        self._job = job
+        self.name = job.name
+
+    def _conf_doc(self, context: Any, config: PlatformConfig) -> Document:
+        """The ad-hoc run's spec: the conf's, as a team its caller may run as."""
+        conf = (context["dag_run"].conf or {}) if context else {}
+        data = conf.get("spec", conf)
+        raw = data.get("job") if isinstance(data, dict) else None
+        if isinstance(raw, dict):
+            data = {**data, "job": {**raw, "team": caller_team(context, raw.get("team"), config)}}
+        try:
+            doc = parse_spec_data(data, "<run conf>")
+        except SpecError as exc:
+            error = ConfRejected(f"the run's conf is not a valid job spec:\n{exc}")
+            error.reasons = ("invalid_spec",)
+            raise error from None
+        if not isinstance(doc.spec, JobSpec):
+            error = ConfRejected("the run's conf holds a pipeline; ad-hoc runs take one `job:`")
+            error.reasons = ("invalid_spec",)
+            raise error
+        return doc
+
+    def _conf_job(self, context: Any, config: PlatformConfig) -> JobSpec:
+        spec = self._conf_doc(context, config).spec
+        assert isinstance(spec, JobSpec)
+        return spec
+
+    def _start(self, context: Any) -> tuple[JobSpec, PlatformConfig]:
+        """The job of this try, guarded once against today's catalog; pushes the try's
+        rejection or start (metrics)."""
+        config = load_config()
         if self._job is not None:
-            return self._job
+            return self._job, enforce_at_start(self._job, config)
         conf = (context["dag_run"].conf or {}) if context else {}
         try:
-            doc = validate_data(conf.get("spec", conf), "<run conf>")
-        except SpecError as exc:
-            raise ConfRejected(f"the run's conf is not a valid job spec:\n{exc}") from None
-        if not isinstance(doc.spec, JobSpec):
-            raise PolicyViolation("the run's conf holds a pipeline; ad-hoc runs take one `job:`")
-        self._job = doc.spec
-        self.name = doc.spec.name
-        return doc.spec
+            doc = self._conf_doc(context, config)
+            violations = check_job(doc.jobs[0], config)
+            if violations:
+                text = SpecError(located(doc, 0, violations))
+                error = ConfRejected(f"the run's conf is not an allowed job spec:\n{text}")
+                error.reasons = tuple(v.reason for v in violations)
+                raise error
+            job = doc.jobs[0]
+        except ConfRejected as exc:
+            metrics.record_conf_rejection(conf.get("spec", conf), exc.reasons, config)
+            raise
+        metrics.record_start(job, config)
+        self._set_job(job)
+        return job, config
 
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> Any:
-        """Our pod (guards re-checked against today's catalog), plus the operator's own labels."""
-        config = load_config()
-        job = self.job_for(context)
-        _guard(job, config)
+        """Our pod, from the job and the config ``execute`` guarded it against, plus the
+        operator's own labels."""
+        if self._checked is None:  # outside execute (a dry run): guard it here
+            self._checked = self._start(context)[1]
+        job, config = self.job_for(context), self._checked
         pod = build_pod(job, config, RunContext.of(context, self.dag_name, self.task_id))
         # The operator finds its pod again (reattach, retries) by these labels.
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
@@ -182,16 +230,8 @@ class JobOperator(KubernetesPodOperator):
         return pod
 
     def execute(self, context: Any) -> Any:
-        # --- metrics (observability): rejections and starts are pushed here, once per try
-        # (the failure callbacks read the job too) ---
-        try:
-            job = self.job_for(context)
-        except ConfRejected:
-            conf = (context["dag_run"].conf or {}) if context else {}
-            metrics.record_conf_rejection(conf.get("spec", conf))
-            raise
-        # --- end metrics ---
-        config = guard_at_start(job)
+        job, config = self._start(context)
+        self._checked = config
         if current_backend() is Backend.local:
             return self._execute_local(job, config, context)
         try:
@@ -291,28 +331,3 @@ def local_log_path(dag_id: str, run_id: str, task_id: str) -> Path:
     root = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "logs" / "jobs"
     safe_run = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
     return root / dag_id / safe_run / f"{task_id}.log"
-
-
-def guard_at_start(job: JobSpec) -> PlatformConfig:
-    """The task-start guard against today's catalog (it may have changed since the parse);
-    pushes the try's rejection or start. Returns the config it checked against."""
-    config = load_config()
-    try:
-        _guard(job, config)
-    except PolicyViolation as exc:
-        metrics.record_rejection(job, exc.reasons)
-        raise
-    metrics.record_start(job, config)
-    return config
-
-
-def _guard(job: JobSpec, config: PlatformConfig) -> None:
-    violations = check_job(job, config)
-    if violations:
-        text = "; ".join(
-            f"job.{'.'.join(v.field)}: {v.message}" + (f" ({v.hint})" if v.hint else "")
-            for v in violations
-        )
-        error = PolicyViolation(f"job {job.name} breaks the platform policy: {text}")
-        error.reasons = tuple(v.reason for v in violations)
-        raise error

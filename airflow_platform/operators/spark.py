@@ -18,8 +18,13 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow_platform import metrics, spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed, _guard, guard_at_start
-from airflow_platform.operators.rails import refuse, refused_arguments
+from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed
+from airflow_platform.operators.rails import (
+    enforce,
+    enforce_at_start,
+    refuse,
+    refused_arguments,
+)
 from airflow_platform.pods import RunContext
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.models import JobSpec
@@ -84,7 +89,7 @@ class SparkJobOperator(SparkSubmitOperator):
         )
         config = config or load_config()
         if not policy_checked:
-            _guard(job, config)
+            enforce(job, config)
         startup = config.flavors[job.resource_flavor].startup_allowance
         super().__init__(
             application=spark.application_uri(job, config),
@@ -115,7 +120,7 @@ class SparkJobOperator(SparkSubmitOperator):
 
         Returns nothing, so no XCom is pushed (and no Spark conf ever reaches XCom).
         """
-        config = guard_at_start(self._job)
+        config = enforce_at_start(self._job)
         if current_backend() is Backend.local:
             self._execute_local(config)
             return

@@ -54,13 +54,11 @@ def validation_problems(
         if kind == "missing":
             name = str(loc[-1])
             example = _example(model, loc)
+            hint = f"add `{name}: {example}`" if example else f"add `{name}:`"
+            if name == "team":  # only a spec outside any team's folder must name its team
+                hint = f"put the spec in its team's folder, jobs/<team>/, or {hint}"
             problems.append(
-                source.problem(
-                    path[:-1],
-                    f"required field '{name}' is missing",
-                    f"add `{name}: {example}`" if example else f"add `{name}:`",
-                    key=True,
-                )
+                source.problem(path[:-1], f"required field '{name}' is missing", hint, key=True)
             )
             continue
         problems.append(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import ValidationError
 
+from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.spec.errors import Problem, SpecError, closest, did_you_mean
 from airflow_platform.spec.explain import describe_value, validation_problems
 from airflow_platform.spec.models import (
@@ -25,7 +27,9 @@ from airflow_platform.spec.yamlsafe import Path, SourceMap, parse_yaml, read_tex
 SPEC_SUFFIXES = (".yaml", ".yml")
 # A task's own fields that become its job's as they are (env and secrets merge with defaults).
 _JOB_FIELDS_FROM_TASK = tuple(
-    name for name in TaskSpec.model_fields if name not in ("env", "secrets", "depends_on")
+    name
+    for name in TaskSpec.model_fields
+    if name not in ("env", "secrets", "not_secrets", "depends_on")
 )
 _DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
@@ -106,6 +110,68 @@ class Document:
         return (*own, position - inherited, *rest[1:])
 
 
+@dataclass(frozen=True, slots=True)
+class Home:
+    """Where a spec lives, which decides its team: a spec under ``jobs/<team>/`` is that
+    team's. ``folder`` is the jobs folder's name as messages show it (``jobs``), ``None`` for
+    a spec outside any jobs folder (which must then say its ``team:``)."""
+
+    team: str | None = None
+    folder: str | None = None
+
+
+def home_of(path: str | FsPath, root: str | FsPath | None = None) -> Home:
+    """The home of the spec at ``path`` inside the jobs folder ``root``.
+
+    Without ``root``: ``$AIRFLOW_PLATFORM_JOBS_DIR`` when the spec is inside it, else the
+    nearest folder above the spec named ``jobs``, else none (a spec outside any jobs folder).
+    The team is the first folder below the jobs folder, however deep the spec sits in it.
+    """
+    file = FsPath(path).absolute()
+    if root is None:
+        env = os.environ.get(JOBS_DIR_ENV)
+        chosen = FsPath(env).absolute() if env else None
+        if chosen is None or not file.is_relative_to(chosen):
+            chosen = next((p for p in file.parents if p.name == "jobs"), None)
+        if chosen is None:
+            return Home()
+        root = chosen
+    top = FsPath(root).absolute()
+    parts = file.relative_to(top).parts if file.is_relative_to(top) else ()
+    return Home(parts[0] if len(parts) >= 2 else None, top.name or str(top))
+
+
+def _claim_team(
+    section: dict[str, Any], head: str, home: Home, file: str, source: SourceMap
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The ``job:`` or ``dag:`` mapping with its team taken from the spec's home, and what is
+    wrong with the ``team:`` it wrote. The folder wins over the file, so the rest of the spec
+    is checked as the folder's team's either way."""
+    given = section.get("team")
+    if home.team is not None:
+        if given is not None and given != home.team:
+            return {**section, "team": home.team}, [
+                source.problem(
+                    (head, "team"),
+                    f"the spec is in team {home.team}'s folder ({home.folder}/{home.team}/) "
+                    f"but says team '{given}'",
+                    f"remove `team:` (the folder decides the team), or move the file to "
+                    f"{home.folder}/{given}/",
+                )
+            ]
+        return {**section, "team": home.team}, []
+    if home.folder is not None:
+        return section, [
+            source.problem(
+                (head,),
+                f"the spec is not in a team's folder of {home.folder}/",
+                f"move it into its team's folder, e.g. {home.folder}/<team>/{FsPath(file).name}",
+                key=True,
+            )
+        ]
+    return section, []
+
+
 def default_name(file: str) -> str:
     """A DNS-1123 name from a file name: ``train_classifier.yaml`` → ``train-classifier``."""
     return dns_label_from(FsPath(file).stem) or "job"
@@ -128,14 +194,19 @@ def spec_files(folder: FsPath) -> list[FsPath]:
     )
 
 
-def read_spec(path: str | FsPath, *, display_name: str | None = None) -> Document:
-    """Reads and validates one spec file; raises ``SpecError`` with every problem it has."""
+def read_spec(
+    path: str | FsPath, *, display_name: str | None = None, home: Home | None = None
+) -> Document:
+    """Reads and validates one spec file; raises ``SpecError`` with every problem it has.
+
+    ``home`` says where the spec lives (its team); found from ``path`` when not given.
+    """
     name = display_name or str(path)
     try:
         data = FsPath(path).read_bytes()
     except OSError as exc:
         raise SpecError.single(name, f"cannot read the file: {exc.strerror}") from None
-    return parse_spec_text(read_text(data, name), name)
+    return parse_spec_text(read_text(data, name), name, home or home_of(path))
 
 
 def load_spec(path: str | FsPath) -> Spec:
@@ -143,13 +214,14 @@ def load_spec(path: str | FsPath) -> Spec:
     return read_spec(path).spec
 
 
-def parse_spec_text(text: str, file: str) -> Document:
+def parse_spec_text(text: str, file: str, home: Home | None = None) -> Document:
+    """Validates a spec file's text; ``home`` (where the file lives) decides its team."""
     data, source = parse_yaml(text, file)
-    return _parse_document(data, file, source)
+    return _parse_document(data, file, source, home or Home())
 
 
 def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Document:
-    """Validates already-parsed data (a file's YAML, or an ad-hoc run's JSON conf)."""
+    """Validates already-parsed data (an ad-hoc run's JSON conf), which names its team."""
     source = source or SourceMap(file)
     huge = _huge_numbers(data)
     if huge:
@@ -159,10 +231,10 @@ def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Do
                 for path in huge
             ]
         )
-    return _parse_document(data, file, source)
+    return _parse_document(data, file, source, Home())
 
 
-def _parse_document(data: Any, file: str, source: SourceMap) -> Document:
+def _parse_document(data: Any, file: str, source: SourceMap, home: Home) -> Document:
     """Validates a document's data; YAML holds no numbers, so only other data needs
     ``parse_spec_data``'s check for numbers too long to read."""
     if not isinstance(data, dict):
@@ -187,9 +259,9 @@ def _parse_document(data: Any, file: str, source: SourceMap) -> Document:
                     )
                 ]
             )
-        return _parse_job(data, file, source)
+        return _parse_job(data, file, source, home)
     if "dag" in data or "tasks" in data:
-        return _parse_pipeline(data, file, source)
+        return _parse_pipeline(data, file, source, home)
     problems = []
     for key in data:
         hint = did_you_mean(str(key), ["job", "dag", "tasks"])
@@ -222,16 +294,24 @@ def _huge_numbers(data: Any) -> list[Path]:
     return sorted(out, key=str)
 
 
-def _parse_job(data: dict[str, Any], file: str, source: SourceMap) -> Document:
+def _parse_job(data: dict[str, Any], file: str, source: SourceMap, home: Home) -> Document:
     job = data.get("job")
-    if isinstance(job, dict) and job.get("name") is None:
-        data = {**data, "job": {**job, "name": default_name(file)}}
+    team_problems: list[Problem] = []
+    if isinstance(job, dict):
+        if job.get("name") is None:
+            job = {**job, "name": default_name(file)}
+        job, team_problems = _claim_team(job, "job", home, file, source)
+        data = {**data, "job": job}
     try:
         model = JobFile.model_validate(data)
     except ValidationError as exc:
         problems = validation_problems(exc, JobFile, source)
-        raise SpecError(problems, partial=_partial_job(data, exc, file, source)) from None
-    return Document(file, model.job, source)
+        partial = _partial_job(data, exc, file, source)
+        raise SpecError([*team_problems, *problems], partial=partial) from None
+    doc = Document(file, model.job, source)
+    if team_problems:
+        raise SpecError(team_problems, partial=doc)
+    return doc
 
 
 # Stand-ins for job fields that are missing or invalid, so the rest can still be checked.
@@ -262,10 +342,14 @@ def _partial_job(
     return Document(file, spec, source, unreliable=frozenset(stand_ins) | bad)
 
 
-def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Document:
+def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap, home: Home) -> Document:
     dag = data.get("dag")
-    if isinstance(dag, dict) and dag.get("name") is None:
-        data = {**data, "dag": {**dag, "name": default_name(file)}}
+    team_problems: list[Problem] = []
+    if isinstance(dag, dict):
+        if dag.get("name") is None:
+            dag = {**dag, "name": default_name(file)}
+        dag, team_problems = _claim_team(dag, "dag", home, file, source)
+        data = {**data, "dag": dag}
     layout = _layout_problems(data.get("tasks"), source)
     bad_groups = {p.path for p in layout}
     try:
@@ -278,10 +362,10 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap) -> Docum
             and not (layout and p.message == "required field 'tasks' is missing")
         ]
         partial = None if layout else _partial_pipeline(data, exc, file, source)
-        raise SpecError([*layout, *problems], partial=partial) from None
+        raise SpecError([*team_problems, *layout, *problems], partial=partial) from None
     if layout:
-        raise SpecError(layout)
-    problems = _graph_problems(spec, source)
+        raise SpecError([*team_problems, *layout])
+    problems = [*team_problems, *_graph_problems(spec, source)]
     tasks: list[PipelineTask] = []
     for group, task_id, task in spec.task_items():
         resolved, task_problems = _resolve_task(spec, group, task_id, task, source)
@@ -408,6 +492,7 @@ def _resolve_task(
         "retries": spec.dag.retries,
         "env": {**defaults.env, **task.env},
         "secrets": [*defaults.secrets, *task.secrets],
+        "not_secrets": list(dict.fromkeys([*defaults.not_secrets, *task.not_secrets])),
     }
     for name in _JOB_FIELDS_FROM_TASK:
         value = getattr(task, name)

@@ -29,11 +29,20 @@ from airflow_platform.spec.errors import did_you_mean, shorten
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PLATFORM_ENV_PREFIX = "AIRFLOW_PLATFORM_"
+PLATFORM_ENV_NAMES = ("KRB5CCNAME", "KRB5_CONFIG", "HOME", "TMPDIR")
+"""Environment variables the platform sets in every job pod (with ``PLATFORM_ENV_PREFIX``):
+a spec's ``env`` and ``secrets`` may not set them."""
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
 _WHITESPACE = re.compile(r"\s")  # the same characters as str.isspace()
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly",
                     "@quarterly", "@yearly", "@annually")  # fmt: skip
+
+
+def platform_env(name: str) -> bool:
+    """Whether the platform sets ``name`` itself (so a spec may not)."""
+    return name.startswith(PLATFORM_ENV_PREFIX) or name in PLATFORM_ENV_NAMES
 
 
 def dns_label_from(text: str) -> str:
@@ -208,11 +217,12 @@ _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
 
 
 def _name_optional_in_files(schema: dict[str, Any]) -> None:
-    """In a file the name may be left out (the loader takes the file name), so the JSON
-    Schema for editors must not require it; the model itself always has one."""
+    """In a file the name and the team may be left out (the loader takes the file name and
+    the team's folder), so the JSON Schema for editors must not require them; the model
+    itself always has both."""
     required = schema.get("required")
-    if isinstance(required, list) and "name" in required:
-        required.remove("name")
+    if isinstance(required, list):
+        required[:] = [r for r in required if r not in ("name", "team")]
 
 
 _NAMED = ConfigDict(
@@ -360,6 +370,12 @@ _FIELD_DOCS: dict[str, dict[str, Any]] = {
         "then left out, `resource_flavor` sizes the driver.",
         "examples": [{"application": "etl.py", "executor_flavor": "cpu-4gb", "executors": 2}],
     },
+    "not_secrets": {
+        "description": "Names of `env` variables whose values look like secrets to the platform "
+        "but are not (a false alarm); the inline-secret check skips them. "
+        "`execution_script` in the list skips the script. Real secrets belong in `secrets`.",
+        "examples": [["MODEL_REVISION"]],
+    },
     "keep_failed_pod": {
         "description": "Keep the pod of a failed run for debugging (deleted otherwise).",
         "examples": [False],
@@ -381,7 +397,9 @@ class JobSpec(BaseModel):
         examples=["train-classifier"],
     )
     team: TeamName = Field(
-        description="The owning team; the policy is checked against it.", examples=["vision"]
+        description="The owning team: the spec's folder, `jobs/<team>/`. Optional in a team's "
+        "folder (if given it must match); the policy is checked against it.",
+        examples=["vision"],
     )
     resource_flavor: str = _doc("resource_flavor")
     docker_image: Image = _doc("docker_image")
@@ -401,6 +419,7 @@ class JobSpec(BaseModel):
     )
     env: Env = _doc("env", default_factory=dict)
     secrets: list[SecretRef] = _doc("secrets", default_factory=list)
+    not_secrets: list[EnvName] = _doc("not_secrets", default_factory=list)
     keep_failed_pod: bool = _doc("keep_failed_pod", default=False)
     kerberos: bool = _doc("kerberos", default=False)
     spark: SparkSpec | None = _doc("spark", default=None)
@@ -432,6 +451,7 @@ class TaskDefaults(BaseModel):
     retries: int | None = _doc("retries", default=None, ge=0, le=10)
     env: Env = _doc("env", default_factory=dict)
     secrets: list[SecretRef] = _doc("secrets", default_factory=list)
+    not_secrets: list[EnvName] = _doc("not_secrets", default_factory=list)
     keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
     kerberos: bool | None = _doc("kerberos", default=None)
 
@@ -456,7 +476,11 @@ class DagInfo(BaseModel):
         description="Pipeline (DAG) name; defaults to the file name.",
         examples=["strain-normalization"],
     )
-    team: TeamName = Field(description="The owning team.", examples=["analytics"])
+    team: TeamName = Field(
+        description="The owning team: the spec's folder, `jobs/<team>/`. Optional in a team's "
+        "folder (if given it must match).",
+        examples=["analytics"],
+    )
     schedule: Schedule = Field(
         default=None,
         description="A cron expression or preset; absent means on demand only.",

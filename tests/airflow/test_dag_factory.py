@@ -14,8 +14,8 @@ pytestmark = pytest.mark.airflow
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "dags" / "platform_jobs.py"
 
+# The four fields a team's folder needs: the file names the job, the folder its team.
 GOOD_JOB = {
-    "team": "nlp",
     "resource_flavor": "cpu-2gb",
     "docker_image": "registry.internal/nlp/tools:0.3.1",
     "execution_time": "10m",
@@ -85,9 +85,7 @@ def test_bad_specs_never_hide_good_ones_and_show_validate_text(
     """A folder mixing good and bad specs yields every good DAG, and one import error of the
     DAG file that holds, for each bad file, exactly what `airflow-platform validate` prints."""
     _write(jobs_dir, "nlp/good-one.yaml", yaml.safe_dump({"job": GOOD_JOB}))
-    _write(
-        jobs_dir, "vision/good-two.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "team": "vision"}})
-    )
+    _write(jobs_dir, "vision/good-two.yaml", yaml.safe_dump({"job": GOOD_JOB}))
     _write(jobs_dir, "nlp/typo.yaml", "job:\n  team: nlp\n  resourse_flavor: cpu-2gb\n")
     _write(jobs_dir, "vision/broken.yaml", "job: [unclosed\n")
     bag = _bag()
@@ -149,7 +147,7 @@ def test_specs_are_data_and_cannot_run_code(
 ) -> None:
     """No YAML tag anywhere in a spec constructs an object or runs a command."""
     marker = tmp_path / "pwned"
-    text = f"job:\n  team: nlp\n  resource_flavor: cpu-2gb\n  env:\n    X: {payload.format(marker=marker)}\n"
+    text = f"job:\n  resource_flavor: cpu-2gb\n  env:\n    X: {payload.format(marker=marker)}\n"
     _write(jobs_dir, "nlp/evil.yaml", text)
     bag = _bag()
     assert not marker.exists()
@@ -169,13 +167,63 @@ def test_two_specs_with_one_name_keep_the_first_and_report_the_second(
     airflow_db: Path, jobs_dir: Path
 ) -> None:
     """DAG ids are spec names; a second file claiming one is an error naming both files."""
-    _write(jobs_dir, "a/first.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "same"}}))
-    _write(jobs_dir, "b/second.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "same"}}))
+    _write(jobs_dir, "nlp/first.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "same"}}))
+    _write(jobs_dir, "vision/second.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "name": "same"}}))
     bag = _bag()
     assert bag.dag_ids == ["same"]
-    assert "jobs/b/second.yaml: name 'same' is already used by jobs/a/first.yaml" in _entry_error(
-        bag
+    assert (
+        "jobs/vision/second.yaml: name 'same' is already used by jobs/nlp/first.yaml"
+        in _entry_error(bag)
     )
+
+
+def test_a_task_runner_builds_the_spec_the_dag_processor_chose(
+    airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files define DAG `bar`: analytics/renamed.yaml by its `name:` and vision/bar.yaml by
+    its file name. The dag-processor keeps the first in file order (analytics') and reports
+    the other; a task runner of `bar` must build that same spec, not the file named after it."""
+    named = {"job": {**GOOD_JOB, "team": "analytics", "name": "bar"}}
+    _write(jobs_dir, "analytics/renamed.yaml", yaml.safe_dump(named))
+    _write(jobs_dir, "vision/bar.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "team": "vision"}}))
+    assert "team:analytics" in _bag().dags["bar"].tags
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "bar")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "bar")
+    runner = _bag()
+    assert runner.dag_ids == ["bar"]
+    assert "team:analytics" in runner.dags["bar"].tags
+
+
+def test_a_task_runner_finds_a_dag_named_after_a_file_of_another_spelling(
+    airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Train_Model.yaml` defines DAG `train-model` (its name made a DNS label); a task runner
+    finds it though neither the file name nor the text holds that id."""
+    _write(jobs_dir, "nlp/Train_Model.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "team": "nlp"}}))
+    assert _bag().dag_ids == ["train-model"]
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "train-model")
+    assert _bag().dag_ids == ["train-model"]
+
+
+def test_each_try_is_guarded_once(
+    airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task start runs the one guard (policy.check_job) once, not twice; the DAG's parse
+    checked the spec already, through the same function."""
+    from airflow_platform.operators import rails
+
+    _write(jobs_dir, "nlp/once.yaml", yaml.safe_dump({"job": GOOD_JOB}))
+    dag = _bag().dags["once"]
+    calls: list[str] = []
+    real = rails.check_job
+
+    def counting(job: Any, config: Any) -> Any:
+        calls.append(job.name)
+        return real(job, config)
+
+    monkeypatch.setattr(rails, "check_job", counting)
+    assert dag.test().state == "success"
+    assert calls == ["once"]
 
 
 def test_pipeline_dag_has_groups_dependencies_tags_and_docs(airflow_db: Path) -> None:

@@ -46,7 +46,7 @@ def test_pod_arguments_are_derived_from_the_spec_and_the_flavor() -> None:
     startup = config.flavors["cpu-2gb"].startup_allowance
     assert operator.execution_timeout == timedelta(minutes=15) + startup + TIMEOUT_MARGIN
     assert operator.deferrable is True
-    assert operator.namespace == config.policy.jobs_namespace
+    assert operator.namespace == config.namespace_of("nlp") == "airflow-jobs-nlp"
     assert operator.schedule_timeout_seconds == int(startup.total_seconds())
     assert operator.on_finish_action.value == "delete_pod"
     assert (operator.retries, operator.dag_name, operator.name) == (2, "tokens", "count-tokens")
@@ -95,7 +95,7 @@ def test_pod_arguments_in_a_dags_default_args_do_not_reach_the_pod() -> None:
         operator = JobOperator(task_id="count", job=_job())
     assert operator.retries == 3
     assert operator.queue != "gpu"
-    assert operator.namespace == load_config().policy.jobs_namespace
+    assert operator.namespace == load_config().namespace_of("nlp")
     assert operator.image != "docker.io/other:latest"
 
 

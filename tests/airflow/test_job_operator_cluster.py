@@ -20,7 +20,8 @@ import yaml
 from tests.harness.kube import FAIL_EXIT_CODE, FAIL_REASON, KEEP_RUNNING
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster]
-NAMESPACE = "airflow-jobs"
+# The jobs of these tests are vision's: they run in its namespace of the packaged config.
+NAMESPACE = "airflow-jobs-vision"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -105,7 +106,8 @@ def _write_job(jobs_dir: Path, name: str, flavor: str = "cpu-2gb", **extra: Any)
         "execution_script": "python -c 'print(42)'",
         **extra,
     }
-    path = jobs_dir / f"{name}.yaml"
+    path = jobs_dir / "vision" / f"{name}.yaml"
+    path.parent.mkdir(exist_ok=True)
     path.write_text(yaml.safe_dump({"job": job}))
     return path
 
@@ -233,7 +235,7 @@ def test_deferred_job_is_stopped_at_its_execution_timeout(
 
 
 def test_adhoc_run_with_a_bad_conf_fails_before_any_pod_is_created(
-    kube_backend: Any, capsys: pytest.CaptureFixture[str]
+    kube_backend: Any, dag_test_runs_as_every_team: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The ad-hoc runner validates and guards its conf like a file: no pod for a bad spec."""
     from airflow.dag_processing.dagbag import DagBag

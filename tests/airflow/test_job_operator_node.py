@@ -33,10 +33,10 @@ def node_backend(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
     """Airflow's kubernetes_default connection on the test control plane, the real-node
-    platform config, and its jobs namespace (Pod Security `restricted`)."""
+    platform config, and vision's jobs namespace (Pod Security `restricted`)."""
     from kubernetes.client.rest import ApiException
 
-    namespace = node_config.policy.jobs_namespace
+    namespace = node_config.namespace_of("vision")
     try:
         core_v1.create_namespace({"metadata": {"name": namespace, "labels": RESTRICTED_LABELS}})
     except ApiException as exc:
@@ -66,7 +66,8 @@ def _write_job(jobs_dir: Path, name: str, script: str, **extra: Any) -> None:
         "execution_script": script,
         **extra,
     }
-    (jobs_dir / f"{name}.yaml").write_text(yaml.safe_dump({"job": job}))
+    (jobs_dir / "vision").mkdir(exist_ok=True)
+    (jobs_dir / "vision" / f"{name}.yaml").write_text(yaml.safe_dump({"job": job}))
 
 
 def _run(dag_id: str) -> tuple[Any, dict[str, Any]]:

@@ -24,7 +24,9 @@ VALUES_DIR = Path(__file__).resolve().parent / "values"
 RELEASE = "release"
 NAMESPACE = "airflow"
 FULLNAME = f"{RELEASE}-airflow-platform"
-JOBS_NAMESPACE = "airflow-jobs"
+WORKERS_NAMESPACE = "airflow-jobs"
+# Each team's jobs namespace under the default values: `<policy.jobs_namespace>-<team>`.
+TEAM_NAMESPACES = {team: f"{WORKERS_NAMESPACE}-{team}" for team in ("analytics", "nlp", "vision")}
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
@@ -134,7 +136,7 @@ def library_job_pod(
     platform_yaml: str, tmp_dir: Path, spec: str = "jobs/vision/train-classifier.yaml"
 ) -> dict[str, Any]:
     """A job pod exactly as the library builds it, from a real example spec and the platform
-    config the chart rendered: what the JobOperator would create in the jobs namespace."""
+    config the chart rendered: what the JobOperator would create in the team's namespace."""
     from airflow_platform.config import load_config
     from airflow_platform.pods import build_pod, pod_to_dict
     from airflow_platform.spec.loader import load_spec

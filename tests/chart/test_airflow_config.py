@@ -12,8 +12,9 @@ from tests.chart.pss import violations
 from tests.chart.render import (
     COMPONENTS,
     FULLNAME,
-    JOBS_NAMESPACE,
     NAMESPACE,
+    WORKERS_NAMESPACE,
+    HelmError,
     by_kind,
     executor_worker_pod,
     find,
@@ -39,15 +40,16 @@ def _cfg(values: dict | None = None) -> configparser.ConfigParser:
 
 
 def _worker(values: dict | None = None) -> dict:
-    template = _configmap(values, JOBS_NAMESPACE)["data"]["pod_template_file.yaml"]
+    template = _configmap(values, WORKERS_NAMESPACE)["data"]["pod_template_file.yaml"]
     return yaml.safe_load(template)
 
 
-def test_executor_is_kubernetes_executor_in_the_jobs_namespace() -> None:
-    """Tasks run as pods that the scheduler creates in the jobs namespace, from the template."""
+def test_executor_is_kubernetes_executor_in_the_workers_namespace() -> None:
+    """Tasks run as pods that the scheduler creates in the workers' namespace, from the
+    template."""
     cfg = _cfg()
     assert cfg["core"]["executor"] == "KubernetesExecutor"
-    assert cfg["kubernetes_executor"]["namespace"] == JOBS_NAMESPACE
+    assert cfg["kubernetes_executor"]["namespace"] == WORKERS_NAMESPACE
     assert cfg["kubernetes_executor"]["multi_namespace_mode"] == "False"
     assert (
         cfg["kubernetes_executor"]["pod_template_file"]
@@ -71,26 +73,37 @@ def test_worker_pods_are_created_in_batches() -> None:
 
 
 def test_jobs_namespace_follows_the_platform_policy() -> None:
-    """One setting, platform.policy.jobs_namespace, moves the executor, the Role, the service
-    accounts and the ConfigMaps together."""
+    """One setting, platform.policy.jobs_namespace, moves the executor, the workers' Role,
+    service account and ConfigMaps, and names every team's jobs namespace after it."""
     values = {"platform": {"policy": {"jobs_namespace": "ml-jobs"}}}
     docs = render_chart(values)
     assert _cfg(values)["kubernetes_executor"]["namespace"] == "ml-jobs"
-    jobs_side = {
-        (d["kind"], d["metadata"]["name"])
-        for d in docs
-        if d["metadata"].get("namespace") == "ml-jobs"
-    }
+
+    def objects_in(namespace: str) -> set[tuple[str, str]]:
+        return {
+            (d["kind"], d["metadata"]["name"])
+            for d in docs
+            if d["metadata"].get("namespace") == namespace
+        }
+
     assert {
         ("Role", f"{FULLNAME}-pod-launcher"),
         ("RoleBinding", f"{FULLNAME}-pod-launcher"),
-        ("ServiceAccount", "airflow-platform-job"),
         ("ServiceAccount", f"{FULLNAME}-worker"),
         ("ConfigMap", f"{FULLNAME}-airflow-config"),
         ("ConfigMap", f"{FULLNAME}-platform-config"),
-    } <= jobs_side
-    assert find(docs, "Namespace", "ml-jobs")
-    assert not [d for d in docs if d["metadata"].get("namespace") == JOBS_NAMESPACE]
+    } <= objects_in("ml-jobs")
+    for team in ("analytics", "nlp", "vision"):
+        assert {
+            ("Role", f"{FULLNAME}-pod-launcher"),
+            ("RoleBinding", f"{FULLNAME}-pod-launcher"),
+            ("ServiceAccount", "airflow-platform-job"),
+            ("NetworkPolicy", f"{FULLNAME}-jobs-deny-ingress"),
+        } <= objects_in(f"ml-jobs-{team}")
+    assert sorted(n["metadata"]["name"] for n in by_kind(docs, "Namespace")) == [
+        "ml-jobs", "ml-jobs-analytics", "ml-jobs-nlp", "ml-jobs-vision"
+    ]  # fmt: skip
+    assert not [d for d in docs if d["metadata"].get("namespace", "").startswith("airflow-jobs")]
 
 
 def test_airflow_config_values_merge_over_the_charts_settings() -> None:
@@ -158,7 +171,7 @@ def test_worker_pods_need_no_secret_from_the_release_namespace() -> None:
     in_jobs_ns = {
         d["metadata"]["name"]
         for d in by_kind(docs, "ConfigMap")
-        if d["metadata"]["namespace"] == JOBS_NAMESPACE
+        if d["metadata"]["namespace"] == WORKERS_NAMESPACE
     }
     for volume in pod["spec"]["volumes"]:
         assert "secret" not in volume
@@ -171,33 +184,43 @@ def test_worker_token_only_when_workers_launch_job_pods(launch: bool, token: boo
     """A worker gets an API token only when it creates job pods itself."""
     values = {"workers": {"launchJobPods": launch}}
     assert _worker(values)["spec"]["automountServiceAccountToken"] is token
-    docs = render_chart(values, "templates/jobs/worker-serviceaccount.yaml")
-    account = find(docs, "ServiceAccount", f"{FULLNAME}-worker", JOBS_NAMESPACE)
+    docs = render_chart(values, "templates/workers/serviceaccount.yaml")
+    account = find(docs, "ServiceAccount", f"{FULLNAME}-worker", WORKERS_NAMESPACE)
     assert account["automountServiceAccountToken"] is token
 
 
-def test_jobs_in_the_release_namespace_render_each_config_map_once() -> None:
-    """With jobs_namespace equal to the release namespace nothing is rendered twice."""
+def test_workers_in_the_release_namespace_render_each_config_map_once() -> None:
+    """With jobs_namespace equal to the release namespace (workers beside the components)
+    nothing is rendered twice, and only the teams' namespaces are created."""
     values = {"platform": {"policy": {"jobs_namespace": NAMESPACE}}}
     docs = render_chart(values)
     names = [(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in docs]
     assert len(names) == len(set(names))
-    assert not by_kind(docs, "Namespace")
+    assert sorted(n["metadata"]["name"] for n in by_kind(docs, "Namespace")) == [
+        f"{NAMESPACE}-analytics", f"{NAMESPACE}-nlp", f"{NAMESPACE}-vision"
+    ]  # fmt: skip
+
+
+def test_a_team_namespace_may_not_be_the_release_namespace() -> None:
+    """The admission policy would hold Airflow's own pods to the job rules there."""
+    values = {"platform": {"teams": {"vision": {"namespace": NAMESPACE}}}}
+    with pytest.raises(HelmError, match=r"team vision's jobs namespace is the release namespace"):
+        render_chart(values)
 
 
 def test_executor_builds_a_restricted_worker_pod_from_the_template(tmp_path: Path) -> None:
     """Airflow's own PodGenerator turns the template into a worker pod that still meets
     `restricted`, keeps the `base` container and the chart's image, and runs the task command."""
     docs = render_chart()
-    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
     pod = executor_worker_pod(
         configmap["data"]["pod_template_file.yaml"],
         "registry.internal/airflow-platform/airflow:0.1.0",
-        JOBS_NAMESPACE,
+        WORKERS_NAMESPACE,
         tmp_path,
     )
     assert violations(pod["spec"]) == []
     base = pod["spec"]["containers"][0]
     assert base["name"] == "base"
     assert base["args"][:3] == ["python", "-m", "airflow.sdk.execution_time.execute_workload"]
-    assert pod["metadata"]["namespace"] == JOBS_NAMESPACE
+    assert pod["metadata"]["namespace"] == WORKERS_NAMESPACE

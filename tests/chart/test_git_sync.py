@@ -10,8 +10,8 @@ import yaml
 from tests.chart.render import (
     COMPONENTS,
     FULLNAME,
-    JOBS_NAMESPACE,
     VALUES_DIR,
+    WORKERS_NAMESPACE,
     find,
     render_chart,
     search,
@@ -27,7 +27,7 @@ def _docs(with_git: bool) -> list[dict]:
 
 
 def _worker(docs: list[dict]) -> dict:
-    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
     return yaml.safe_load(configmap["data"]["pod_template_file.yaml"])
 
 

@@ -51,15 +51,26 @@ GENERATED_SECRETS = {
 }
 
 
+TEAMS = ("analytics", "nlp", "vision")
+
+
 @dataclass
 class Release:
-    """An installed release: where it lives and how to reach its cluster."""
+    """An installed release: where it lives and how to reach its cluster. ``jobs_namespace``
+    is the workers' namespace, and the prefix of each team's jobs namespace."""
 
     namespace: str
     jobs_namespace: str
     env: dict[str, str]
     install_output: str
     api: Any
+
+    def team_namespace(self, team: str) -> str:
+        return f"{self.jobs_namespace}-{team}"
+
+    @property
+    def all_namespaces(self) -> list[str]:
+        return [self.namespace, self.jobs_namespace, *map(self.team_namespace, TEAMS)]
 
     def helm(self, *args: str) -> str:
         return run_helm(*args, env=self.env, timeout=300)
@@ -109,7 +120,7 @@ def _cleanup(release: Release, core: Any) -> None:
     # The uninstall test has already uninstalled its release; that is not an error here.
     with contextlib.suppress(HelmError):
         release.helm("uninstall", RELEASE, "--namespace", release.namespace, "--timeout", "120s")
-    for name in (release.jobs_namespace, release.namespace):
+    for name in reversed(release.all_namespaces):
         try:
             delete_namespace(core, name)
         except ApiException as err:
@@ -157,7 +168,7 @@ def test_every_object_of_the_manifest_was_accepted(release: Release) -> None:
     assert len(objects) > 30
     items: list[dict[str, Any]] = []
     # kubectl reads objects of one namespace per call; cluster-scoped ones go with the first.
-    for namespace in (release.namespace, release.jobs_namespace):
+    for namespace in release.all_namespaces:
         group = [
             o for o in objects if o["metadata"].get("namespace", release.namespace) == namespace
         ]
@@ -199,13 +210,16 @@ def test_component_pods_are_admitted_under_restricted(release: Release, componen
     assert not refused, refused
 
 
-def test_jobs_namespace_is_created_enforcing_restricted(release: Release) -> None:
-    """The chart's jobs namespace enforces `restricted`: a privileged pod is refused there."""
+@pytest.mark.parametrize("team", [None, *TEAMS])
+def test_namespaces_are_created_enforcing_restricted(release: Release, team: str | None) -> None:
+    """The workers' and each team's namespace enforce `restricted`: a privileged pod is
+    refused there."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(release.api)
-    labels = core.read_namespace(release.jobs_namespace).metadata.labels
+    namespace = release.team_namespace(team) if team else release.jobs_namespace
+    labels = core.read_namespace(namespace).metadata.labels
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     privileged = {
         "metadata": {"name": "privileged"},
@@ -216,27 +230,44 @@ def test_jobs_namespace_is_created_enforcing_restricted(release: Release) -> Non
         },
     }
     with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod(release.jobs_namespace, privileged, dry_run="All")
+        core.create_namespaced_pod(namespace, privileged, dry_run="All")
     assert err.value.status == 403
     assert "PodSecurity" in err.value.body
 
 
-def _admit_in_jobs_namespace(release: Release, pod: dict[str, Any]) -> Any:
+def _as_worker(release: Release) -> Any:
+    """An API client with the token of the release's worker service account, as a worker pod
+    holds it."""
+    import copy
+
     from kubernetes import client
 
     core = client.CoreV1Api(release.api)
+    token = core.create_namespaced_service_account_token(
+        f"{FULLNAME}-worker", release.jobs_namespace, {"spec": {"expirationSeconds": 600}}
+    ).status.token
+    configuration = copy.deepcopy(release.api.configuration)
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    configuration.cert_file = configuration.key_file = None
+    return client.ApiClient(configuration)
+
+
+def _admit(release: Release, pod: dict[str, Any], namespace: str, api: Any = None) -> Any:
+    from kubernetes import client
+
+    core = client.CoreV1Api(api or release.api)
     pod = {**pod, "metadata": {**pod["metadata"], "name": f"probe-{secrets.token_hex(3)}"}}
     pod["metadata"].pop("namespace", None)
-    # Server-side dry run: the full admission chain (ServiceAccount, PodSecurity) judges the pod
-    # without leaving it behind.
-    return core.create_namespaced_pod(release.jobs_namespace, pod, dry_run="All")
+    # Server-side dry run: the full admission chain (ServiceAccount, PodSecurity, the admission
+    # policy) judges the pod without leaving it behind.
+    return core.create_namespaced_pod(namespace, pod, dry_run="All")
 
 
-def test_executor_worker_pod_is_admitted_in_the_jobs_namespace(
+def test_executor_worker_pod_is_admitted_in_the_workers_namespace(
     release: Release, tmp_path: Path
 ) -> None:
     """The worker pod Airflow's KubernetesExecutor builds from the template the chart put in
-    the cluster passes admission in the jobs namespace, under the chart's worker account."""
+    the cluster passes admission in the workers' namespace, under the chart's worker account."""
     from kubernetes import client
 
     core = client.CoreV1Api(release.api)
@@ -249,67 +280,120 @@ def test_executor_worker_pod_is_admitted_in_the_jobs_namespace(
         release.jobs_namespace,
         tmp_path,
     )
-    created = _admit_in_jobs_namespace(release, pod)
+    created = _admit(release, pod, release.jobs_namespace)
     assert created.spec.service_account_name == f"{FULLNAME}-worker"
     assert created.spec.containers[0].name == "base"
 
 
-def test_library_job_pod_is_admitted_in_the_jobs_namespace(
-    release: Release, tmp_path: Path
-) -> None:
-    """A job pod built by the library from the platform config the chart put in the cluster
-    is admitted in the jobs namespace, under the job service account, with no token."""
+def _release_config(release: Release, tmp_path: Path) -> str:
     from kubernetes import client
 
     core = client.CoreV1Api(release.api)
     configmap = core.read_namespaced_config_map(f"{FULLNAME}-platform-config", release.namespace)
     config = yaml.safe_load(configmap.data["platform.yaml"])
-    config["policy"]["jobs_namespace"] = release.jobs_namespace
-    pod = library_job_pod(yaml.safe_dump(config), tmp_path)
-    created = _admit_in_jobs_namespace(release, pod)
+    assert config["policy"]["jobs_namespace"] == release.jobs_namespace
+    return yaml.safe_dump(config)
+
+
+def test_library_job_pod_is_admitted_in_its_teams_namespace_from_a_worker(
+    release: Release, tmp_path: Path
+) -> None:
+    """A job pod built by the library from the platform config the chart put in the cluster is
+    admitted in its team's namespace when a worker creates it: PodSecurity, the job service
+    account with no token, and the chart's admission policy all let it in."""
+    pod = library_job_pod(_release_config(release, tmp_path), tmp_path)
+    assert pod["metadata"]["namespace"] == release.team_namespace("vision")
+    created = _admit(release, pod, release.team_namespace("vision"), _as_worker(release))
     assert created.spec.service_account_name == "airflow-platform-job"
     assert created.spec.automount_service_account_token is False
 
 
-# (service account, its namespace: "release" or "jobs", verb, resource, target namespace:
-#  "jobs", "release" or a literal name, allowed)
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image": "docker.io/library/busybox:1.36"}, "is not under an allowed prefix"),
+        ({"memory": "64Gi"}, "must request exactly flavor gpu-1x-24gb's cpu 8, memory 48Gi"),
+        ({"namespace": "nlp"}, "the pod says team vision, but namespace"),
+    ],
+    ids=["image", "size", "team"],
+)
+def test_the_charts_admission_policy_refuses_a_workers_pod_off_the_rails(
+    release: Release, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    """The worker's own credentials cannot create a pod that leaves the catalog or the
+    policy, in any team's namespace: the API server says why."""
+    from kubernetes.client.exceptions import ApiException
+
+    pod = library_job_pod(_release_config(release, tmp_path), tmp_path)
+    container = pod["spec"]["containers"][0]
+    container["image"] = change.get("image", container["image"])
+    if "memory" in change:
+        container["resources"]["requests"]["memory"] = change["memory"]
+        container["resources"]["limits"]["memory"] = change["memory"]
+    namespace = release.team_namespace(change.get("namespace", "vision"))
+    with pytest.raises(ApiException) as err:
+        _admit(release, pod, namespace, _as_worker(release))
+    assert err.value.status == 403
+    assert "ValidatingAdmissionPolicy" in err.value.body
+    assert message in json.loads(err.value.body)["message"]
+
+
+# (service account, its namespace: "release", "workers" or a team, verb, resource, target
+#  namespace: "release", "workers", a team or a literal name, allowed)
 ACCESS = [
-    ("scheduler", "release", "create", "pods", "jobs", True),
-    ("scheduler", "release", "watch", "pods", "jobs", True),
-    ("scheduler", "release", "delete", "pods", "jobs", True),
-    ("scheduler", "release", "get", "pods/log", "jobs", True),
+    ("scheduler", "release", "create", "pods", "workers", True),
+    ("scheduler", "release", "watch", "pods", "workers", True),
+    ("scheduler", "release", "delete", "pods", "workers", True),
+    ("scheduler", "release", "get", "pods/log", "workers", True),
+    ("scheduler", "release", "create", "pods", "vision", False),
     ("scheduler", "release", "create", "pods", "default", False),
     ("scheduler", "release", "create", "pods", "kube-system", False),
     ("scheduler", "release", "create", "pods", "release", False),
-    ("scheduler", "release", "get", "secrets", "jobs", False),
-    ("triggerer", "release", "watch", "pods", "jobs", True),
-    ("triggerer", "release", "delete", "pods", "jobs", True),
-    ("triggerer", "release", "get", "pods/log", "jobs", True),
+    ("scheduler", "release", "get", "secrets", "workers", False),
+    ("triggerer", "release", "watch", "pods", "vision", True),
+    ("triggerer", "release", "delete", "pods", "nlp", True),
+    ("triggerer", "release", "get", "pods/log", "analytics", True),
     ("triggerer", "release", "create", "pods", "default", False),
-    ("worker", "jobs", "create", "pods", "jobs", True),
-    ("worker", "jobs", "get", "secrets", "jobs", False),
-    ("api-server", "release", "create", "pods", "jobs", False),
-    ("dag-processor", "release", "create", "pods", "jobs", False),
-    ("job", "jobs", "get", "secrets", "jobs", False),
-    ("job", "jobs", "list", "secrets", "jobs", False),
-    ("job", "jobs", "create", "pods", "jobs", False),
-    ("job", "jobs", "get", "pods", "jobs", False),
+    ("triggerer", "release", "get", "secrets", "vision", False),
+    ("worker", "workers", "create", "pods", "vision", True),
+    ("worker", "workers", "create", "pods", "nlp", True),
+    ("worker", "workers", "create", "pods", "workers", False),
+    ("worker", "workers", "create", "pods", "release", False),
+    ("worker", "workers", "create", "pods", "default", False),
+    ("worker", "workers", "get", "secrets", "vision", False),
+    ("worker", "workers", "get", "secrets", "release", False),
+    ("api-server", "release", "create", "pods", "vision", False),
+    ("dag-processor", "release", "create", "pods", "vision", False),
+    ("job", "vision", "get", "secrets", "vision", False),
+    ("job", "vision", "get", "secrets", "nlp", False),
+    ("job", "vision", "list", "secrets", "analytics", False),
+    ("job", "nlp", "get", "secrets", "vision", False),
+    ("job", "vision", "create", "pods", "vision", False),
+    ("job", "vision", "get", "pods", "nlp", False),
+    ("job", "vision", "get", "secrets", "release", False),
+    ("job", "vision", "create", "pods", "default", False),
 ]
 
 
 @pytest.mark.parametrize(
     ("account", "home", "verb", "resource", "where", "allowed"),
     ACCESS,
-    ids=[f"{a}-{v}-{r}-in-{w}-{'yes' if ok else 'no'}" for a, _, v, r, w, ok in ACCESS],
+    ids=[f"{a}@{h}-{v}-{r}-in-{w}-{'yes' if ok else 'no'}" for a, h, v, r, w, ok in ACCESS],
 )
 def test_service_account_rights(
     release: Release, account: str, home: str, verb: str, resource: str, where: str, allowed: bool
 ) -> None:
-    """The real authorizer, asked through SubjectAccessReview: pod rights in the jobs namespace
-    for the pod launchers only, none anywhere else, and none at all for job pods."""
+    """The real authorizer, asked through SubjectAccessReview: pod rights for the pod
+    launchers in the workers' and the teams' namespaces only, none anywhere else, no Secret
+    for anyone, and nothing at all for a team's job service account — not in its own
+    namespace, not in another team's."""
     from kubernetes import client
 
-    spaces = {"release": release.namespace, "jobs": release.jobs_namespace}
+    spaces = {
+        "release": release.namespace,
+        "workers": release.jobs_namespace,
+        **{team: release.team_namespace(team) for team in TEAMS},
+    }
     sa_namespace = spaces[home]
     sa_name = "airflow-platform-job" if account == "job" else f"{FULLNAME}-{account}"
     group, _, sub = resource.partition("/")
@@ -425,11 +509,11 @@ def test_uninstall_leaves_only_the_database_claim(control_plane: Any) -> None:
         # Secrets carry the label too, but say so plainly: no key outlives the release.
         assert not core.list_namespaced_secret(installed.namespace).items
 
-        def jobs_namespace_gone() -> bool:
-            names = [n.metadata.name for n in core.list_namespace().items]
-            return installed.jobs_namespace not in names
+        def chart_namespaces_gone() -> bool:
+            names = {n.metadata.name for n in core.list_namespace().items}
+            return not names.intersection(installed.all_namespaces[1:])
 
-        wait_for(jobs_namespace_gone, timeout=90, what="the jobs namespace deleted", interval=1)
+        wait_for(chart_namespaces_gone, timeout=90, what="the jobs namespaces deleted", interval=1)
     finally:
         _cleanup(installed, core)
         api.close()

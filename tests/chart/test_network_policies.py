@@ -9,8 +9,9 @@ import yaml
 
 from tests.chart.render import (
     FULLNAME,
-    JOBS_NAMESPACE,
     NAMESPACE,
+    TEAM_NAMESPACES,
+    WORKERS_NAMESPACE,
     by_kind,
     find,
     library_job_pod,
@@ -37,29 +38,37 @@ def _selects(selector: dict, labels: dict[str, str]) -> bool:
     return True
 
 
-def test_job_and_worker_pods_take_no_ingress(tmp_path: Path) -> None:
-    """The deny-all policy of the jobs namespace selects a job pod as the library builds it and
-    a worker pod as the executor starts it from the pod template."""
+def test_job_pods_take_no_ingress_in_any_teams_namespace(tmp_path: Path) -> None:
+    """Each team's namespace has a deny-all policy that selects every pod there, a job pod as
+    the library builds it included."""
     docs = render_chart()
-    policy = find(docs, "NetworkPolicy", f"{FULLNAME}-jobs-deny-ingress", JOBS_NAMESPACE)
+    platform = find(docs, "ConfigMap", f"{FULLNAME}-platform-config", WORKERS_NAMESPACE)
+    job_pod = library_job_pod(platform["data"]["platform.yaml"], tmp_path)
+    for namespace in TEAM_NAMESPACES.values():
+        policy = find(docs, "NetworkPolicy", f"{FULLNAME}-jobs-deny-ingress", namespace)
+        assert policy["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
+        assert _selects(policy["spec"]["podSelector"], job_pod["metadata"]["labels"])
+
+
+def test_worker_pods_take_no_ingress(tmp_path: Path) -> None:
+    """The workers' namespace denies ingress to a worker pod as the executor starts it."""
+    docs = render_chart()
+    policy = find(docs, "NetworkPolicy", f"{FULLNAME}-workers-deny-ingress", WORKERS_NAMESPACE)
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert policy["spec"]["ingress"] == []
-    selector = policy["spec"]["podSelector"]
-    platform = find(docs, "ConfigMap", f"{FULLNAME}-platform-config", JOBS_NAMESPACE)
-    job_pod = library_job_pod(platform["data"]["platform.yaml"], tmp_path)
-    assert _selects(selector, job_pod["metadata"]["labels"])
-    worker = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    worker = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
     worker_pod = yaml.safe_load(worker["data"]["pod_template_file.yaml"])
-    assert _selects(selector, worker_pod["metadata"]["labels"])
+    assert _selects(policy["spec"]["podSelector"], worker_pod["metadata"]["labels"])
 
 
-def test_jobs_policy_spares_components_sharing_the_namespace() -> None:
-    """When jobs run in the release namespace the deny policy still leaves the api-server be."""
+def test_workers_policy_spares_components_sharing_the_namespace() -> None:
+    """When workers run in the release namespace the deny policy still leaves the api-server
+    be."""
     values = {
         "platform": {"policy": {"jobs_namespace": NAMESPACE}},
         "jobs": {"createNamespace": False},
     }
-    policy = _policy(f"{FULLNAME}-jobs-deny-ingress", NAMESPACE, values)
+    policy = _policy(f"{FULLNAME}-workers-deny-ingress", NAMESPACE, values)
     api_server = {"app.kubernetes.io/component": "api-server"}
     assert not _selects(policy["spec"]["podSelector"], api_server)
 

@@ -13,9 +13,9 @@ from tests.chart.render import (
     CHART_DIR,
     COMPONENTS,
     FULLNAME,
-    JOBS_NAMESPACE,
     NAMESPACE,
     VALUES_DIR,
+    WORKERS_NAMESPACE,
     by_kind,
     find,
     render_chart,
@@ -50,7 +50,7 @@ def test_rendered_platform_config_loads_through_the_library(
     expected = yaml.safe_load((values_file or CHART_DIR / "values.yaml").read_text())["platform"]
     assert set(config.flavors) >= set(expected["flavors"])
     assert config.policy.jobs_namespace == (
-        expected.get("policy", {}).get("jobs_namespace") or JOBS_NAMESPACE
+        expected.get("policy", {}).get("jobs_namespace") or WORKERS_NAMESPACE
     )
 
 
@@ -92,7 +92,7 @@ def test_default_catalog_matches_the_documented_one() -> None:
         "product_label": "nvidia.com/gpu.product",
         "taint": "nvidia.com/gpu",
     }
-    assert document["policy"]["jobs_namespace"] == JOBS_NAMESPACE
+    assert document["policy"]["jobs_namespace"] == WORKERS_NAMESPACE
 
 
 def test_invalid_catalog_the_schema_cannot_see_is_caught_by_the_library(tmp_path: Path) -> None:
@@ -111,7 +111,9 @@ def test_invalid_catalog_the_schema_cannot_see_is_caught_by_the_library(tmp_path
 def test_platform_config_is_rendered_in_the_jobs_namespace_too() -> None:
     """Worker pods mount the same document from their own namespace."""
     docs = by_kind(render_chart(None, CONFIGMAP), "ConfigMap")
-    assert sorted(d["metadata"]["namespace"] for d in docs) == sorted([JOBS_NAMESPACE, NAMESPACE])
+    assert sorted(d["metadata"]["namespace"] for d in docs) == sorted(
+        [WORKERS_NAMESPACE, NAMESPACE]
+    )
     assert docs[0]["data"] == docs[1]["data"]
 
 
@@ -121,7 +123,7 @@ def _pod_specs() -> dict[str, dict]:
         f"Deployment/{c}": find(docs, "Deployment", f"{FULLNAME}-{c}")["spec"]["template"]["spec"]
         for c in COMPONENTS
     }
-    worker = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", JOBS_NAMESPACE)
+    worker = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
     specs["worker pod template"] = yaml.safe_load(worker["data"]["pod_template_file.yaml"])["spec"]
     return specs
 

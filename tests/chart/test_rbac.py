@@ -1,29 +1,40 @@
-"""RBAC: pod rights in the jobs namespace only, for the scheduler, the triggerer and (when they
-launch job pods) the workers; job pods hold none. The install tests ask the real authorizer."""
+"""RBAC: pod rights in the workers' namespace for the scheduler, and in each team's jobs
+namespace for the triggerer and (when they launch job pods) the workers; job pods hold none.
+The install tests ask the real authorizer."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.chart.render import FULLNAME, JOBS_NAMESPACE, NAMESPACE, by_kind, find, render_chart
+from tests.chart.render import (
+    FULLNAME,
+    NAMESPACE,
+    TEAM_NAMESPACES,
+    WORKERS_NAMESPACE,
+    by_kind,
+    find,
+    render_chart,
+)
 
 pytestmark = pytest.mark.chart
 
 
-def test_pod_launcher_role_lives_in_the_jobs_namespace_only() -> None:
-    """One namespaced Role, and no ClusterRole or ClusterRoleBinding anywhere in the chart."""
+def test_pod_launcher_roles_live_in_the_workers_and_jobs_namespaces_only() -> None:
+    """One namespaced Role per namespace the platform's pods run in, and no ClusterRole or
+    ClusterRoleBinding anywhere in the chart."""
     docs = render_chart()
     roles = by_kind(docs, "Role")
-    assert [(r["metadata"]["name"], r["metadata"]["namespace"]) for r in roles] == [
-        (f"{FULLNAME}-pod-launcher", JOBS_NAMESPACE)
-    ]
+    assert sorted((r["metadata"]["name"], r["metadata"]["namespace"]) for r in roles) == sorted(
+        (f"{FULLNAME}-pod-launcher", ns) for ns in [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()]
+    )
     assert not by_kind(docs, "ClusterRole")
     assert not by_kind(docs, "ClusterRoleBinding")
 
 
-def test_pod_launcher_role_grants_pods_and_logs_and_nothing_else() -> None:
+@pytest.mark.parametrize("namespace", [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()])
+def test_pod_launcher_role_grants_pods_and_logs_and_nothing_else(namespace: str) -> None:
     """Create, watch and delete pods, read their logs and events: no secrets, no exec."""
-    role = find(render_chart(), "Role", f"{FULLNAME}-pod-launcher")
+    role = find(render_chart(), "Role", f"{FULLNAME}-pod-launcher", namespace)
     grants = {
         (res, verb) for rule in role["rules"] for res in rule["resources"] for verb in rule["verbs"]
     }
@@ -38,45 +49,42 @@ def test_pod_launcher_role_grants_pods_and_logs_and_nothing_else() -> None:
     assert not [g for g in grants if g[0] == "events" and g[1] not in ("get", "list", "watch")]
 
 
-@pytest.mark.parametrize(
-    ("launch", "subjects"),
-    [
-        (
-            True,
-            [
-                ("scheduler", NAMESPACE),
-                ("triggerer", NAMESPACE),
-                ("worker", JOBS_NAMESPACE),
-            ],
-        ),
-        (False, [("scheduler", NAMESPACE), ("triggerer", NAMESPACE)]),
-    ],
-    ids=["workers-launch-job-pods", "workers-do-not"],
-)
-def test_role_is_bound_to_the_pod_launching_service_accounts(launch: bool, subjects: list) -> None:
-    """Exactly these service accounts may launch pods; the api-server, the dag-processor and the
-    job pods are never bound."""
-    binding = find(
-        render_chart({"workers": {"launchJobPods": launch}}),
-        "RoleBinding",
-        f"{FULLNAME}-pod-launcher",
-    )
-    assert binding["metadata"]["namespace"] == JOBS_NAMESPACE
+def _subjects(docs: list[dict], namespace: str) -> list[tuple[str, str]]:
+    binding = find(docs, "RoleBinding", f"{FULLNAME}-pod-launcher", namespace)
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
         "name": f"{FULLNAME}-pod-launcher",
     }
-    assert [(s["name"], s["namespace"]) for s in binding["subjects"]] == [
-        (f"{FULLNAME}-{name}", ns) for name, ns in subjects
-    ]
+    return [(s["name"], s["namespace"]) for s in binding["subjects"]]
 
 
-def test_job_service_account_has_no_token_and_no_binding() -> None:
-    """Job pods run scientists' code under an account nothing is granted to."""
+@pytest.mark.parametrize(
+    ("launch", "subjects"),
+    [
+        (True, [("triggerer", NAMESPACE), ("worker", WORKERS_NAMESPACE)]),
+        (False, [("triggerer", NAMESPACE)]),
+    ],
+    ids=["workers-launch-job-pods", "workers-do-not"],
+)
+def test_roles_are_bound_to_the_pod_launching_service_accounts(
+    launch: bool, subjects: list
+) -> None:
+    """The scheduler launches worker pods in the workers' namespace only; job pods are
+    launched by workers and watched by the triggerer, in the teams' namespaces only. The
+    api-server, the dag-processor and the job pods are never bound."""
+    docs = render_chart({"workers": {"launchJobPods": launch}})
+    assert _subjects(docs, WORKERS_NAMESPACE) == [(f"{FULLNAME}-scheduler", NAMESPACE)]
+    for namespace in TEAM_NAMESPACES.values():
+        assert _subjects(docs, namespace) == [(f"{FULLNAME}-{n}", ns) for n, ns in subjects]
+
+
+def test_every_team_has_a_job_service_account_with_no_token_and_no_binding() -> None:
+    """Job pods run scientists' code under an account nothing is granted to, one per team."""
     docs = render_chart()
-    account = find(docs, "ServiceAccount", "airflow-platform-job", JOBS_NAMESPACE)
-    assert account["automountServiceAccountToken"] is False
+    for namespace in TEAM_NAMESPACES.values():
+        account = find(docs, "ServiceAccount", "airflow-platform-job", namespace)
+        assert account["automountServiceAccountToken"] is False
     for binding in by_kind(docs, "RoleBinding"):
         assert "airflow-platform-job" not in [s["name"] for s in binding["subjects"]]
 
@@ -84,19 +92,39 @@ def test_job_service_account_has_no_token_and_no_binding() -> None:
 def test_job_service_account_name_comes_from_the_platform_policy() -> None:
     """The library puts policy.service_account on job pods; the chart creates that account."""
     docs = render_chart({"platform": {"policy": {"service_account": "ml-job-runner"}}})
-    assert find(docs, "ServiceAccount", "ml-job-runner", JOBS_NAMESPACE)
+    for namespace in TEAM_NAMESPACES.values():
+        assert find(docs, "ServiceAccount", "ml-job-runner", namespace)
 
 
-def test_jobs_namespace_enforces_restricted_pod_security() -> None:
-    """The chart-created jobs namespace refuses any pod that is not `restricted`."""
-    namespace = find(
-        render_chart(None, "templates/jobs/namespace.yaml"), "Namespace", JOBS_NAMESPACE
-    )
-    labels = namespace["metadata"]["labels"]
+@pytest.mark.parametrize("namespace", [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()])
+def test_chart_namespaces_enforce_restricted_pod_security(namespace: str) -> None:
+    """The workers' and every team's namespace refuse any pod that is not `restricted`."""
+    docs = render_chart()
+    labels = find(docs, "Namespace", namespace)["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
 
 
-def test_existing_jobs_namespace_is_not_created() -> None:
-    """jobs.createNamespace=false leaves the namespace to whoever manages it."""
+def test_a_team_namespace_carries_its_team_and_may_be_named_in_the_config() -> None:
+    docs = render_chart({"platform": {"teams": {"vision": {"namespace": "cv-batch"}}}})
+    assert find(docs, "Namespace", "cv-batch")["metadata"]["labels"]["airflow-platform/team"] == (
+        "vision"
+    )
+    assert find(docs, "ServiceAccount", "airflow-platform-job", "cv-batch")
+
+
+def test_existing_namespaces_are_not_created() -> None:
+    """jobs.createNamespace=false leaves every namespace to whoever manages them."""
     assert not by_kind(render_chart({"jobs": {"createNamespace": False}}), "Namespace")
+
+
+def test_a_team_quota_becomes_its_namespaces_resource_quota() -> None:
+    quota = {"cpu": 64, "memory": "256Gi", "nvidia.com/gpu": 8}
+    docs = render_chart({"platform": {"teams": {"vision": {"quota": quota}}}})
+    (found,) = by_kind(docs, "ResourceQuota")
+    assert found["metadata"]["namespace"] == TEAM_NAMESPACES["vision"]
+    assert found["spec"]["hard"] == {
+        "requests.cpu": "64",
+        "requests.memory": "256Gi",
+        "requests.nvidia.com/gpu": "8",
+    }

@@ -28,7 +28,7 @@ def _jobs_namespaces(plane: ControlPlane) -> list[str]:
 
     from airflow_platform.config import load_config
 
-    names = sorted({load_config(NODE_CONFIG).policy.jobs_namespace})
+    names = sorted(load_config(NODE_CONFIG).jobs_namespaces().values())
     api_client = plane.api_client()
     try:
         core = client.CoreV1Api(api_client)

@@ -1,5 +1,6 @@
-"""The chart renders the realm's krb5.conf into the jobs namespace and the Spark drivers' RBAC,
-with the real helm; no keytab is ever part of the values."""
+"""The chart renders the realm's krb5.conf and the Spark drivers' RBAC into the jobs namespace
+of each team that has a principal or Spark bounds, with the real helm; no keytab is ever part
+of the values."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.render import by_kind, find, render_chart
+from tests.chart.render import by_kind, render_chart
 
 pytestmark = [pytest.mark.kerberos, pytest.mark.chart]
 
@@ -17,22 +18,28 @@ KRB5 = "[libdefaults]\n  default_realm = EXAMPLE.COM\n[realms]\n  EXAMPLE.COM = 
 def _values() -> dict[str, Any]:
     return {
         "platform": {
+            "teams": {
+                "analytics": {
+                    "kerberos": {"principal": "svc-analytics@EXAMPLE.COM", "keytab_secret": "kt"}
+                }
+            },
             "kerberos": {
                 "realm": "EXAMPLE.COM",
                 "krb5_conf": KRB5,
                 "krb5_conf_configmap": "realm-krb5",
                 "image": "registry.internal/platform/krb5:1.20.1",
-            }
+            },
         }
     }
 
 
-def test_krb5_conf_is_rendered_into_the_jobs_namespace_configmap() -> None:
-    """`platform.kerberos.krb5_conf` becomes key krb5.conf of the named ConfigMap, byte for byte."""
+def test_krb5_conf_is_rendered_into_the_kerberos_teams_namespace() -> None:
+    """`platform.kerberos.krb5_conf` becomes key krb5.conf of the named ConfigMap, byte for
+    byte, in the namespace of the team with a principal (analytics) and nowhere else."""
     docs = render_chart(_values(), show_only="templates/jobs/krb5-configmap.yaml")
     (configmap,) = by_kind(docs, "ConfigMap")
     assert configmap["metadata"]["name"] == "realm-krb5"
-    assert configmap["metadata"]["namespace"] == "airflow-jobs"
+    assert configmap["metadata"]["namespace"] == "airflow-jobs-analytics"
     assert configmap["data"] == {"krb5.conf": KRB5}
 
 
@@ -44,17 +51,18 @@ def test_no_krb5_configmap_without_kerberos() -> None:
     assert [r for r in by_kind(docs, "Role") if "spark" in r["metadata"]["name"]] == []
 
 
-def test_spark_driver_may_manage_executors_in_the_jobs_namespace_only() -> None:
+def test_spark_driver_may_manage_executors_in_its_teams_namespace_only() -> None:
     """Once a team may run Spark, the drivers' service account is bound to a Role (never a
-    ClusterRole) in the jobs namespace."""
+    ClusterRole) in that team's jobs namespace, and in no other team's."""
     values = _values()
     values["platform"]["teams"] = {"analytics": {"spark": {"max_executors": 4}}}
     docs = render_chart(values, show_only="templates/jobs/spark-rbac.yaml")
-    account = find(docs, "ServiceAccount", "airflow-platform-spark", "airflow-jobs")
-    assert account["metadata"]["namespace"] == "airflow-jobs"
+    (account,) = by_kind(docs, "ServiceAccount")
+    assert account["metadata"] == {**account["metadata"], "name": "airflow-platform-spark"}
+    assert account["metadata"]["namespace"] == "airflow-jobs-analytics"
     roles = by_kind(docs, "Role")
     assert roles
-    assert all(r["metadata"]["namespace"] == "airflow-jobs" for r in roles)
+    assert all(r["metadata"]["namespace"] == "airflow-jobs-analytics" for r in roles)
     assert not by_kind(docs, "ClusterRole")
     driver = next(r for r in roles if r["metadata"]["name"].endswith("-spark-driver"))
     assert "pods" in driver["rules"][0]["resources"]

@@ -85,7 +85,10 @@ def test_a_job_run_is_pushed_and_scraped_by_prometheus(
 
 
 def test_a_policy_rejection_is_counted_by_reason(
-    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dag_test_runs_as_every_team: str,
 ) -> None:
     """An ad-hoc run whose spec breaks the policy (an image outside the allowed registries)
     fails, and counts one guard rejection labelled with the violation's reason, under the

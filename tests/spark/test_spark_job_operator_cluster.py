@@ -70,7 +70,7 @@ def operator_env(
         },
     )
     data = kerberized_config_data(kdc.realm, kdc.krb5_conf_text())
-    data["policy"]["jobs_namespace"] = ns
+    data["teams"]["analytics"]["namespace"] = ns
     data["spark"] = {"master": f"k8s://{control_plane.server}"}
     config_file = tmp_path / "platform.yaml"
     config_file.write_text(yaml.safe_dump(data))

@@ -24,7 +24,7 @@ def test_gpu_executors_bind_to_gpu_nodes_and_the_driver_to_a_cpu_node(
     """Both templates are admitted under `restricted` and scheduled by their flavors."""
     data = kerberized_config_data("EXAMPLE.COM", "[libdefaults]\n")
     data["teams"]["vision"]["spark"] = {"max_executors": 2}
-    data["policy"]["jobs_namespace"] = restricted_namespace
+    data["teams"]["vision"]["namespace"] = restricted_namespace
     config = PlatformConfig.model_validate(data)
     job = JobSpec.model_validate(
         {

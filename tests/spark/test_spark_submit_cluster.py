@@ -76,7 +76,7 @@ def _config(
     kdc: Kdc, plane: ControlPlane, namespace: str, max_executors: int = 4
 ) -> PlatformConfig:
     data = kerberized_config_data(kdc.realm, kdc.krb5_conf_text(), max_executors)
-    data["policy"]["jobs_namespace"] = namespace
+    data["teams"]["analytics"]["namespace"] = namespace
     data["spark"] = {"master": f"k8s://{plane.server}"}
     return PlatformConfig.model_validate(data)
 

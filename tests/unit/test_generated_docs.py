@@ -32,3 +32,12 @@ def test_every_spec_field_has_a_description_in_the_reference() -> None:
         if line.startswith("| `"):
             cells = [cell.strip() for cell in line.strip("|").split(" | ")]
             assert cells[3], f"no description: {line}"
+
+
+def test_the_charts_admission_rules_match_the_library() -> None:
+    """charts/airflow-platform/files/admission-policy.yaml is airflow_platform.admission's
+    rules; run `make docs` after changing them."""
+    from airflow_platform.admission import rules_file
+
+    committed = DOCS.parent / "charts" / "airflow-platform" / "files" / "admission-policy.yaml"
+    assert committed.read_text() == rules_file(), "run `make docs`"

@@ -229,10 +229,11 @@ def test_env_has_platform_vars_then_sorted_spec_vars_then_secret_refs(
     ]
 
 
-def test_image_and_namespace_come_from_the_spec_and_policy(config: PlatformConfig) -> None:
+def test_image_and_namespace_come_from_the_spec_and_its_team(config: PlatformConfig) -> None:
+    """A job pod runs in its team's jobs namespace, `<policy.jobs_namespace>-<team>`."""
     pod = _pod(config)
     assert _container(pod)["image"] == "registry.internal/vision/train:1.4.2"
-    assert pod["metadata"]["namespace"] == "airflow-jobs"
+    assert pod["metadata"]["namespace"] == "airflow-jobs-vision"
     assert _pod(config, RunContext(namespace="elsewhere"))["metadata"]["namespace"] == "elsewhere"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_platform.config import PlatformConfig, parse_config
-from airflow_platform.policy import check_job
+from airflow_platform.policy import check_job, image_allowed
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.models import JobSpec
 from airflow_platform.validation import validate_data, validate_file
@@ -136,6 +136,28 @@ def test_execution_time_over_the_global_cap_names_the_platform(config: PlatformC
 def test_flavor_cap_above_the_global_cap_does_not_raise_it(config: PlatformConfig) -> None:
     (violation,) = check_job(_job(resource_flavor="open", execution_time="20h"), config)
     assert violation.message == "20h is over the platform's limit of 12h"
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed"),
+    [
+        ("registry.internal/x:1", True),
+        ("registry.internal.evil.io/x:1", False),
+        ("registry.internal:5000/x:1", False),
+        ("ghcr.io/acme/train:1", True),
+        ("ghcr.io/acme/train/gpu:1", True),
+        ("ghcr.io/acme/train@sha256:" + "a" * 64, True),
+        ("ghcr.io/acme/trainer:1", False),
+        ("ghcr.io/acme-evil/train:1", False),
+        ("quay.io/team/x:1", True),
+        ("quay.io/teams/x:1", False),
+    ],
+)
+def test_an_image_prefix_ends_at_a_registry_or_path_boundary(image: str, allowed: bool) -> None:
+    """`registry.internal` is a registry, `ghcr.io/acme/train` a repository, `quay.io/team/` a
+    path: none admits a longer name that merely starts with it."""
+    prefixes = ["registry.internal", "ghcr.io/acme/train", "quay.io/team/"]
+    assert image_allowed(image, prefixes) is allowed
 
 
 def test_execution_time_under_a_second_is_refused(config: PlatformConfig) -> None:

@@ -53,7 +53,7 @@ migrated schema, git-sync, and the worker pod template.
   "scheduler" (dict "enable_health_check" "True" "scheduler_health_check_server_port" "8974")
   "logging" (dict "colored_console_log" "False")
   "kubernetes_executor" (dict
-    "namespace" (include "airflow-platform.jobsNamespace" .)
+    "namespace" (include "airflow-platform.workersNamespace" .)
     "multi_namespace_mode" "False"
     "in_cluster" "True"
     "pod_template_file" (include "airflow-platform.podTemplatePath" .)

@@ -24,9 +24,23 @@ Names, labels, images and security contexts shared by every template.
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The namespace of worker and job pods: the platform policy's jobs_namespace, one source. */}}
-{{- define "airflow-platform.jobsNamespace" -}}
+{{/* The namespace of the KubernetesExecutor's worker pods: the platform policy's
+jobs_namespace itself (the teams' jobs namespaces are named after it). */}}
+{{- define "airflow-platform.workersNamespace" -}}
 {{- .Values.platform.policy.jobs_namespace -}}
+{{- end -}}
+
+{{/*
+Each team's jobs namespace, as YAML `team: namespace`: the team's own `namespace`, else
+`<policy.jobs_namespace>-<team>`, the rule of the library's PlatformConfig.namespace_of. Read it
+with (include "airflow-platform.teamNamespaces" . | fromYaml).
+*/}}
+{{- define "airflow-platform.teamNamespaces" -}}
+{{- $out := dict -}}
+{{- range $team, $spec := .Values.platform.teams -}}
+{{- $_ := set $out $team ((($spec | default dict).namespace) | default (printf "%s-%s" $.Values.platform.policy.jobs_namespace $team)) -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/* Labels every object carries. Call with (dict "root" $ "component" "scheduler"). */}}
@@ -161,7 +175,18 @@ turned off as well.
 {{- fail "externalDatabase.passwordSecret is required with an external database: the name of a Secret holding the password" -}}
 {{- end -}}
 {{- end -}}
+{{- range $team, $ns := include "airflow-platform.teamNamespaces" . | fromYaml -}}
+{{- if eq $ns $.Release.Namespace -}}
+{{- fail (printf "team %s's jobs namespace is the release namespace %s: the admission policy would hold Airflow's own pods to the job rules; give the team another namespace (platform.teams.%s.namespace) or change platform.policy.jobs_namespace" $team $ns $team) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.gitSync.enabled (not .Values.gitSync.repo) -}}
 {{- fail "gitSync.repo is required when gitSync.enabled is true" -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The admission policy and its binding are cluster-wide: named after the release and its
+namespace, so that releases of one name in two namespaces do not collide. */}}
+{{- define "airflow-platform.admissionPolicyName" -}}
+{{- printf "%s-%s" (include "airflow-platform.fullname" .) .Release.Namespace -}}
 {{- end -}}
