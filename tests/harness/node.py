@@ -628,7 +628,11 @@ class RealNode:
     def _proxy_synced(self, config: dict[str, Any]) -> bool:
         port = config["healthzBindAddress"].rsplit(":", 1)[1]
         result = self.exec_in_netns(
-            ["python3", "-c", f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=1)"],
+            [
+                "python3",
+                "-c",
+                f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=1)",
+            ],
             capture_output=True,
         )
         return result.returncode == 0
