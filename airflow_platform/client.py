@@ -104,25 +104,41 @@ class AirflowClient:
         self, run_id: str, task_id: str, try_number: int, dag_id: str = RUNNER_DAG
     ) -> list[str]:
         """The task's log so far, one string per line."""
+        return [text for _, text in self._log_entries(run_id, task_id, try_number, dag_id)]
+
+    def _log_entries(
+        self, run_id: str, task_id: str, try_number: int, dag_id: str
+    ) -> list[tuple[str, str]]:
+        """(identity, text) per line of the task's log. The API's answer for a running task
+        carries other source headers than for a finished one, so lines are told apart by what
+        they are (their timestamp and text), not by their position."""
         path = (
             f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/"
             f"{quote(task_id)}/logs/{try_number}"
         )
         data = self._send("GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"})  # fmt: skip
         content = data.get("content", []) if isinstance(data, dict) else []
-        lines: list[str] = []
+        entries: list[tuple[str, str]] = []
         for item in content:
             if isinstance(item, dict):
+                stamp = str(item.get("timestamp", ""))
                 event = item.get("event")
                 if event is not None and not str(event).startswith("::"):
-                    lines.append(str(event))
+                    entries.append((f"{stamp}|{event}", str(event)))
                 # A failure's reason travels in the structured exception, not in the event text.
                 for detail in item.get("error_detail") or []:
                     if isinstance(detail, dict) and detail.get("exc_value"):
-                        lines.append(f"{detail.get('exc_type', 'Error')}: {detail['exc_value']}")
+                        text = f"{detail.get('exc_type', 'Error')}: {detail['exc_value']}"
+                        entries.append((f"{stamp}|{text}", text))
             else:
-                lines.extend(str(item).splitlines())
-        return lines
+                entries += [(line, line) for line in str(item).splitlines()]
+        # The same line twice (a job may print it twice) stays two lines.
+        occurrences: dict[str, int] = {}
+        numbered = []
+        for identity, text in entries:
+            occurrences[identity] = occurrences.get(identity, 0) + 1
+            numbered.append((f"{identity}#{occurrences[identity]}", text))
+        return numbered
 
     def run_url(self, run_id: str, dag_id: str = RUNNER_DAG) -> str:
         return f"{self.url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
@@ -131,7 +147,7 @@ class AirflowClient:
         self, run_id: str, dag_id: str = RUNNER_DAG, poll_seconds: float = 2.0
     ) -> Iterator[tuple[str, str]]:
         """Yields ``("log", line)`` as the tasks log and finally ``("state", state)``."""
-        printed: dict[tuple[str, int], int] = {}
+        printed: dict[tuple[str, int], set[str]] = {}
         while True:
             state = str(self.run(run_id, dag_id)["state"])
             yield from self._new_log_lines(run_id, dag_id, printed)
@@ -154,14 +170,15 @@ class AirflowClient:
         self,
         run_id: str,
         dag_id: str,
-        printed: dict[tuple[str, int], int],
+        printed: dict[tuple[str, int], set[str]],
     ) -> Iterator[tuple[str, str]]:
         for ti in self.task_instances(run_id, dag_id):
             try_number = int(ti.get("try_number") or 0)
             if try_number < 1:
                 continue
             key = (str(ti["task_id"]), try_number)
-            lines = self.log_lines(run_id, key[0], try_number, dag_id)
-            for line in lines[printed.get(key, 0) :]:
-                yield "log", line
-            printed[key] = len(lines)
+            seen = printed.setdefault(key, set())
+            for identity, text in self._log_entries(run_id, key[0], try_number, dag_id):
+                if identity not in seen:
+                    seen.add(identity)
+                    yield "log", text

@@ -44,6 +44,9 @@ RENDER_ONLY = {"airflow-platform/job-gpu": "its CUDA base image cannot be built 
 BASE_SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates")
 BASE_NAME = "localhost/airflow-platform/debian-base"
+# The builder base for Dockerfiles that compile Go (`ARG GO_IMAGE`): the Debian base with this
+# machine's Go toolchain, the version their pinned golang image names.
+GO_BASE_NAME = "localhost/airflow-platform/go-builder"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 HASH_LENGTH = 16
 _PRIVATE_MOUNTS = "AIRFLOW_PLATFORM_IMAGES_PRIVATE_MOUNTS"
@@ -252,6 +255,35 @@ class Builder:
         log(f"base {ref}: built in {time.monotonic() - start:.0f} s")
         return ref, digest
 
+    def go_base(self, base_ref: str, base_hash: str) -> tuple[str, str]:
+        """The Debian base plus the Go toolchain at /usr/local/go: (reference, hash)."""
+        goroot = Path(
+            subprocess.run(
+                ["go", "env", "GOROOT"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
+        go_version = (goroot / "VERSION").read_text().split()[0]
+        digest = hashlib.sha256(f"{base_hash}|{go_version}".encode()).hexdigest()[:HASH_LENGTH]
+        ref = f"{GO_BASE_NAME}:{digest}"
+        if self.has_image(ref):
+            return ref, digest
+        start = time.monotonic()
+        container = self.buildah("from", "--pull=never", base_ref, capture=True).strip()
+        self.buildah("copy", container, str(goroot), "/usr/local/go", capture=True)
+        self.buildah(
+            "config",
+            "--env",
+            "PATH=/usr/local/go/bin:/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--env",
+            "GOPATH=/go",
+            container,
+            capture=True,
+        )
+        self.buildah("commit", "--quiet", container, ref, capture=True)
+        self.buildah("rm", container, capture=True)
+        log(f"go builder {ref} ({go_version}): built in {time.monotonic() - start:.0f} s")
+        return ref, digest
+
     def build(self, artifact: Artifact, base_ref: str, args: dict[str, str], digest: str) -> Path:
         tags = [f"{artifact.repository}:{version()}", f"{artifact.repository}:{digest}"]
         archive = self.archives / f"{artifact.name}-{digest}.tar"
@@ -407,6 +439,8 @@ def main(argv: list[str]) -> int:
             alias: f"{everything[image].repository}:{hashes[image]}"
             for alias, image in artifact.requires.items()
         }
+        if re.search(r"^ARG GO_IMAGE=", artifact.dockerfile.read_text(), re.M):
+            args["GO_IMAGE"], _ = builder.go_base(base_ref, base_hash)
         digest = input_hash(artifact, base_hash, args)
         archive = builder.build(artifact, base_ref, args, digest)
         hashes[artifact.image] = digest

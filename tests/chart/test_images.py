@@ -42,28 +42,43 @@ def _final_user(dockerfile: Path) -> str | None:
 
 
 def test_every_expected_image_exists() -> None:
-    """The platform image, the three job base images and the Kerberos side image."""
-    assert {p.parent.name for p in DOCKERFILES} == {"airflow", "python", "gpu", "spark", "krb5"}
+    """The platform image, the three job base images, the Kerberos side image, and the chart's
+    embedded PostgreSQL and statsd-exporter."""
+    assert {p.parent.name for p in DOCKERFILES} == {
+        "airflow", "python", "gpu", "spark", "krb5", "postgresql", "statsd-exporter",
+    }  # fmt: skip
 
 
-def _base_default(dockerfile: Path) -> str:
-    args = [a for word, a in instructions(dockerfile) if word == "ARG" and a.startswith("BASE=")]
-    assert len(args) == 1, f"{dockerfile}: one `ARG BASE=<pinned image>` before FROM"
-    return args[0].removeprefix("BASE=")
+# The base layers a test build may replace: the image's own, and a Go builder stage's.
+BASE_ARGS = {"BASE", "GO_IMAGE"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
-def test_base_is_the_only_build_argument_and_its_default_is_pinned(dockerfile: Path) -> None:
-    """What a test build may change is the base layer alone: the one FROM is `${BASE}`, the
-    only ARG is BASE, and its production default names an explicit tag (or digest), not
-    latest."""
+def test_base_layers_are_the_only_build_arguments_and_their_defaults_are_pinned(
+    dockerfile: Path,
+) -> None:
+    """What a test build may change is the base layer alone: the final FROM is `${BASE}`, a
+    builder stage starts from `${GO_IMAGE}`, no other ARG exists, and each default names an
+    explicit tag (or digest), not latest."""
     words = instructions(dockerfile)
-    assert [a for w, a in words if w == "FROM"] == ["${BASE}"]
-    assert [a.partition("=")[0] for w, a in words if w == "ARG"] == ["BASE"]
-    image = _base_default(dockerfile)
-    name, _, tag = image.rpartition(":")
-    assert "@sha256:" in image or (name and "/" not in tag and tag), f"{image} has no tag"
-    assert tag != "latest", f"{image} uses latest"
+    froms = [a for w, a in words if w == "FROM"]
+    assert froms[-1] == "${BASE}"
+    assert set(froms[:-1]) <= {"${GO_IMAGE} AS build"}
+    args = dict(a.partition("=")[::2] for w, a in words if w == "ARG")
+    assert "BASE" in args
+    assert set(args) <= BASE_ARGS
+    for image in args.values():
+        name, _, tag = image.rpartition(":")
+        assert "@sha256:" in image or (name and "/" not in tag and tag), f"{image} has no tag"
+        assert tag != "latest", f"{image} uses latest"
+
+
+def test_statsd_exporter_image_builds_the_version_the_tests_pin() -> None:
+    """The chart's statsd-exporter is the version scripts/versions.env pins for the tests."""
+    from tests.harness.tools import versions
+
+    text = (IMAGES / "statsd-exporter" / "Dockerfile").read_text()
+    assert f"statsd_exporter@{versions()['STATSD_EXPORTER_VERSION']}" in text
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)

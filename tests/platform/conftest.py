@@ -1,0 +1,28 @@
+"""The installed release of the platform tests: one per session, on the real node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.harness.controlplane import ControlPlane
+from tests.harness.node import RealNode
+from tests.platform.release import Release, install, uninstall
+
+
+@pytest.fixture(scope="session")
+def platform_release(
+    control_plane: ControlPlane, real_node: RealNode, kube_client: Any
+) -> Iterator[Release]:
+    """The chart installed with the images `make images` built, every pod on the real node;
+    uninstalled at the end, with its namespaces and volume."""
+    from kubernetes import client
+
+    core, apps = client.CoreV1Api(kube_client), client.AppsV1Api(kube_client)
+    release = install(control_plane, real_node, core, apps)
+    try:
+        yield release
+    finally:
+        uninstall(release, core)
