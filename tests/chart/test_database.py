@@ -43,7 +43,7 @@ def test_embedded_postgresql_is_a_statefulset_with_a_claim() -> None:
     assert claim["metadata"]["name"] == "data"
     assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
     container = sts["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"].startswith("docker.io/library/postgres:")
+    assert container["image"] == "registry.internal/airflow-platform/postgresql:0.1.0"
     assert _env(container)["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == (
         f"{FULLNAME}-postgresql"
     )

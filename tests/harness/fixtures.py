@@ -84,6 +84,14 @@ def core_v1(kube_client: Any) -> Any:
     return client.CoreV1Api(kube_client)
 
 
+@pytest.fixture(scope="session")
+def apps_v1(kube_client: Any) -> Any:
+    """`AppsV1Api` on the session's control plane."""
+    from kubernetes import client
+
+    return client.AppsV1Api(kube_client)
+
+
 @pytest.fixture
 def restricted_namespace(core_v1: Any, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace enforcing the Pod Security Standard `restricted`, removed afterwards."""

@@ -50,7 +50,7 @@ def test_statsd_exporter_is_deployed_and_airflow_sends_statsd_to_it() -> None:
     deployment = find(docs, "Deployment", STATSD, NAMESPACE)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     image = container["image"]
-    assert re.fullmatch(r"docker\.io/prom/statsd-exporter:v\d+\.\d+\.\d+", image), image
+    assert image == "registry.internal/airflow-platform/statsd-exporter:0.1.0"  # images/
     assert "--statsd.mapping-config=/etc/statsd-exporter/mapping.yaml" in container["args"]
     mapping = yaml.safe_load(find(docs, "ConfigMap", STATSD, NAMESPACE)["data"]["mapping.yaml"])
     names = {m["name"] for m in mapping["mappings"]}

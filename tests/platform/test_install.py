@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.platform.release import Release
+from tests.chart.render import CHART_DIR
+from tests.harness.kube import wait_for
+from tests.platform.release import FULLNAME, RELEASE, Release, release_objects, write_job
 
 pytestmark = pytest.mark.platform
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +74,129 @@ def test_submit_wait_runs_the_job_on_the_cluster_and_streams_its_log(
         if p.metadata.deletion_timestamp is None
     ]
     assert leftovers == [], f"pods left after the run: {leftovers}"
+
+
+def _cli_env(release: Release, url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_PLATFORM_API_URL": url,
+        "AIRFLOW_PLATFORM_API_USERNAME": "admin",
+        "AIRFLOW_PLATFORM_API_PASSWORD": release.ui_password(),
+    }
+
+
+def _submit(release: Release, spec: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLI), "submit", "--config", str(NODE_CONFIG), *args, str(spec)],
+        capture_output=True, text=True, env=_cli_env(release, release.api_url()),
+        timeout=900, check=False,
+    )  # fmt: skip
+
+
+def test_failing_job_shows_its_one_line_reason_in_the_task_log(
+    platform_release: Release, tmp_path: Path
+) -> None:
+    """A job over its flavor's memory fails; the log `submit --wait` streams from the installed
+    api-server names the reason and a bigger flavor, and the command exits 1."""
+    spec = write_job(
+        tmp_path,
+        "hungry",
+        "python -c 'x = bytearray(400 * 2**20); x[::4096] = b\"x\" * len(x[::4096])'",
+    )
+    result = _submit(platform_release, spec, "--wait")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (
+        "job hungry ran out of memory (OOMKilled): flavor node-256mb gives 256Mi" in result.stdout
+    )
+
+
+MEMORY_LIMIT = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+
+
+def test_upgrade_with_a_changed_flavor_rolls_and_keeps_generated_secrets(
+    platform_release: Release, apps_v1: Any, tmp_path: Path
+) -> None:
+    """`helm upgrade` with a bigger node-256mb: the components roll, the next job's cgroup gets
+    the new memory, and the generated secrets are the same bytes."""
+    names = ("fernet-key", "jwt-secret", "api-secret-key")
+    before = {n: platform_release.secret(f"{FULLNAME}-{n}", n) for n in names}
+    scheduler = f"{FULLNAME}-scheduler"
+    generation = apps_v1.read_namespaced_deployment(
+        scheduler, platform_release.namespace
+    ).metadata.generation
+    platform_release.helm(
+        "upgrade", RELEASE, str(CHART_DIR), "--namespace", platform_release.namespace,
+        "--reuse-values", "--set", "platform.flavors.node-256mb.memory=320Mi", "--timeout", "900s",
+    )  # fmt: skip
+    wait_for(
+        lambda: _rolled(apps_v1, platform_release, scheduler, generation),
+        timeout=900, what="the scheduler rolled and Ready", interval=2,
+    )  # fmt: skip
+    platform_release.close_forwards()  # the api-server pod was replaced
+    result = _submit(platform_release, write_job(tmp_path, "limits", MEMORY_LIMIT), "--wait")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert str(320 * 2**20) in result.stdout
+    assert {n: platform_release.secret(f"{FULLNAME}-{n}", n) for n in names} == before
+
+
+def _rolled(apps_v1: Any, release: Release, name: str, generation: int) -> bool:
+    deployment = apps_v1.read_namespaced_deployment(name, release.namespace)
+    status = deployment.status
+    return (
+        deployment.metadata.generation > generation
+        and (status.updated_replicas or 0) == deployment.spec.replicas
+        and (status.ready_replicas or 0) == deployment.spec.replicas
+        and not status.unavailable_replicas
+    )
+
+
+def test_running_task_survives_a_scheduler_restart_and_runs_once(
+    platform_release: Release, core_v1: Any, tmp_path: Path
+) -> None:
+    """The scheduler pod is deleted while a job runs: its replacement adopts the worker, the run
+    succeeds, and exactly one job pod was ever created."""
+    from airflow_platform.client import AirflowClient
+
+    spec = write_job(tmp_path, "steady", "sleep 45; echo steady-done")
+    result = _submit(platform_release, spec)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = result.stdout.split(": run ", 1)[1].split()[0]
+    team_ns = platform_release.team_namespace("vision")
+    seen: set[str] = set()
+
+    def job_pod_running() -> bool:
+        pods = core_v1.list_namespaced_pod(
+            team_ns, label_selector="airflow-platform/job=steady"
+        ).items
+        seen.update(p.metadata.name for p in pods)
+        return any(p.status.phase == "Running" for p in pods)
+
+    wait_for(job_pod_running, timeout=300, what="the job pod Running", interval=1)
+    for pod in core_v1.list_namespaced_pod(
+        platform_release.namespace, label_selector="app.kubernetes.io/component=scheduler"
+    ).items:
+        core_v1.delete_namespaced_pod(pod.metadata.name, platform_release.namespace)
+    client = AirflowClient(
+        platform_release.api_url(), username="admin", password=platform_release.ui_password()
+    )
+
+    def finished() -> str | None:
+        job_pod_running()
+        state = str(client.run(run_id)["state"])
+        return state if state in ("success", "failed") else None
+
+    assert wait_for(finished, timeout=600, what=f"run {run_id} finished", interval=2) == "success"
+    assert len(seen) == 1, f"job pods created: {sorted(seen)}"
+
+
+def test_uninstall_leaves_nothing_of_the_release(platform_release: Release, core_v1: Any) -> None:
+    """`helm uninstall` removes every object of the release from its namespaces (the embedded
+    database's claim, which Kubernetes keeps on purpose, is the one documented exception)."""
+    platform_release.close_forwards()
+    platform_release.helm("uninstall", RELEASE, "--namespace", platform_release.namespace, "--wait")
+
+    def gone() -> bool:
+        return not [o for o in release_objects(platform_release) if o[0] != "PersistentVolumeClaim"]
+
+    wait_for(gone, timeout=300, what="the release's objects removed", interval=2)
+    assert [o for o in release_objects(platform_release) if o[0] != "PersistentVolumeClaim"] == []
