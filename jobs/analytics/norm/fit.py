@@ -6,7 +6,7 @@ call_improved_strains), ``strain_effects.csv``, ``batch_effects.json``/``.csv`` 
 divergences, R², timings). A fit whose chains did not converge writes ``fit.json`` and fails,
 saying which parameters and what to change.
 
-Params: ``chains`` (4), ``warmup`` (1000), ``samples`` (1000), ``seed`` (1), ``rhat_max`` (1.01),
+Params: ``chains`` (4), ``warmup`` (1000), ``samples`` (1500), ``seed`` (1), ``rhat_max`` (1.02),
 ``ess_min`` (400), ``batch_scale_bound`` (0.15), ``parent`` (``parent``).
 """
 
@@ -25,13 +25,14 @@ TASK = "fit_model"
 
 
 def settings() -> posterior.Settings:
+    d = posterior.Settings()
     return posterior.Settings(
-        chains=param_int("chains", 4, 1, 64),
-        warmup=param_int("warmup", 1000, 10, 100_000),
-        samples=param_int("samples", 1000, 10, 100_000),
-        seed=param_int("seed", 1, 0, 2**31 - 1),
-        rhat_max=param_number("rhat_max", 1.01, 1.0, 10.0),
-        ess_min=param_number("ess_min", 400.0, 0.0, 1e9),
+        chains=param_int("chains", d.chains, 1, 64),
+        warmup=param_int("warmup", d.warmup, 10, 100_000),
+        samples=param_int("samples", d.samples, 10, 100_000),
+        seed=param_int("seed", d.seed, 0, 2**31 - 1),
+        rhat_max=param_number("rhat_max", d.rhat_max, 1.0, 10.0),
+        ess_min=param_number("ess_min", d.ess_min, 0.0, 1e9),
     )
 
 

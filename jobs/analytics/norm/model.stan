@@ -18,7 +18,7 @@ parameters {
   vector[P] plate_level;                   // the batch's level + the plate's offset
   real<lower=0> batch_scale;               // SD of batch offsets: the monitored scale
   real<lower=0> plate_scale;               // SD of plate offsets within a batch
-  vector[S - 1] effect;                    // each strain's effect against the parent
+  vector[S - 1] effect_dev;                // each strain's effect against the parent, less effect_loc
   real effect_loc;
   real<lower=0> effect_scale;
   real<lower=0> sigma;                     // well-to-well noise
@@ -34,6 +34,9 @@ model {
   nu ~ gamma(2, 0.1);
   batch_level ~ normal(mu, batch_scale);
   plate_level ~ normal(batch_level[plate_batch], plate_scale);
-  effect ~ student_t(3, effect_loc, effect_scale);
-  y ~ student_t(nu, plate_level[plate] + append_row(0, effect)[strain], sigma);
+  effect_dev ~ student_t(3, 0, effect_scale);
+  y ~ student_t(nu, plate_level[plate] + append_row(0, effect_loc + effect_dev)[strain], sigma);
+}
+generated quantities {
+  vector[S - 1] effect = effect_loc + effect_dev;
 }

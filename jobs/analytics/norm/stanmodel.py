@@ -202,7 +202,7 @@ def _worst(names: list[str], values: np.ndarray, bad: Any, *, reverse: bool) -> 
     return f"{len(failing)} parameter(s): {shown}{more}"
 
 
-def _bake() -> None:
+def bake() -> None:
     """Compiles the model into the cache: the job image runs this at build time."""
     tiny = {
         "N": 2,
@@ -219,4 +219,4 @@ def _bake() -> None:
 
 
 if __name__ == "__main__":
-    _bake()
+    bake()
