@@ -126,9 +126,24 @@ class Draws:
         return self.columns[name].reshape(-1)
 
 
+def _drop_fits(model: Any) -> None:
+    import httpstan.cache
+
+    shutil.rmtree(httpstan.cache.model_directory(model.model_name) / "fits", ignore_errors=True)
+
+
 def sample(model: Any, chains: int, warmup: int, samples: int) -> Draws:
-    """Runs NUTS (the seed is the model's) and returns the draws by chain."""
-    fit = model.sample(num_chains=chains, num_warmup=warmup, num_samples=samples)
+    """Runs NUTS (the seed is the model's) and returns the draws by chain.
+
+    httpstan keeps every seeded fit in the cache (15 MB each here) and hands it back for the
+    same data, seed and settings instead of sampling; both are dropped, so the cache holds the
+    compiled model only and every run samples.
+    """
+    _drop_fits(model)
+    try:
+        fit = model.sample(num_chains=chains, num_warmup=warmup, num_samples=samples)
+    finally:
+        _drop_fits(model)
     frame = fit.to_frame()
     # to_frame() interleaves chains: row d * chains + c is draw d of chain c.
     columns = {
