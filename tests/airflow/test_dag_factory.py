@@ -230,11 +230,11 @@ def test_pipeline_dag_has_groups_dependencies_tags_and_docs(airflow_db: Path) ->
     """The example pipeline: task groups per stage, depends_on as edges, team/flavor tags."""
     dag = _bag().dags["strain-normalization"]
     assert dag.task_ids == [
-        "calls.call_improved_strains",
-        "calls.invalidate_prior_data",
         "ingest.compile_data",
         "ingest.detect_failures",
         "model.fit_model",
+        "calls.call_improved_strains",
+        "calls.invalidate_prior_data",
         "publish.report",
     ]
     assert dag.get_task("model.fit_model").upstream_task_ids == {"ingest.detect_failures"}

