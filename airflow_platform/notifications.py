@@ -9,6 +9,9 @@ The DAG factory puts these callbacks on every job task (``CALLBACKS``):
 - the final failure of any other job posts a Slack message: status, logical date, the job's
   flavor, the failure reason (the task's one-line explanation) and a link to the log.
 
+A job may post its own Slack message (``post_slack_webhook``), through a webhook URL it reads
+from a secret: the strain-normalization pipeline's report step does.
+
 Connections: ``$AIRFLOW_PLATFORM_PAGERDUTY_CONN_ID`` (default ``pagerduty_default``; the
 integration's routing key in its password, as for the pagerduty provider; an optional host
 such as ``https://events.eu.pagerduty.com`` selects the service region) and
@@ -200,6 +203,25 @@ def post_slack(context: Mapping[str, Any], status: str) -> bool:
         )(dict(context))
     except Exception as exc:  # a notification must never fail the task's callbacks
         log.warning("Slack message not sent through connection %r: %s", conn_id, exc)
+        return False
+    return True
+
+
+def post_slack_webhook(text: str, url: str) -> bool:
+    """Posts ``text`` to a Slack incoming webhook at ``url``; True when Slack accepted it.
+
+    For a job's own message (a pipeline's summary, say), sent from the job where no Airflow
+    connection exists: the webhook URL comes from a secret the job references. Never raises,
+    and never logs the URL (it is the secret): a failure is logged with its status or error
+    type only.
+    """
+    try:
+        response = httpx.post(url, json={"text": text}, timeout=TIMEOUT_SECONDS)
+    except httpx.HTTPError as exc:
+        log.warning("Slack message not sent: %s", type(exc).__name__)
+        return False
+    if response.is_error:
+        log.warning("Slack message not sent: the webhook answered HTTP %s", response.status_code)
         return False
     return True
 

@@ -231,11 +231,22 @@ def test_pipeline_dag_has_groups_dependencies_tags_and_docs(airflow_db: Path) ->
     dag = _bag().dags["strain-normalization"]
     assert dag.task_ids == [
         "ingest.compile_data",
+        "ingest.detect_failures",
         "model.fit_model",
-        "model.invalidate_prior_data",
+        "calls.call_improved_strains",
+        "calls.invalidate_prior_data",
+        "publish.report",
     ]
-    assert dag.get_task("model.fit_model").upstream_task_ids == {"ingest.compile_data"}
-    assert dag.get_task("model.invalidate_prior_data").upstream_task_ids == {"model.fit_model"}
+    assert dag.get_task("model.fit_model").upstream_task_ids == {"ingest.detect_failures"}
+    assert dag.get_task("calls.invalidate_prior_data").upstream_task_ids == {
+        "calls.call_improved_strains"
+    }
+    assert dag.get_task("publish.report").upstream_task_ids == {
+        "ingest.detect_failures",
+        "model.fit_model",
+        "calls.call_improved_strains",
+        "calls.invalidate_prior_data",
+    }
     assert {"team:analytics", "flavor:cpu-4gb", "flavor:cpu-16gb", "critical"} <= set(dag.tags)
     assert "python -m norm.fit" in dag.doc_md
     assert dag.schedule == "0 6 * * *"

@@ -19,6 +19,7 @@ RULES = ROOT / "charts" / "airflow-platform" / "files" / "alerts.rules.yaml"
 NLP = 'team="nlp",flavor="cpu-2gb",job_name="count-tokens"'
 GPU = 'team="vision",flavor="gpu-1x-24gb",job_name="train"'
 PUSH = 'job="airflow_platform",team="nlp",flavor="cpu-2gb",job_name="count-tokens"'
+NORM = 'job="strain_normalization",dag="strain-normalization"'
 
 
 def _finished(labels: str, outcome: str, values: str, critical: str = "false") -> dict[str, str]:
@@ -119,6 +120,30 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
         [
             {"series": f"push_time_seconds{{{PUSH}}}", "values": "0+60x40"},
             {"series": f"push_failure_time_seconds{{{PUSH}}}", "values": "0x40"},
+        ],
+    ),
+    "StrainBatchEffectScaleHigh": (
+        {"dag": "strain-normalization", "severity": "warning"},
+        "10m",
+        [  # a fit whose batch effects jump past the bound
+            {
+                "series": f"strain_norm_batch_effect_scale_ratio{{{NORM}}}",
+                "values": "0.06x5 0.21x10",
+            },
+            {
+                "series": f"strain_norm_batch_effect_scale_bound_ratio{{{NORM}}}",
+                "values": "0.15x15",
+            },
+        ],
+        [
+            {
+                "series": f"strain_norm_batch_effect_scale_ratio{{{NORM}}}",
+                "values": "0.06x5 0.14x10",
+            },
+            {
+                "series": f"strain_norm_batch_effect_scale_bound_ratio{{{NORM}}}",
+                "values": "0.15x15",
+            },
         ],
     ),
 }

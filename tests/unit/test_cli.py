@@ -171,16 +171,19 @@ def test_render_of_a_pipeline_prints_one_pod_per_task_in_dependency_order() -> N
     assert result.exit_code == 0
     pods = list(yaml.safe_load_all(result.stdout))
     assert [p["metadata"]["labels"]["airflow-platform/task"] for p in pods] == [
-        "ingest.compile_data", "model.fit_model", "model.invalidate_prior_data"
+        "ingest.compile_data", "ingest.detect_failures", "model.fit_model",
+        "calls.call_improved_strains", "calls.invalidate_prior_data", "publish.report",
     ]  # fmt: skip
     assert {p["metadata"]["labels"]["airflow-platform/dag"] for p in pods} == {
         "strain-normalization"
     }
     assert [p["metadata"]["labels"]["airflow-platform/flavor"] for p in pods] == [
-        "cpu-4gb", "cpu-16gb", "cpu-4gb"
+        "cpu-4gb", "cpu-4gb", "cpu-16gb", "cpu-4gb", "cpu-4gb", "cpu-4gb"
     ]  # fmt: skip
     assert [line for line in result.stdout.splitlines() if line.startswith("# task ")] == [
-        "# task ingest.compile_data", "# task model.fit_model", "# task model.invalidate_prior_data"
+        "# task ingest.compile_data", "# task ingest.detect_failures", "# task model.fit_model",
+        "# task calls.call_improved_strains", "# task calls.invalidate_prior_data",
+        "# task publish.report",
     ]  # fmt: skip
 
 
