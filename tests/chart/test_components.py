@@ -16,7 +16,12 @@ VALUES_KEY = {
     "triggerer": "triggerer",
 }
 ARGS = {
-    "api-server": ["airflow", "api-server", "--port", "8080"],
+    "api-server": [
+        "sh",
+        "-c",
+        "cp /opt/airflow/auth-secret/passwords.json /opt/airflow/auth/passwords.json"
+        " && exec airflow api-server --port 8080",
+    ],
     "scheduler": ["airflow", "scheduler"],
     "dag-processor": ["airflow", "dag-processor"],
     "triggerer": ["airflow", "triggerer"],
@@ -168,12 +173,20 @@ def test_api_server_service_exposes_the_api_port() -> None:
 
 
 def test_api_server_mounts_the_ui_passwords() -> None:
-    """The simple auth manager reads its users' passwords from the mounted Secret file."""
+    """The simple auth manager reads its users' passwords from the Secret, copied at start to
+    a writable in-memory folder (it opens the file for writing, to lock it)."""
     spec = _deployment("api-server")["spec"]["template"]["spec"]
     volume = search("volumes[?name=='ui-passwords'] | [0]", spec)
     assert volume["secret"]["secretName"] == f"{FULLNAME}-ui-passwords"
     mount = search("containers[0].volumeMounts[?name=='ui-passwords'] | [0]", spec)
-    assert mount["mountPath"] == "/opt/airflow/auth"
+    assert mount == {
+        "name": "ui-passwords",
+        "mountPath": "/opt/airflow/auth-secret",
+        "readOnly": True,
+    }
+    writable = search("containers[0].volumeMounts[?name=='ui-passwords-file'] | [0]", spec)
+    assert writable["mountPath"] == "/opt/airflow/auth"
+    assert search("volumes[?name=='ui-passwords-file'] | [0].emptyDir.medium", spec) == "Memory"
 
 
 def test_image_values_change_every_airflow_container() -> None:
