@@ -144,10 +144,13 @@ def test_component_has_a_pod_disruption_budget(component: str) -> None:
 
 @pytest.mark.parametrize(
     ("component", "token"),
-    [("api-server", False), ("scheduler", True), ("dag-processor", False), ("triggerer", True)],
+    [("api-server", True), ("scheduler", True), ("dag-processor", False), ("triggerer", True)],
 )
-def test_only_pod_launching_components_mount_a_token(component: str, token: bool) -> None:
-    """The scheduler and triggerer talk to the Kubernetes API; the others get no token at all."""
+def test_only_components_that_use_the_kubernetes_api_mount_a_token(
+    component: str, token: bool
+) -> None:
+    """The scheduler and triggerer launch and watch pods, the api-server reads running tasks'
+    logs; the dag-processor gets no token at all."""
     deployment = _deployment(component)
     spec = deployment["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == f"{FULLNAME}-{component}"

@@ -25,7 +25,13 @@ def test_pod_launcher_roles_live_in_the_workers_and_jobs_namespaces_only() -> No
     docs = render_chart()
     roles = by_kind(docs, "Role")
     assert sorted((r["metadata"]["name"], r["metadata"]["namespace"]) for r in roles) == sorted(
-        (f"{FULLNAME}-pod-launcher", ns) for ns in [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()]
+        [
+            *(
+                (f"{FULLNAME}-pod-launcher", ns)
+                for ns in [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()]
+            ),
+            (f"{FULLNAME}-log-reader", WORKERS_NAMESPACE),
+        ]
     )
     assert not by_kind(docs, "ClusterRole")
     assert not by_kind(docs, "ClusterRoleBinding")

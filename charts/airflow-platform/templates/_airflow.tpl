@@ -65,6 +65,11 @@ migrated schema, git-sync, and the worker pod template.
 -}}
 {{- /* observability: StatsD to the statsd-exporter (templates/monitoring/_monitoring.tpl) */ -}}
 {{- with include "airflow-platform.statsdConfig" . | fromYaml }}{{ $_ := set $cfg "metrics" . }}{{ end -}}
+{{- with .Values.logs.remote.baseFolder }}
+{{- $_ := set $cfg.logging "remote_logging" "True" }}
+{{- $_ := set $cfg.logging "remote_base_log_folder" . }}
+{{- $_ := set $cfg.logging "remote_log_conn_id" (include "airflow-platform.remoteLogsConnId" $) }}
+{{- end -}}
 {{- $merged := mergeOverwrite $cfg (deepCopy .Values.airflowConfig) -}}
 {{- range $section, $settings := $merged }}
 [{{ $section }}]
@@ -72,6 +77,23 @@ migrated schema, git-sync, and the worker pod template.
 {{ $key }} = {{ $value }}
 {{- end }}
 {{ end -}}
+{{- end -}}
+
+{{/* The Airflow connection of the remote task logs, read from the environment. */}}
+{{- define "airflow-platform.remoteLogsConnId" -}}airflow_platform_logs{{- end -}}
+
+{{/* The remote task logs' connection, from its Secret (every Airflow container and worker). */}}
+{{- define "airflow-platform.remoteLogsEnv" -}}
+{{- if .Values.logs.remote.baseFolder }}
+{{- if not .Values.logs.remote.connectionSecretName }}
+{{- fail "logs.remote.baseFolder needs logs.remote.connectionSecretName: a Secret with key `connection` (the Airflow connection as JSON) in the release and workers' namespaces" }}
+{{- end }}
+- name: AIRFLOW_CONN_{{ include "airflow-platform.remoteLogsConnId" . | upper }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.logs.remote.connectionSecretName }}
+      key: connection
+{{- end }}
 {{- end -}}
 
 {{/* Environment of the long-running components and the migration job. */}}
@@ -119,6 +141,9 @@ migrated schema, git-sync, and the worker pod template.
     secretKeyRef:
       name: {{ include "airflow-platform.apiSecretKeySecretName" . }}
       key: api-secret-key
+{{- with include "airflow-platform.remoteLogsEnv" . }}
+{{ . }}
+{{- end }}
 {{- end -}}
 
 {{- define "airflow-platform.airflowVolumeMounts" -}}
@@ -256,6 +281,9 @@ spec:
           value: "0"
         # observability: job metrics and notifications (templates/monitoring/_monitoring.tpl)
 {{- include "airflow-platform.monitoringEnv" . | nindent 8 }}
+{{- with include "airflow-platform.remoteLogsEnv" . }}
+{{- . | nindent 8 }}
+{{- end }}
       resources:
 {{- toYaml .Values.workers.resources | nindent 8 }}
       securityContext:
