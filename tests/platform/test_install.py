@@ -85,12 +85,30 @@ def _cli_env(release: Release, url: str) -> dict[str, str]:
     }
 
 
-def _submit(release: Release, spec: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _submit(
+    release: Release, spec: Path, *args: str, user: str = "admin"
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **_cli_env(release, release.api_url()),
+        "AIRFLOW_PLATFORM_API_USERNAME": user,
+        "AIRFLOW_PLATFORM_API_PASSWORD": release.ui_password(user),
+    }
     return subprocess.run(
         [str(CLI), "submit", "--config", str(NODE_CONFIG), *args, str(spec)],
-        capture_output=True, text=True, env=_cli_env(release, release.api_url()),
-        timeout=900, check=False,
+        capture_output=True, text=True, env=env, timeout=900, check=False,
     )  # fmt: skip
+
+
+def test_a_user_of_one_team_cannot_submit_as_another(
+    platform_release: Release, tmp_path: Path
+) -> None:
+    """nlp-scientist is mapped to team nlp only (teams.nlp.users): a job of vision's folder is
+    refused before any pod exists, with a message naming the team."""
+    spec = write_job(tmp_path, "not-mine", "echo should-not-run")
+    result = _submit(platform_release, spec, "--wait", user="nlp-scientist")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Airflow user 'nlp-scientist' may not run jobs as team 'vision'" in result.stdout
+    assert "should-not-run" not in result.stdout
 
 
 def test_failing_job_shows_its_one_line_reason_in_the_task_log(
