@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.render import COMPONENTS, FULLNAME, NAMESPACE, find, render_chart, search
+from tests.chart.render import COMPONENTS, FULLNAME, NAMESPACE, find, pod_specs, render_chart, search
 
 pytestmark = pytest.mark.chart
 
@@ -208,3 +208,46 @@ def test_image_values_change_every_airflow_container() -> None:
         for container in spec["initContainers"] + spec["containers"]:
             assert container["image"] == "ghcr.io/acme/airflow:9.9.9"
             assert container["imagePullPolicy"] == "Always"
+
+
+def test_scheduling_places_every_pod_of_the_release() -> None:
+    """`scheduling` reaches every pod the chart can start (components, PostgreSQL,
+    statsd-exporter, the migration Job, the workers' pod template); a component's own
+    nodeSelector is merged over it and its tolerations added."""
+    toleration = {"key": "system", "operator": "Exists", "effect": "NoSchedule"}
+    own = {"key": "db", "operator": "Exists", "effect": "NoSchedule"}
+    affinity = {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 1,
+                    "podAffinityTerm": {
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        "labelSelector": {"matchLabels": {"app": "x"}},
+                    },
+                }
+            ]
+        }
+    }
+    docs = render_chart(
+        {
+            "scheduling": {
+                "nodeSelector": {"pool": "system"},
+                "tolerations": [toleration],
+                "affinity": affinity,
+                "priorityClassName": "platform-critical",
+            },
+            "postgresql": {"nodeSelector": {"disk": "ssd"}, "tolerations": [own]},
+        }
+    )
+    specs = pod_specs(docs)
+    assert len(specs) >= 8, sorted(specs)
+    for origin, spec in specs.items():
+        assert spec["priorityClassName"] == "platform-critical", origin
+        assert spec["affinity"] == affinity, origin
+        if "postgresql" in origin:
+            assert spec["nodeSelector"] == {"pool": "system", "disk": "ssd"}, origin
+            assert spec["tolerations"] == [toleration, own], origin
+        else:
+            assert spec["nodeSelector"] == {"pool": "system"}, origin
+            assert spec["tolerations"] == [toleration], origin

@@ -1,4 +1,4 @@
-"""The installed release of the platform tests: one per session, on the real node."""
+"""The installed release of the platform tests: one for this package, on the real node."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from tests.harness.node import RealNode
 from tests.platform.release import Release, install, uninstall
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform_release(
     control_plane: ControlPlane, real_node: RealNode, kube_client: Any
 ) -> Iterator[Release]:
     """The chart installed with the images `make images` built, every pod on the real node;
-    uninstalled at the end, with its namespaces and volume."""
+    uninstalled when the package's tests are done (its components would only load the
+    machine for the tests after them), with its namespaces and volume."""
     from kubernetes import client
 
     core, apps = client.CoreV1Api(kube_client), client.AppsV1Api(kube_client)

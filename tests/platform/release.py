@@ -1,8 +1,8 @@
 """The chart installed for real: every component a pod on the real node (tests/harness/node.py).
 
 `install()` puts the release's images on the node, gives the embedded PostgreSQL a local
-volume there, keeps pods off the simulated nodes, runs `helm install` and waits until every
-component is Ready; `Release.api()` opens a port-forward (through the API server and the
+volume there, runs `helm install` (tests/data/platform/values.yaml's `scheduling` keeps every
+pod on the real node) and waits until every component is Ready; `Release.api()` opens a port-forward (through the API server and the
 kubelet) to the installed api-server. `uninstall()` undoes all of it.
 """
 
@@ -23,7 +23,6 @@ from tests.chart.render import CHART_DIR, run_helm
 from tests.harness.controlplane import ControlPlane, free_port
 from tests.harness.fixtures import RESTRICTED_LABELS
 from tests.harness.kube import wait_for
-from tests.harness.network import REAL_NODE_TAINT
 from tests.harness.node import RealNode
 from tests.harness.tools import REPO_ROOT, tool_path
 
@@ -146,16 +145,6 @@ def _local_volume(core: Any, node: RealNode) -> str:
     return name
 
 
-def _only_the_real_node(core: Any, node: RealNode, schedulable: bool) -> None:
-    """Cordon the simulated nodes and untaint the real one (or undo both), so that every pod of
-    the release — components, migration Job, workers — really runs."""
-    for other in core.list_node().items:
-        if other.metadata.name != node.name:
-            core.patch_node(other.metadata.name, {"spec": {"unschedulable": not schedulable}})
-    taints = [] if not schedulable else [REAL_NODE_TAINT]
-    core.patch_node(node.name, {"spec": {"taints": taints}})
-
-
 def _workloads_ready(apps: Any, namespace: str) -> bool:
     workloads = [
         *apps.list_namespaced_deployment(namespace).items,
@@ -174,7 +163,6 @@ def install(plane: ControlPlane, node: RealNode, core: Any, apps: Any, *extra: s
     core.create_namespace({"metadata": {"name": namespace, "labels": dict(RESTRICTED_LABELS)}})
     release = Release(plane, node, namespace, f"{namespace}-jobs")
     _local_volume(core, node)
-    _only_the_real_node(core, node, schedulable=False)
     started = time.monotonic()
     try:
         release.helm(
@@ -219,7 +207,7 @@ def diagnose(release: Release) -> str:
 
 
 def uninstall(release: Release, core: Any) -> None:
-    """`helm uninstall`, the namespaces and the volume removed, the simulated nodes back."""
+    """`helm uninstall`, the namespaces and the volume removed."""
     release.close_forwards()
     with contextlib.suppress(Exception):
         release.helm("uninstall", RELEASE, "--namespace", release.namespace, "--wait")
@@ -237,7 +225,6 @@ def uninstall(release: Release, core: Any) -> None:
         core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
         with contextlib.suppress(Exception):
             core.delete_namespace(name)
-    _only_the_real_node(core, release.node, schedulable=True)
 
 
 def release_objects(release: Release) -> list[tuple[str, str, str]]:

@@ -260,6 +260,7 @@ spec:
   {{- include "airflow-platform.imagePullSecrets" . | nindent 2 }}
   securityContext:
 {{- include "airflow-platform.podSecurityContext" 50000 | nindent 4 }}
+{{- include "airflow-platform.podScheduling" (dict "root" . "values" .Values.workers) | nindent 2 }}
 {{- if .Values.gitSync.enabled }}
   initContainers:
 {{- include "airflow-platform.gitSyncContainer" (dict "root" . "oneTime" true) | nindent 4 }}

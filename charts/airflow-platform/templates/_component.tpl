@@ -35,14 +35,7 @@ spec:
       {{- include "airflow-platform.imagePullSecrets" $root | nindent 6 }}
       securityContext:
         {{- include "airflow-platform.podSecurityContext" 50000 | nindent 8 }}
-      {{- with .values.nodeSelector }}
-      nodeSelector:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
-      {{- with .values.tolerations }}
-      tolerations:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
+      {{- include "airflow-platform.podScheduling" (dict "root" $root "values" .values) | nindent 6 }}
       initContainers:
         {{- include "airflow-platform.waitForMigrations" $root | nindent 8 }}
         {{- if and .gitSync $root.Values.gitSync.enabled }}

@@ -190,3 +190,31 @@ namespace, so that releases of one name in two namespaces do not collide. */}}
 {{- define "airflow-platform.admissionPolicyName" -}}
 {{- printf "%s-%s" (include "airflow-platform.fullname" .) .Release.Namespace -}}
 {{- end -}}
+
+{{/*
+Where a pod of the release may run: `scheduling` applies to every pod the chart makes
+(components, PostgreSQL, statsd-exporter, the migration Job, worker pods); a component's own
+nodeSelector is merged over it and its tolerations added to it. Job pods are placed by their
+flavor (platform.flavors.<name>.node_labels and tolerations), not by this.
+Called with (dict "root" $ "values" <the component's values, or empty>).
+*/}}
+{{- define "airflow-platform.podScheduling" -}}
+{{- $global := .root.Values.scheduling -}}
+{{- $own := .values | default dict -}}
+{{- $selector := merge (deepCopy ($own.nodeSelector | default dict)) ($global.nodeSelector | default dict) -}}
+{{- with $selector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with concat ($global.tolerations | default list) ($own.tolerations | default list) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $global.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $global.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
