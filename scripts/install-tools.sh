@@ -154,6 +154,22 @@ build_coredns() {
   log "coredns $COREDNS_VERSION: built in $((SECONDS - start)) s"
 }
 
+# The S3-compatible object store of the tests (run artifacts, remote task logs). Its go.mod
+# replaces one module, which a module that requires it must copy.
+build_seaweedfs() {
+  local dest="$cache/seaweedfs-$SEAWEEDFS_VERSION"
+  [ -x "$dest/weed" ] && { log "seaweedfs $SEAWEEDFS_VERSION: cached"; return; }
+  local start=$SECONDS work="$cache/.build/seaweedfs"
+  throwaway_module "$work"
+  cd "$work"
+  go mod edit -replace=github.com/tyler-smith/go-bip39=github.com/cosmos/go-bip39@v1.0.0
+  go get "github.com/seaweedfs/seaweedfs/weed@$SEAWEEDFS_VERSION" >/dev/null
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w" -o "$dest.tmp/weed" github.com/seaweedfs/seaweedfs/weed
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "seaweedfs $SEAWEEDFS_VERSION: built in $((SECONDS - start)) s"
+}
+
 # The sandbox program of the real test node (images/pause), keyed by a hash of its source.
 build_pause() {
   local src="$here/../images/pause" hash
@@ -175,4 +191,5 @@ build_statsd_exporter
 build_kubernetes
 build_coredns
 build_pause
+build_seaweedfs
 log "all tools ready in $((SECONDS - total)) s under $cache"

@@ -16,6 +16,7 @@ import pytest
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kube import wait_for
 from tests.harness.node import RealNode
+from tests.harness.objectstore import ObjectStore, seaweedfs
 from tests.harness.tools import REPO_ROOT, ToolMissingError
 
 # The platform config of the real-node tests: small flavors that select the real node.
@@ -55,6 +56,16 @@ def real_node(control_plane: ControlPlane) -> Iterator[RealNode]:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """A real SeaweedFS S3 store on loopback with one bucket, for the session."""
+    try:
+        with seaweedfs(tmp_path_factory.mktemp("objectstore")) as store:
+            yield store
+    except ToolMissingError as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ _TOOL_DIRS = {
     "helm": ("helm", "HELM_VERSION"),
     "statsd_exporter": ("statsd_exporter", "STATSD_EXPORTER_VERSION"),
     "coredns": ("coredns", "COREDNS_VERSION"),
+    "weed": ("seaweedfs", "SEAWEEDFS_VERSION"),
 }
 
 

@@ -24,6 +24,7 @@ from tests.harness.controlplane import ControlPlane, free_port
 from tests.harness.fixtures import RESTRICTED_LABELS
 from tests.harness.kube import wait_for
 from tests.harness.node import RealNode
+from tests.harness.objectstore import ObjectStore
 from tests.harness.tools import REPO_ROOT, tool_path
 
 VALUES = REPO_ROOT / "tests" / "data" / "platform" / "values.yaml"
@@ -32,6 +33,8 @@ FULLNAME = f"{RELEASE}-airflow-platform"
 IMAGES = ("airflow", "postgresql", "statsd-exporter", "job-python")
 STORAGE_CLASS = "airflow-platform-test-local"
 READY_TIMEOUT = 900
+LOGS_SECRET = "task-logs-store"
+LOGS_PREFIX = "task-logs"
 
 
 @dataclass
@@ -155,21 +158,38 @@ def _workloads_ready(apps: Any, namespace: str) -> bool:
     )
 
 
-def install(plane: ControlPlane, node: RealNode, core: Any, apps: Any, *extra: str) -> Release:
-    """`helm install` of the chart with tests/data/platform/values.yaml; returns once every
+def _logs_secret(core: Any, namespace: str, connection: str) -> None:
+    core.create_namespaced_secret(
+        namespace,
+        {"metadata": {"name": LOGS_SECRET}, "stringData": {"connection": connection}},
+    )
+
+
+def install(
+    plane: ControlPlane, node: RealNode, core: Any, apps: Any, store: ObjectStore, *extra: str
+) -> Release:
+    """`helm install` of the chart with tests/data/platform/values.yaml, task logs going to
+    `store` (reached by pods through one relayed port of the node); returns once every
     Deployment and StatefulSet of the release is Ready."""
     node.import_images(IMAGES)
     namespace = f"platform-{secrets.token_hex(2)}"
     core.create_namespace({"metadata": {"name": namespace, "labels": dict(RESTRICTED_LABELS)}})
     release = Release(plane, node, namespace, f"{namespace}-jobs")
     _local_volume(core, node)
+    s3_port = int(store.endpoint.rsplit(":", 1)[1])
+    connection = store.airflow_connection(endpoint=f"http://{node.expose(s3_port)}")
+    _logs_secret(core, namespace, connection)
     started = time.monotonic()
     try:
         release.helm(
             "install", RELEASE, str(CHART_DIR), "--namespace", namespace, "-f", str(VALUES),
             "--set", f"platform.policy.jobs_namespace={release.jobs_namespace}",
+            "--set", f"logs.remote.baseFolder=s3://{store.bucket}/{LOGS_PREFIX}",
+            "--set", f"logs.remote.connectionSecretName={LOGS_SECRET}",
             "--timeout", "900s", *extra,
         )  # fmt: skip
+        # The workers' namespace is the chart's own: its copy of the Secret can only follow.
+        _logs_secret(core, release.jobs_namespace, connection)
         wait_for(
             lambda: _workloads_ready(apps, namespace),
             timeout=READY_TIMEOUT,

@@ -19,7 +19,15 @@ import pytest
 
 from tests.chart.render import CHART_DIR
 from tests.harness.kube import wait_for
-from tests.platform.release import FULLNAME, RELEASE, Release, release_objects, write_job
+from tests.harness.objectstore import ObjectStore
+from tests.platform.release import (
+    FULLNAME,
+    LOGS_PREFIX,
+    RELEASE,
+    Release,
+    release_objects,
+    write_job,
+)
 
 pytestmark = pytest.mark.platform
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,11 +56,12 @@ def test_api_server_refuses_a_call_without_credentials(platform_release: Release
 
 
 def test_submit_wait_runs_the_job_on_the_cluster_and_streams_its_log(
-    platform_release: Release, core_v1: Any
+    platform_release: Release, core_v1: Any, object_store: ObjectStore
 ) -> None:
     """`airflow-platform submit --wait` against the installed api-server: the scheduler's
     KubernetesExecutor starts a worker pod, its JobOperator starts the job pod in the team's
-    namespace, the log streams back and the command exits 0; both pods are gone afterwards."""
+    namespace, the log streams back and the command exits 0; both pods are gone afterwards, and
+    the task's log is in the object store and still readable through the REST API."""
     url = platform_release.api_url()
     env = {
         **os.environ,
@@ -74,6 +83,15 @@ def test_submit_wait_runs_the_job_on_the_cluster_and_streams_its_log(
         if p.metadata.deletion_timestamp is None
     ]
     assert leftovers == [], f"pods left after the run: {leftovers}"
+    run_id = result.stdout.split(": run ", 1)[1].split()[0]
+    stored = object_store.keys(f"{LOGS_PREFIX}/")
+    assert any(run_id in key for key in stored), stored
+    from airflow_platform.client import AirflowClient
+
+    client = AirflowClient(url, username="admin", password=platform_release.ui_password())
+    task = client.task_instances(run_id)[0]
+    lines = client.log_lines(run_id, task["task_id"], task["try_number"])
+    assert any("hello from" in line for line in lines), lines[-20:]
 
 
 def _cli_env(release: Release, url: str) -> dict[str, str]:
