@@ -112,7 +112,9 @@ class RunContext:
         env: dict[str, str] = {}
         for name, value in (
             ("DAG", self.dag_id),
-            ("TASK", self.task_id),
+            # The task's own name, as its downstream tasks find its outputs
+            # ($AIRFLOW_PLATFORM_INPUT_DIR/<task>/), not Airflow's `<group>.<task>` id.
+            ("TASK", self.task_id.rsplit(".", 1)[-1] if self.task_id else None),
             ("RUN_ID", self.run_id),
             ("TRY_NUMBER", None if self.try_number is None else str(self.try_number)),
         ):

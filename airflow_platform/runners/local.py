@@ -62,7 +62,7 @@ class LocalResult:
     duration_seconds: float
     peak_memory_bytes: int
     cpu_seconds: float
-    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled, ArtifactsTooLargeError
+    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled, ArtifactsTooLarge
     missing_secrets: tuple[str, ...]
     output_dir: Path | None = None
     """Where the task's artifacts were kept (``None`` when they were temporary)."""
@@ -155,7 +155,7 @@ def run_local(
             finish(task, job.outputs, cap, parse_memory(cap))
         except ArtifactsTooLargeError as exc:
             return dataclasses.replace(
-                result, exit_code=1, reason="ArtifactsTooLargeError", detail=str(exc),
+                result, exit_code=1, reason="ArtifactsTooLarge", detail=str(exc),
                 output_dir=kept,
             )  # fmt: skip
         return dataclasses.replace(result, output_dir=kept)

@@ -210,7 +210,10 @@ class ParamSpec(BaseModel):
             if isinstance(data.get("enum"), list):
                 data["enum"] = [_scalar(v, item) for v in data["enum"]]
         except ParamError as exc:
-            raise ValueError(f"{exc} (the param is a {_type_words(kind, item)})") from None
+            raise ValueError(
+                f"{exc} (the param is a {_type_words(kind, item)}); give a value of that type, "
+                "or declare the `type:` you mean"
+            ) from None
         return data
 
     @model_validator(mode="after")
@@ -227,7 +230,7 @@ class ParamSpec(BaseModel):
             raise ValueError("`enum` is empty: list the allowed values, or remove it")
         problem = self.problem(self.default)
         if problem:
-            raise ValueError(f"the default {problem}")
+            raise ValueError(f"the default {problem}; change the default, or the bounds or enum")
         return self
 
     @property
