@@ -36,7 +36,7 @@ ItemType = Literal["string", "number", "boolean"]
 Scalar = str | int | float | bool
 Value = Scalar | list[Scalar]
 
-PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.IGNORECASE)
+PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 RESERVED_PARAMS = frozenset({"critical"})
 """Params the platform keeps for itself on every DAG (``critical`` decides who is paged)."""
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -141,8 +141,7 @@ _SCHEMA_TYPES = {"string": "string", "number": "number", "boolean": "boolean", "
 
 
 class ParamSpec(BaseModel):
-    """One run parameter: its type, default and bounds. ``rows: 3`` is the short form of
-    ``rows: {type: number, default: 3}``."""
+    """One run parameter: its type, default and bounds (`rows: 3` is short for `{default: 3}`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -309,7 +308,8 @@ def _coerce(value: Any, kind: ParamType, item: ItemType) -> Value:
     return [_scalar(v, item) for v in value]
 
 
-Param = Annotated[ParamSpec, BeforeValidator(_short_form)]
+# The schema for editors admits the short form (a bare default) beside the long one.
+Param = Annotated[ParamSpec, BeforeValidator(_short_form, json_schema_input_type=ParamSpec | Value)]
 Params = dict[ParamName, Param]
 
 

@@ -17,6 +17,8 @@ def default_config() -> PlatformConfig:
 
 
 @pytest.fixture(autouse=True)
-def _artifacts_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _artifacts_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Local runs keep their artifacts in a temporary folder, not in this user's cache."""
     monkeypatch.setenv(ARTIFACTS_DIR_ENV, str(tmp_path_factory.mktemp("artifacts")))

@@ -82,7 +82,9 @@ def test_a_wrong_param_is_refused_before_any_task_runs(
     tmp_path: Path, option: str, message: str
 ) -> None:
     root = tmp_path / "artifacts"
-    result = _cli("run", "--local", str(_spec(tmp_path)), "--param", option, "--artifacts", str(root))
+    result = _cli(
+        "run", "--local", str(_spec(tmp_path)), "--param", option, "--artifacts", str(root)
+    )
     assert result.exit_code == 2
     assert message in result.stderr
     assert "▶" not in result.stderr  # no task started
@@ -114,7 +116,9 @@ def test_more_than_the_cap_fails_the_task_with_a_message_naming_the_cap(
     task = _task(tmp_path)
     result = run_local(job, capped, cwd=tmp_path, on_output=print, artifacts=task)
     assert (result.reason, result.exit_code) == ("ArtifactsTooLarge", 1)
-    assert "more than the platform's cap of 1Mi per task (policy.max_task_artifacts)" in result.detail
+    assert (
+        "more than the platform's cap of 1Mi per task (policy.max_task_artifacts)" in result.detail
+    )
     assert (task.output_dir / "big").stat().st_size == 2097152  # kept, for debugging
     assert task.succeeded_output("writer") is None  # ...but never handed on
 
@@ -182,16 +186,18 @@ def test_every_job_gets_the_runs_context(capped: PlatformConfig, tmp_path: Path)
     run_local(_job(execution_script="env"), capped, cwd=tmp_path, on_output=lines.append,
               context=context)  # fmt: skip
     env = dict(line.rstrip("\n").split("=", 1) for line in lines if "=" in line)
-    assert {k: v for k, v in env.items() if k.startswith("AIRFLOW_PLATFORM_")} | {
-        "AIRFLOW_PLATFORM_WORK_DIR": "", "AIRFLOW_PLATFORM_OUTPUT_DIR": "",
-        "AIRFLOW_PLATFORM_INPUT_DIR": "",
-    } == {  # fmt: skip
+    folders = {
+        "AIRFLOW_PLATFORM_WORK_DIR",
+        "AIRFLOW_PLATFORM_OUTPUT_DIR",
+        "AIRFLOW_PLATFORM_INPUT_DIR",
+    }
+    assert all(Path(env[name]).is_absolute() for name in folders)
+    assert {
+        k: v for k, v in env.items() if k.startswith("AIRFLOW_PLATFORM_") and k not in folders
+    } == {
         "AIRFLOW_PLATFORM_JOB": "writer",
         "AIRFLOW_PLATFORM_TEAM": "lab",
         "AIRFLOW_PLATFORM_FLAVOR": "small",
-        "AIRFLOW_PLATFORM_WORK_DIR": "",
-        "AIRFLOW_PLATFORM_OUTPUT_DIR": "",
-        "AIRFLOW_PLATFORM_INPUT_DIR": "",
         "AIRFLOW_PLATFORM_DAG": "strain-normalization",
         "AIRFLOW_PLATFORM_TASK": "fit_model",
         "AIRFLOW_PLATFORM_RUN_ID": "scheduled__2026-12-01T06:00:00+00:00",
@@ -201,4 +207,3 @@ def test_every_job_gets_the_runs_context(capped: PlatformConfig, tmp_path: Path)
         "AIRFLOW_PLATFORM_DATA_INTERVAL_START": "2026-11-30T06:00:00+00:00",
         "AIRFLOW_PLATFORM_DATA_INTERVAL_END": "2026-12-01T06:00:00+00:00",
     }
-    assert Path(env["AIRFLOW_PLATFORM_OUTPUT_DIR"]).name != ""

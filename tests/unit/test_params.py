@@ -3,6 +3,7 @@ they become, and the Airflow Params the DAG factory declares from them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -132,7 +133,14 @@ def test_a_value_not_of_the_declared_type_is_refused(given: dict[str, Any], mess
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("WT", "WT"), (3, "3"), (0.05, "0.05"), (True, "true"), (False, "false"), (["a", 1], '["a", 1]')],
+    [
+        ("WT", "WT"),
+        (3, "3"),
+        (0.05, "0.05"),
+        (True, "true"),
+        (False, "false"),
+        (["a", 1], '["a", 1]'),
+    ],
 )
 def test_env_values_are_plain_text(value: Any, text: str) -> None:
     assert env_value(value) == text
@@ -168,5 +176,7 @@ def test_param_options_are_name_equals_value(items: list[str], expected: dict[st
 
 
 def test_a_param_option_without_equals_is_refused() -> None:
-    with pytest.raises(ParamError, match="'rows' is not name=value, e.g. --param rows=3"):
+    with pytest.raises(
+        ParamError, match=re.escape("'rows' is not name=value, e.g. --param rows=3")
+    ):
         parse_overrides(["rows"])
