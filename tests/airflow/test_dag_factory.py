@@ -298,7 +298,7 @@ def test_params_are_airflow_params_with_their_types_and_descriptions(
     params = _bag().dags["handoff"].params
     rows = params.get_param("rows")
     assert (rows.value, rows.description) == (3, "Rows to write")
-    assert rows.schema == {"type": "number", "minimum": 1, "description": "Rows to write"}
+    assert rows.schema == {"type": "number", "minimum": 1}
     assert params.get_param("mode").schema == {"type": "string", "enum": ["fast", "slow"]}
     assert params["critical"] is False
 

@@ -207,3 +207,17 @@ def test_every_job_gets_the_runs_context(capped: PlatformConfig, tmp_path: Path)
         "AIRFLOW_PLATFORM_DATA_INTERVAL_START": "2026-11-30T06:00:00+00:00",
         "AIRFLOW_PLATFORM_DATA_INTERVAL_END": "2026-12-01T06:00:00+00:00",
     }
+
+
+def test_submit_refuses_a_wrong_param_before_it_calls_the_platform(tmp_path: Path) -> None:
+    spec = tmp_path / "train.yaml"
+    spec.write_text(
+        "job:\n  team: nlp\n  resource_flavor: cpu-2gb\n"
+        "  docker_image: registry.internal/nlp/tools:0.3.1\n  execution_time: 1m\n"
+        "  execution_script: echo $LR\n  params: {lr: 0.1}\n",
+        encoding="utf-8",
+    )
+    # Nothing listens on port 9 (discard): reaching it would be an API error, not this one.
+    result = _cli("submit", str(spec), "--param", "lr=fast", "--url", "http://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert "param 'lr': expected a number, got 'fast' (the param is a number)" in result.stderr
