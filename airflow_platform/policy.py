@@ -34,7 +34,7 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "image_not_allowed": frozenset({"docker_image"}),
     "image_not_pinned": frozenset({"docker_image"}),
     "execution_time": frozenset({"execution_time", "resource_flavor"}),
-    "secret_inline": frozenset({"env", "execution_script", "spark", "not_secrets"}),
+    "secret_inline": frozenset({"env", "execution_script", "spark", "not_secrets", "params"}),
     "env_reserved": frozenset({"env", "secrets"}),
     "env_conflict": frozenset({"env", "secrets"}),
     "param_env_conflict": frozenset({"env", "secrets", "params"}),
@@ -343,6 +343,24 @@ def _inline_secret_violations(job: JobSpec) -> list[Violation]:
                     "store it in a Kubernetes Secret and reference it: "
                     f"secrets: [{{name: <secret>, key: <key>, env: {name}}}]; if it is not a "
                     f"secret, list {name} under `not_secrets`",
+                    "secret_inline",
+                )
+            )
+    for name, param in job.params.items():
+        # A param's default is written in the spec and lands in the job's env like `env` does.
+        variable = env_name(name)
+        default = param.default
+        if not isinstance(default, str) or variable in skipped:
+            continue
+        why = inline_secrets.in_env(variable, default)
+        if why:
+            out.append(
+                Violation(
+                    ("params", name, "default"),
+                    f"the default of param '{name}' {why}: a secret must not be written into "
+                    "the spec",
+                    "store it in a Kubernetes Secret and reference it under `secrets:`; if it "
+                    f"is not a secret, list {variable} under `not_secrets`",
                     "secret_inline",
                 )
             )

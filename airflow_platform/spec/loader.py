@@ -75,8 +75,8 @@ class Document:
             return ("job", field_name)
         task = self.tasks[index]
         own: Path = ("tasks", task.group, task.task_id, field_name)
-        if field_name == "team":
-            return ("dag", "team")
+        if field_name in ("team", "params"):  # declared once for the whole pipeline
+            return ("dag", field_name)
         if field_name == "name" or own in self.source.values:
             return own
         defaults: Path = ("dag", "defaults", field_name)
