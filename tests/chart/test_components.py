@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.render import COMPONENTS, FULLNAME, NAMESPACE, find, pod_specs, render_chart, search
+from tests.chart.render import (
+    COMPONENTS,
+    FULLNAME,
+    NAMESPACE,
+    find,
+    pod_specs,
+    render_chart,
+    search,
+)
 
 pytestmark = pytest.mark.chart
 

@@ -125,9 +125,7 @@ def seaweedfs(workdir: Path, bucket: str = "airflow-platform") -> Iterator[Objec
     # Its gRPC sockets go to the temp folder: keep them in the store's own.
     env = {**os.environ, "TMPDIR": str(workdir / "tmp")}
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir, env=env
-        )
+        process = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir, env=env)
     store = ObjectStore(f"http://127.0.0.1:{port['s3']}", access_key, secret_key, bucket, log)
     try:
         _create_bucket(store, process)

@@ -26,9 +26,8 @@ def test_bytes_round_trip_under_a_prefix(object_store: ObjectStore) -> None:
 
 
 def test_other_credentials_are_refused(object_store: ObjectStore) -> None:
-    from botocore.exceptions import ClientError
-
     import boto3
+    from botocore.exceptions import ClientError
 
     intruder = boto3.client(
         "s3",
