@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from airflow_platform.artifacts import TaskArtifacts, default_root
 from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.client import RUNNER_DAG, AirflowClient, ApiError
 from airflow_platform.config import PlatformConfig, format_memory, load_config
@@ -23,6 +26,7 @@ from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import Document, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
+from airflow_platform.spec.params import ParamError, ParamSpec, Value, parse_overrides, resolve
 from airflow_platform.usage import (
     DEFAULT_MARGIN,
     DEFAULT_WINDOW,
@@ -49,6 +53,15 @@ ConfigOption = Annotated[
         "--config",
         help="Platform config file (default: $AIRFLOW_PLATFORM_CONFIG, else the packaged default).",
         dir_okay=False,
+    ),
+]
+
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        help="Override a param: name=value (repeatable); a list as a,b or JSON [1, 2].",
     ),
 ]
 
@@ -218,13 +231,33 @@ def run(
         bool, typer.Option("--local", help="Run here as a local process (the only mode of `run`).")
     ] = False,
     task: Annotated[str | None, typer.Option(help="Only this pipeline task.")] = None,
+    param: ParamOption = None,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(
+            "--artifacts",
+            help="Root folder of the run's artifacts, laid out <root>/<dag>/<run id>/<task>/"
+            "<try>/ (default: $AIRFLOW_PLATFORM_ARTIFACTS_DIR, else "
+            "~/.cache/airflow-platform/artifacts).",
+            file_okay=False,
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Run under this id (default: a new local__… id); with --task, reuses the "
+            "outputs its upstream tasks kept in that run.",
+        ),
+    ] = None,
     config_path: ConfigOption = None,
 ) -> None:
     """Run a job (or every task of a pipeline, in order) as a local process.
 
     The script runs in the spec's folder with the env its pod would get; `execution_time` and
-    the flavor's memory are enforced. The docker image is NOT used. Exits with the job's exit
-    code (a pipeline: the first failing task's).
+    the flavor's memory are enforced. The docker image is NOT used. The run's logical date is
+    now; each task's outputs are kept under --artifacts. Exits with the job's exit code (a
+    pipeline: the first failing task's).
     """
     if not local:
         err.print(
@@ -235,19 +268,57 @@ def run(
     doc = _load_one(spec, config)
     cwd = spec.resolve().parent
     if isinstance(doc.spec, PipelineSpec):
-        jobs = [(t.qualified_id, t.job) for t in doc.ordered_tasks() if task in (None, t.task_id)]
-        if not jobs:
+        dag, declared = doc.spec.dag.name, doc.spec.dag.params
+        tasks = [
+            (t.task_id, t.qualified_id, t.job, t.depends_on)
+            for t in doc.ordered_tasks()
+            if task in (None, t.task_id)
+        ]
+        if not tasks:
             err.print(f"error: no task '{task}' in {spec}")
             raise typer.Exit(2)
     else:
-        jobs = [(doc.spec.name, doc.spec)]
-    for label, job in jobs:
-        result = _run_one(label, job, config, cwd)
+        dag, declared = doc.spec.name, doc.spec.params
+        tasks = [(doc.spec.name, doc.spec.name, doc.spec, ())]
+    values = _param_values(spec, declared, param)
+    now = datetime.now(UTC).replace(microsecond=0)
+    run_id = run_id or f"local__{now.strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(2)}"
+    root = (artifacts or default_root()).absolute()
+    err.print(f"run {run_id} of {dag}, logical date {now.isoformat()}")
+    last: TaskArtifacts | None = None
+    for task_id, label, job, upstream in tasks:
+        context = RunContext(
+            dag_id=dag, task_id=task_id, run_id=run_id, try_number=1, logical_date=now,
+            data_interval_start=now, data_interval_end=now, params=values,
+        )  # fmt: skip
+        last = TaskArtifacts(root, dag, run_id, task_id, 1, tuple(upstream))
+        result = _run_one(label, job, config, cwd, context, last)
         if not result.succeeded:
+            err.print(f"artifacts of run {run_id}: {last.run_dir}")
             raise typer.Exit(result.exit_code)
+    if last is not None:
+        err.print(f"artifacts of run {run_id}: {last.run_dir}")
 
 
-def _run_one(label: str, job: JobSpec, config: PlatformConfig, cwd: Path) -> LocalResult:
+def _param_values(
+    spec: Path, declared: dict[str, ParamSpec], given: list[str] | None
+) -> dict[str, Value]:
+    """The run's param values, checked against their types before anything runs."""
+    try:
+        return resolve(declared, parse_overrides(given or []))
+    except ParamError as exc:
+        err.print(f"error: {spec}: {exc}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _run_one(
+    label: str,
+    job: JobSpec,
+    config: PlatformConfig,
+    cwd: Path,
+    context: RunContext,
+    artifacts: TaskArtifacts,
+) -> LocalResult:
     flavor = config.flavors[job.resource_flavor]
     err.print(
         f"[bold]▶ {label}[/]: running locally in {cwd} — the image {job.docker_image} is NOT used; "
@@ -256,7 +327,7 @@ def _run_one(label: str, job: JobSpec, config: PlatformConfig, cwd: Path) -> Loc
         f"({MEMORY_MECHANISM})",
         markup=True,
     )
-    result = run_local(job, config, cwd=cwd)
+    result = run_local(job, config, cwd=cwd, context=context, artifacts=artifacts)
     for name in result.missing_secrets:
         err.print(f"  warning: secret env {name} is not set locally; export it to test with it")
     colour = "green" if result.succeeded else "red"
@@ -266,6 +337,8 @@ def _run_one(label: str, job: JobSpec, config: PlatformConfig, cwd: Path) -> Loc
         f"of {flavor.memory}; cpu {result.cpu_seconds:.1f} s",
         markup=True,
     )
+    if result.detail:
+        err.print(f"  {result.detail}", markup=False)
     return result
 
 
@@ -294,6 +367,7 @@ PasswordOption = Annotated[
 def submit(
     spec: Annotated[Path, typer.Argument(help="A job spec (one `job:`).")],
     wait: Annotated[bool, typer.Option("--wait", help="Follow the run, stream its log.")] = False,
+    param: ParamOption = None,
     url: UrlOption = "http://localhost:8080",
     token: TokenOption = None,
     username: UserOption = None,
@@ -313,10 +387,15 @@ def submit(
             f"error: {spec} is a pipeline; `submit` runs one job (trigger pipelines in Airflow)"
         )
         raise typer.Exit(2)
+    values = _param_values(spec, doc.spec.params, param)
     client = AirflowClient(url, token=token, username=username, password=password)
     try:
         run_id = client.trigger(
-            {"spec": {"job": doc.spec.model_dump(mode="json")}, "source": _source(spec)}
+            {
+                "spec": {"job": doc.spec.model_dump(mode="json")},
+                "source": _source(spec),
+                "params": values,
+            }
         )
         out.print(f"submitted {doc.spec.name}: run {run_id}", markup=False)
         out.print(client.run_url(run_id), markup=False)

@@ -290,6 +290,12 @@ class Policy(BaseModel):
         "its deadline; a job that must clean up catches SIGTERM and finishes within it.",
         examples=["10 seconds"],
     )
+    max_task_artifacts: Memory = Field(
+        default="1Gi",
+        description="Most a task may keep in `$AIRFLOW_PLATFORM_OUTPUT_DIR` (after its "
+        "`outputs:` globs): a task that leaves more fails with a message naming this cap.",
+        examples=["1Gi", "500Mi"],
+    )
     usage_wrapper: str | None = Field(
         default=None,
         description="Command every job pod's command starts with to report what the job used "

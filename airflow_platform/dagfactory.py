@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, TaskGroup, get_parsing_context
+from airflow.sdk import DAG, Param, TaskGroup, get_parsing_context
 
 from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.config import PlatformConfig, load_config
@@ -33,6 +33,7 @@ from airflow_platform.operators.spark import SparkJobOperator
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import Document, default_name, home_of, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
+from airflow_platform.spec.params import ParamSpec
 from airflow_platform.spec.yamlsafe import read_text
 from airflow_platform.validation import validate_text
 
@@ -197,7 +198,7 @@ def build_dag(
         doc_md=doc_md,
         # notifications (observability): PagerDuty for critical jobs, Slack for the others
         default_args={"owner": team, "retries": retries, **CALLBACKS},
-        params={"critical": critical},
+        params={"critical": critical, **airflow_params(info.params)},
     ) as dag:
         if fileloc:
             # Set inside the block: Airflow hashes a DAG by its fileloc when the block ends,
@@ -208,6 +209,16 @@ def build_dag(
         else:
             _pipeline_tasks(doc, spec, workdir, config)
     return dag
+
+
+def airflow_params(params: dict[str, ParamSpec]) -> dict[str, Param]:
+    """The spec's params as Airflow Params, so the trigger form shows each with its type,
+    bounds and description and Airflow checks a triggered run's values; the operator checks
+    them again (``JobOperator.run_context``) before any pod exists."""
+    return {
+        name: Param(spec.default, description=spec.description or None, **spec.airflow_schema())
+        for name, spec in params.items()
+    }
 
 
 def operator_class(job: JobSpec) -> type[JobOperator] | type[SparkJobOperator]:

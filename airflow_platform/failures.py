@@ -135,4 +135,6 @@ def explain_local_failure(job: JobSpec, config: PlatformConfig, result: LocalRes
         return _out_of_memory(job, config)
     if result.reason == "DeadlineExceeded":
         return _deadline_exceeded(job)
+    if result.reason == "ArtifactsTooLarge":
+        return result.detail
     return f"job {job.name} exited with code {result.exit_code}; see its log above"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -40,6 +42,7 @@ from kubernetes.client import (
 from airflow_platform import kerberos
 from airflow_platform.config import Flavor, PlatformConfig
 from airflow_platform.spec.models import JobSpec
+from airflow_platform.spec.params import env_name, env_value, resolve
 
 LABEL_PREFIX = "airflow-platform"
 CONTAINER_NAME = "base"  # the KubernetesExecutor and KubernetesPodOperator expect this name
@@ -47,31 +50,86 @@ JOB_UID = 1000
 # The root filesystem of every container is read-only; a job writes to these two folders.
 TMP_DIR = "/tmp"
 WORK_DIR = "/var/run/airflow-platform/work"
-_SCRATCH_VOLUMES = {"tmp": TMP_DIR, "work": WORK_DIR}
+# A task's artifacts: what it leaves in the output folder is kept; its upstream tasks' outputs
+# are under the input folder, one sub-folder per task, read-only.
+OUTPUT_DIR = "/var/run/airflow-platform/output"
+INPUT_DIR = "/var/run/airflow-platform/input"
+_SCRATCH_VOLUMES = {"tmp": TMP_DIR, "work": WORK_DIR, "output": OUTPUT_DIR, "input": INPUT_DIR}
+_READ_ONLY_VOLUMES = frozenset({"input"})
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """Where a job runs inside Airflow; absent for `render` and local runs."""
+    """Where a job runs: its DAG, task and run (from Airflow's task context, or made up by
+    the local runner); absent for `render`. Every field set reaches the job as an
+    ``AIRFLOW_PLATFORM_*`` variable (``job_env``)."""
 
     dag_id: str | None = None
     task_id: str | None = None
     run_id: str | None = None
     try_number: int | None = None
     namespace: str | None = None
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    params: Mapping[str, Any] | None = None
+    """The run's param values (any superset of the job's; unchecked until ``job_env``)."""
 
     @classmethod
     def of(cls, context: Any, dag_name: str | None, task_id: str) -> RunContext:
         """The run of an operator's Airflow ``context`` (``None`` outside a run);
-        ``dag_name`` wins over the task instance's DAG id (a pipeline's name)."""
-        ti = context.get("ti") if context else None
+        ``dag_name`` wins over the task instance's DAG id (a pipeline's name).
+
+        A run triggered without a logical date (Airflow 3 allows it) dates from when it was
+        due to run (``run_after``); its data interval is then that instant too.
+        """
+        if not context:
+            return cls(task_id=task_id, dag_id=dag_name)
+        ti = context.get("ti")
+        dag_run = context.get("dag_run")
+        logical = context.get("logical_date") or getattr(dag_run, "run_after", None)
+        params: dict[str, Any] = {}
+        given = context.get("params")
+        if given:
+            params.update({k: given[k] for k in given})
+        conf = getattr(dag_run, "conf", None) or {}
+        if isinstance(conf.get("params"), dict):  # an ad-hoc run's (`submit --param`)
+            params.update(conf["params"])
         return cls(
             dag_id=dag_name or (ti.dag_id if ti else None),
             task_id=task_id,
-            run_id=context.get("run_id") if context else None,
+            run_id=context.get("run_id"),
             try_number=ti.try_number if ti else None,
+            logical_date=logical,
+            data_interval_start=context.get("data_interval_start") or logical,
+            data_interval_end=context.get("data_interval_end") or logical,
+            params=params,
         )
+
+    def env(self) -> dict[str, str]:
+        """The run's ``AIRFLOW_PLATFORM_*`` variables (those this context knows)."""
+        env: dict[str, str] = {}
+        for name, value in (
+            ("DAG", self.dag_id),
+            # The task's own name, as its downstream tasks find its outputs
+            # ($AIRFLOW_PLATFORM_INPUT_DIR/<task>/), not Airflow's `<group>.<task>` id.
+            ("TASK", self.task_id.rsplit(".", 1)[-1] if self.task_id else None),
+            ("RUN_ID", self.run_id),
+            ("TRY_NUMBER", None if self.try_number is None else str(self.try_number)),
+        ):
+            if value is not None:
+                env[f"AIRFLOW_PLATFORM_{name}"] = value
+        if self.logical_date is not None:
+            env["AIRFLOW_PLATFORM_LOGICAL_DATE"] = self.logical_date.isoformat()
+            env["AIRFLOW_PLATFORM_DS"] = self.logical_date.strftime("%Y-%m-%d")
+        for name, when in (
+            ("START", self.data_interval_start),
+            ("END", self.data_interval_end),
+        ):
+            if when is not None:
+                env[f"AIRFLOW_PLATFORM_DATA_INTERVAL_{name}"] = when.isoformat()
+        return env
 
     def suffix(self) -> str | None:
         """8 hex characters that tell this run's resources from other runs' of the same job;
@@ -134,18 +192,34 @@ def _wrapped(command: list[str] | None, wrapper: str | None) -> list[str] | None
     return [wrapper, *command] if wrapper and command else command
 
 
-def job_env(job: JobSpec) -> list[V1EnvVar]:
-    """Environment of the job: the platform's own variables, the spec's, then secret refs."""
+def param_env(job: JobSpec, context: RunContext | None = None) -> dict[str, str]:
+    """The job's params as variables: the run's values over the defaults.
+
+    Raises ``airflow_platform.spec.params.ParamError`` for a value not of its declared type,
+    so a bad value stops the run before any pod or process exists.
+    """
+    given = {k: v for k, v in ((context.params if context else None) or {}).items()}
+    values = resolve(job.params, {k: v for k, v in given.items() if k in job.params})
+    return {env_name(name): env_value(values[name]) for name in sorted(values)}
+
+
+def job_env(job: JobSpec, context: RunContext | None = None) -> list[V1EnvVar]:
+    """Environment of the job: the platform's own variables (the run's among them), the
+    params, the spec's, then secret refs."""
     platform = {
         "AIRFLOW_PLATFORM_JOB": job.name,
         "AIRFLOW_PLATFORM_TEAM": job.team,
         "AIRFLOW_PLATFORM_FLAVOR": job.resource_flavor,
         "AIRFLOW_PLATFORM_WORK_DIR": WORK_DIR,
+        "AIRFLOW_PLATFORM_OUTPUT_DIR": OUTPUT_DIR,
+        "AIRFLOW_PLATFORM_INPUT_DIR": INPUT_DIR,
+        **(context.env() if context else {}),
         # Tools keep caches and settings under $HOME; the image's home is read-only.
         "HOME": WORK_DIR,
         "TMPDIR": TMP_DIR,
     }
     env = [V1EnvVar(name=k, value=v) for k, v in platform.items()]
+    env += [V1EnvVar(name=k, value=v) for k, v in param_env(job, context).items()]
     env += [V1EnvVar(name=k, value=job.env[k]) for k in sorted(job.env)]
     env += [
         V1EnvVar(
@@ -235,10 +309,13 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
         name=CONTAINER_NAME,
         image=job.docker_image,
         command=_wrapped(job_command(job), config.policy.usage_wrapper),
-        env=job_env(job),
+        env=job_env(job, context),
         resources=resources(flavor),
         security_context=restricted_container_security(),
-        volume_mounts=[V1VolumeMount(name=n, mount_path=p) for n, p in _SCRATCH_VOLUMES.items()],
+        volume_mounts=[
+            V1VolumeMount(name=n, mount_path=p, read_only=n in _READ_ONLY_VOLUMES or None)
+            for n, p in _SCRATCH_VOLUMES.items()
+        ],
     )
     namespace = (context.namespace if context else None) or config.namespace_of(job.team)
     pod = V1Pod(

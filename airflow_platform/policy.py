@@ -21,6 +21,7 @@ from airflow_platform.spec.models import (
     JobSpec,
     platform_env,
 )
+from airflow_platform.spec.params import env_name
 
 SCRIPT_OPT_OUT = "execution_script"
 """The `not_secrets` entry that skips the inline-secret check of the script."""
@@ -33,9 +34,10 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "image_not_allowed": frozenset({"docker_image"}),
     "image_not_pinned": frozenset({"docker_image"}),
     "execution_time": frozenset({"execution_time", "resource_flavor"}),
-    "secret_inline": frozenset({"env", "execution_script", "spark", "not_secrets"}),
+    "secret_inline": frozenset({"env", "execution_script", "spark", "not_secrets", "params"}),
     "env_reserved": frozenset({"env", "secrets"}),
     "env_conflict": frozenset({"env", "secrets"}),
+    "param_env_conflict": frozenset({"env", "secrets", "params"}),
     "kerberos_not_configured": frozenset({"team", "kerberos"}),
     "spark_not_allowed": frozenset({"team", "spark"}),
     "spark_executors": frozenset({"team", "spark"}),
@@ -295,6 +297,35 @@ def _env_violations(job: JobSpec) -> list[Violation]:
                 )
             )
         seen.add(ref.env)
+    return out + _param_env_violations(job)
+
+
+def _param_env_violations(job: JobSpec) -> list[Violation]:
+    """A param reaches the job as its upper-case name: `env` or a secret may not set it too."""
+    by_env = {env_name(name): name for name in job.params}
+    out: list[Violation] = []
+    for name in job.env:
+        if name in by_env:
+            out.append(
+                Violation(
+                    ("env", name),
+                    f"'{name}' is also the variable of param '{by_env[name]}' (params reach "
+                    "the job as their upper-case names)",
+                    f"remove {name} from `env` (the param's default gives the value), or "
+                    "rename the param",
+                    "param_env_conflict",
+                )
+            )
+    for i, ref in enumerate(job.secrets):
+        if ref.env in by_env:
+            out.append(
+                Violation(
+                    ("secrets", str(i), "env"),
+                    f"'{ref.env}' is also the variable of param '{by_env[ref.env]}'",
+                    "give the secret another variable, or rename the param",
+                    "param_env_conflict",
+                )
+            )
     return out
 
 
@@ -312,6 +343,24 @@ def _inline_secret_violations(job: JobSpec) -> list[Violation]:
                     "store it in a Kubernetes Secret and reference it: "
                     f"secrets: [{{name: <secret>, key: <key>, env: {name}}}]; if it is not a "
                     f"secret, list {name} under `not_secrets`",
+                    "secret_inline",
+                )
+            )
+    for name, param in job.params.items():
+        # A param's default is written in the spec and lands in the job's env like `env` does.
+        variable = env_name(name)
+        default = param.default
+        if not isinstance(default, str) or variable in skipped:
+            continue
+        why = inline_secrets.in_env(variable, default)
+        if why:
+            out.append(
+                Violation(
+                    ("params", name, "default"),
+                    f"the default of param '{name}' {why}: a secret must not be written into "
+                    "the spec",
+                    "store it in a Kubernetes Secret and reference it under `secrets:`; if it "
+                    f"is not a secret, list {variable} under `not_secrets`",
                     "secret_inline",
                 )
             )

@@ -17,12 +17,14 @@ from airflow_platform.spec.models import (
     TaskDefaults,
     TaskSpec,
 )
+from airflow_platform.spec.params import ParamSpec
 
 SPEC_MODELS: list[tuple[str, type[BaseModel]]] = [
     ("job", JobSpec),
     ("job.secrets[]", SecretRef),
     ("dag", DagInfo),
     ("dag.defaults", TaskDefaults),
+    ("dag.params.<name>", ParamSpec),
     ("tasks.<group>.<task>", TaskSpec),
     ("pipeline file", PipelineSpec),
 ]

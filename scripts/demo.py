@@ -24,6 +24,8 @@ os.environ.update(
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "AIRFLOW_PLATFORM_JOBS_DIR": str(ROOT / "jobs"),
         "AIRFLOW_PLATFORM_BACKEND": "local",
+        # Each task's outputs: <here>/<dag>/<run id>/<task>/<try>/ (airflow_platform.artifacts).
+        "AIRFLOW_PLATFORM_ARTIFACTS_DIR": str(ROOT / ".demo" / "artifacts"),
     }
 )
 
@@ -40,6 +42,7 @@ def main() -> int:
     from airflow import __version__ as airflow_version
     from airflow.dag_processing.dagbag import DagBag
 
+    from airflow_platform.artifacts import TaskArtifacts, default_root
     from airflow_platform.operators.job import local_log_path
 
     bag = DagBag()
@@ -53,6 +56,8 @@ def main() -> int:
     for ti in sorted(run.get_task_instances(), key=lambda t: order[t.task_id]):
         log = local_log_path(DAG_ID, run.run_id, ti.task_id)
         print(f"  {ti.task_id:32} {ti.state!s:8} {ti.duration or 0:6.2f} s  log: {log}")
+    artifacts = TaskArtifacts(default_root(), DAG_ID, run.run_id, "-").run_dir
+    print(f"artifacts: {artifacts}")
     return 0 if run.state == "success" else 1
 
 

@@ -19,6 +19,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_platform import metrics
+from airflow_platform.artifacts import TaskArtifacts, default_root
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.failures import (
@@ -36,12 +37,13 @@ from airflow_platform.operators.rails import (
     refuse,
     refused_arguments,
 )
-from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod
+from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod, param_env
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import Document, parse_spec_data
 from airflow_platform.spec.models import JobSpec
+from airflow_platform.spec.params import ParamError
 from airflow_platform.validation import located
 
 # Margin on top of execution_time + startup allowance before Airflow itself gives up: the pod's
@@ -221,7 +223,7 @@ class JobOperator(KubernetesPodOperator):
         if self._checked is None:  # outside execute (a dry run): guard it here
             self._checked = self._start(context)[1]
         job, config = self.job_for(context), self._checked
-        pod = build_pod(job, config, RunContext.of(context, self.dag_name, self.task_id))
+        pod = build_pod(job, config, self.run_context(context, job))
         # The operator finds its pod again (reattach, retries) by these labels.
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
         pod.metadata.labels["kubernetes_pod_operator"] = "True"
@@ -229,8 +231,19 @@ class JobOperator(KubernetesPodOperator):
         settings.pod_mutation_hook(pod)  # type: ignore[no-untyped-call]
         return pod
 
+    def run_context(self, context: Any, job: JobSpec) -> RunContext:
+        """This try's run context, its params checked against their types: a bad value
+        stops the try before any pod (or local process) exists."""
+        run = RunContext.of(context, self.dag_name, self.task_id)
+        try:
+            param_env(job, run)
+        except ParamError as exc:
+            raise JobFailed(f"job {job.name}: the run's params are refused: {exc}") from None
+        return run
+
     def execute(self, context: Any) -> Any:
         job, config = self._start(context)
+        self.run_context(context, job)
         self._checked = config
         if current_backend() is Backend.local:
             return self._execute_local(job, config, context)
@@ -302,6 +315,17 @@ class JobOperator(KubernetesPodOperator):
         folder = (root / source).resolve().parent if source else root
         return folder if folder.is_relative_to(root) and folder.is_dir() else root
 
+    def _local_artifacts(self, run: RunContext) -> TaskArtifacts:
+        """Where the local backend keeps this try's outputs and finds its upstream tasks'."""
+        return TaskArtifacts(
+            default_root(),
+            run.dag_id or "adhoc",
+            run.run_id or "run",
+            _plain_task(self.task_id),
+            run.try_number or 1,
+            tuple(sorted(_plain_task(t) for t in self.upstream_task_ids)),
+        )
+
     def _execute_local(self, job: JobSpec, config: PlatformConfig, context: Any) -> None:
         log_file = local_log_path(context["ti"].dag_id, context["run_id"], self.task_id)
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -311,19 +335,34 @@ class JobOperator(KubernetesPodOperator):
                 sink.write(line)
                 self.log.info("%s", line.rstrip("\n"))
 
-            result = run_local(job, config, cwd=self._local_workdir(context), on_output=emit)
+            run = self.run_context(context, job)
+            result = run_local(
+                job,
+                config,
+                cwd=self._local_workdir(context),
+                on_output=emit,
+                context=run,
+                artifacts=self._local_artifacts(run),
+            )
         metrics.record_local_finish(job, result)  # metrics (observability)
         self.log.info(
-            "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s",
+            "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s; "
+            "artifacts in %s",
             job.name,
             result.reason,
             result.exit_code,
             result.duration_seconds,
             result.peak_memory_bytes,
             log_file,
+            result.output_dir,
         )
         if not result.succeeded:
             raise JobFailed(explain_local_failure(job, config, result))
+
+
+def _plain_task(task_id: str) -> str:
+    """A task's name without its group (``model.fit_model`` → ``fit_model``)."""
+    return task_id.rsplit(".", 1)[-1]
 
 
 def local_log_path(dag_id: str, run_id: str, task_id: str) -> Path:

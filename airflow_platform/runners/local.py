@@ -9,6 +9,11 @@ Limits:
   ``termination_grace_period`` later, like the kubelet after ``activeDeadlineSeconds``.
 - folders: ``$AIRFLOW_PLATFORM_WORK_DIR`` is a fresh temporary folder, removed afterwards;
   ``HOME`` and ``TMPDIR`` stay this machine's (in a pod they point at its scratch volumes).
+  ``$AIRFLOW_PLATFORM_OUTPUT_DIR`` and ``$AIRFLOW_PLATFORM_INPUT_DIR`` are the task's artifacts
+  (``airflow_platform.artifacts``): kept under the artifacts root when the caller gives a
+  ``TaskArtifacts``, else temporary folders removed afterwards.
+- run context and params: from the ``RunContext`` given, as in the pod (a value of the wrong
+  type raises ``ParamError`` before the process starts).
 - memory: an unprivileged process cannot create a cgroup, so the runner samples the resident
   memory of the whole process tree every 50 ms (psutil) and kills the tree with SIGKILL when it
   passes the flavor's memory, as the kernel's OOM killer would. A spike shorter than the
@@ -18,6 +23,7 @@ Limits:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -33,8 +39,9 @@ from typing import IO
 import psutil
 
 from airflow_platform import spark
+from airflow_platform.artifacts import ArtifactsTooLargeError, TaskArtifacts, finish, staged
 from airflow_platform.config import PlatformConfig, parse_memory
-from airflow_platform.pods import CONTAINER_NAME, build_pod, job_command
+from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod, job_command
 from airflow_platform.spec.models import JobSpec
 
 SAMPLE_SECONDS = 0.05
@@ -55,19 +62,24 @@ class LocalResult:
     duration_seconds: float
     peak_memory_bytes: int
     cpu_seconds: float
-    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled
+    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled, ArtifactsTooLarge
     missing_secrets: tuple[str, ...]
+    output_dir: Path | None = None
+    """Where the task's artifacts were kept (``None`` when they were temporary)."""
+    detail: str = ""
+    """Why a run that exited 0 failed anyway (its artifacts over the cap)."""
 
     @property
     def succeeded(self) -> bool:
         return self.exit_code == 0
 
 
-def _process_env(job: JobSpec, config: PlatformConfig) -> tuple[dict[str, str], list[str]]:
+def _process_env(
+    job: JobSpec, config: PlatformConfig, context: RunContext | None = None
+) -> tuple[dict[str, str], list[str]]:
     """The pod's env, with secret refs taken from this machine's environment when set."""
-    container = next(
-        c for c in build_pod(_pod_job(job), config).spec.containers if c.name == CONTAINER_NAME
-    )
+    pod = build_pod(_pod_job(job), config, context)
+    container = next(c for c in pod.spec.containers if c.name == CONTAINER_NAME)
     env = {k: os.environ[k] for k in (*_INHERITED_ENV, *_LOCAL_ONLY_ENV) if k in os.environ}
     # `python` in a script means the interpreter running the platform, as it would in the image.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
@@ -119,12 +131,34 @@ def run_local(
     *,
     cwd: Path,
     on_output: Callable[[str], None] | None = None,
+    context: RunContext | None = None,
+    artifacts: TaskArtifacts | None = None,
 ) -> LocalResult:
-    """Runs ``job`` in ``cwd`` and returns how it ended; output lines go to ``on_output``."""
+    """Runs ``job`` in ``cwd`` and returns how it ended; output lines go to ``on_output``.
+
+    ``context`` gives the run's variables and param values; ``artifacts`` where the task's
+    outputs are kept and whose outputs it reads (temporary folders without it).
+    """
     with tempfile.TemporaryDirectory(prefix=f"airflow-platform-{job.name}-") as work:
-        env, missing = _process_env(job, config)
+        env, missing = _process_env(job, config, context)
         env["AIRFLOW_PLATFORM_WORK_DIR"] = work
-        return _run(job, config, cwd, env, missing, on_output)
+        task = artifacts or TaskArtifacts(Path(work) / "artifacts", "local", "run", job.name)
+        with staged(task) as (output, inputs):
+            env["AIRFLOW_PLATFORM_OUTPUT_DIR"] = str(output)
+            env["AIRFLOW_PLATFORM_INPUT_DIR"] = str(inputs)
+            result = _run(job, config, cwd, env, missing, on_output)
+        kept = output if artifacts else None
+        if not result.succeeded:
+            return dataclasses.replace(result, output_dir=kept)
+        cap = config.policy.max_task_artifacts
+        try:
+            finish(task, job.outputs, cap, parse_memory(cap))
+        except ArtifactsTooLargeError as exc:
+            return dataclasses.replace(
+                result, exit_code=1, reason="ArtifactsTooLarge", detail=str(exc),
+                output_dir=kept,
+            )  # fmt: skip
+        return dataclasses.replace(result, output_dir=kept)
 
 
 def _run(

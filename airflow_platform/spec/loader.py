@@ -29,7 +29,7 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 _JOB_FIELDS_FROM_TASK = tuple(
     name
     for name in TaskSpec.model_fields
-    if name not in ("env", "secrets", "not_secrets", "depends_on")
+    if name not in ("env", "secrets", "not_secrets", "depends_on", "params")
 )
 _DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
@@ -75,8 +75,8 @@ class Document:
             return ("job", field_name)
         task = self.tasks[index]
         own: Path = ("tasks", task.group, task.task_id, field_name)
-        if field_name == "team":
-            return ("dag", "team")
+        if field_name in ("team", "params"):  # declared once for the whole pipeline
+            return ("dag", field_name)
         if field_name == "name" or own in self.source.values:
             return own
         defaults: Path = ("dag", "defaults", field_name)
@@ -493,6 +493,8 @@ def _resolve_task(
         "env": {**defaults.env, **task.env},
         "secrets": [*defaults.secrets, *task.secrets],
         "not_secrets": list(dict.fromkeys([*defaults.not_secrets, *task.not_secrets])),
+        # Every task of a pipeline gets the pipeline's params.
+        "params": spec.dag.params,
     }
     for name in _JOB_FIELDS_FROM_TASK:
         value = getattr(task, name)

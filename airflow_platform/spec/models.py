@@ -25,6 +25,7 @@ from pydantic import (
 from airflow_platform.spec.durations import EXAMPLES as DURATION_EXAMPLES
 from airflow_platform.spec.durations import Duration
 from airflow_platform.spec.errors import did_you_mean, shorten
+from airflow_platform.spec.params import Params
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
@@ -213,6 +214,19 @@ EnvName = Annotated[
 Env = dict[EnvName, str]
 Image = Annotated[str, AfterValidator(_check_image)]
 
+
+def _check_glob(value: str) -> str:
+    parts = value.split("/")
+    if not value.strip() or value.startswith("/") or ".." in parts:
+        raise ValueError(
+            f"'{shorten(value)}' is not a glob inside the output folder: give a relative "
+            "pattern such as '*.csv' or 'model/**'"
+        )
+    return value
+
+
+OutputGlob = Annotated[str, AfterValidator(_check_glob)]
+
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
 
 
@@ -376,6 +390,19 @@ _FIELD_DOCS: dict[str, dict[str, Any]] = {
         "`execution_script` in the list skips the script. Real secrets belong in `secrets`.",
         "examples": [["MODEL_REVISION"]],
     },
+    "outputs": {
+        "description": "Globs (relative to `$AIRFLOW_PLATFORM_OUTPUT_DIR`, `**` for any "
+        "folders) of the files to keep as the task's artifacts; everything the task writes "
+        "there is kept when absent. A failed task keeps all it wrote, for debugging.",
+        "examples": [["*.csv", "model/**"]],
+    },
+    "params": {
+        "description": "Typed run parameters with defaults, each reaching the job as an "
+        "environment variable named after it in upper case (`lr` → `LR`); a run may override "
+        "them (`--param lr=0.1`, Airflow's trigger form). Short form `rows: 3`; long form "
+        "`rows: {type: number, default: 3, minimum: 1, description: …}`.",
+        "examples": [{"rows": 3, "parent": {"type": "string", "default": "WT"}}],
+    },
     "keep_failed_pod": {
         "description": "Keep the pod of a failed run for debugging (deleted otherwise).",
         "examples": [False],
@@ -423,6 +450,8 @@ class JobSpec(BaseModel):
     keep_failed_pod: bool = _doc("keep_failed_pod", default=False)
     kerberos: bool = _doc("kerberos", default=False)
     spark: SparkSpec | None = _doc("spark", default=None)
+    outputs: list[OutputGlob] | None = _doc("outputs", default=None)
+    params: Params = _doc("params", default_factory=dict)
 
     @model_validator(mode="after")
     def _script_or_spark(self) -> JobSpec:
@@ -454,6 +483,7 @@ class TaskDefaults(BaseModel):
     not_secrets: list[EnvName] = _doc("not_secrets", default_factory=list)
     keep_failed_pod: bool | None = _doc("keep_failed_pod", default=None)
     kerberos: bool | None = _doc("kerberos", default=None)
+    outputs: list[OutputGlob] | None = _doc("outputs", default=None)
 
 
 class TaskSpec(TaskDefaults):
@@ -494,6 +524,7 @@ class DagInfo(BaseModel):
     defaults: TaskDefaults = Field(
         default_factory=TaskDefaults, description="Fields every task inherits."
     )
+    params: Params = _doc("params", default_factory=dict)
 
 
 TaskName = Annotated[str, _airflow_id("task")]

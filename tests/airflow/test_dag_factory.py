@@ -274,3 +274,58 @@ def test_failing_local_job_fails_its_task_with_the_exit_code(
     run = _bag().dags["exit3"].test()
     assert run.state == "failed"
     assert "job exit3 exited with code 3" in capsys.readouterr().out
+
+
+HANDOFF = """\
+dag:
+  defaults: {resource_flavor: cpu-2gb, docker_image: registry.internal/nlp/tools:0.3.1, execution_time: 1m}
+  params:
+    rows: {type: number, default: 3, minimum: 1, description: Rows to write}
+    mode: {default: fast, enum: [fast, slow]}
+tasks:
+  main:
+    first: {execution_script: 'echo "rows=$ROWS mode=$MODE" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/x.txt"'}
+    second:
+      execution_script: 'cat "$AIRFLOW_PLATFORM_INPUT_DIR/first/x.txt"; echo "ds=$AIRFLOW_PLATFORM_DS try=$AIRFLOW_PLATFORM_TRY_NUMBER task=$AIRFLOW_PLATFORM_TASK"'
+      depends_on: [first]
+"""
+
+
+def test_params_are_airflow_params_with_their_types_and_descriptions(
+    airflow_db: Path, jobs_dir: Path
+) -> None:
+    _write(jobs_dir, "nlp/handoff.yaml", HANDOFF)
+    params = _bag().dags["handoff"].params
+    rows = params.get_param("rows")
+    assert (rows.value, rows.description) == (3, "Rows to write")
+    assert rows.schema == {"type": "number", "minimum": 1}
+    assert params.get_param("mode").schema == {"type": "string", "enum": ["fast", "slow"]}
+    assert params["critical"] is False
+
+
+def test_a_task_reads_its_upstream_output_and_the_runs_params_and_date(
+    airflow_db: Path, jobs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_platform.operators.job import local_log_path
+
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    _write(jobs_dir, "nlp/handoff.yaml", HANDOFF)
+    run = _bag().dags["handoff"].test(run_conf={"rows": 5})
+    assert run.state == "success"
+    log = local_log_path("handoff", run.run_id, "main.second").read_text()
+    ds = (run.logical_date or run.run_after).strftime("%Y-%m-%d")
+    assert log == f"rows=5 mode=fast\nds={ds} try=1 task=second\n"
+    kept = tmp_path / "artifacts" / "handoff" / run.run_id / "first" / "1" / "x.txt"
+    assert kept.read_text() == "rows=5 mode=fast\n"
+
+
+def test_a_param_of_the_wrong_type_is_refused_before_any_task_runs(
+    airflow_db: Path, jobs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    _write(jobs_dir, "nlp/handoff.yaml", HANDOFF)
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="rows"):
+        _bag().dags["handoff"].test(run_conf={"rows": "many"})
+    assert not (tmp_path / "artifacts").exists()

@@ -157,15 +157,20 @@ def test_pod_and_container_security_contexts_meet_pss_restricted(config: Platfor
 def test_root_filesystem_is_read_only_and_tmp_and_a_work_folder_are_writable(
     config: PlatformConfig,
 ) -> None:
-    """Only emptyDir scratch space is writable; HOME points at it, since tools write there."""
+    """Only emptyDir scratch space is writable (the input folder not even that); HOME points
+    at it, since tools write there."""
     pod = _pod(config)
     assert pod["spec"]["volumes"] == [
         {"name": "tmp", "emptyDir": {}},
         {"name": "work", "emptyDir": {}},
+        {"name": "output", "emptyDir": {}},
+        {"name": "input", "emptyDir": {}},
     ]
     assert _container(pod)["volumeMounts"] == [
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "work", "mountPath": "/var/run/airflow-platform/work"},
+        {"name": "output", "mountPath": "/var/run/airflow-platform/output"},
+        {"name": "input", "mountPath": "/var/run/airflow-platform/input", "readOnly": True},
     ]
     env = {e["name"]: e.get("value") for e in _container(pod)["env"]}
     assert env["HOME"] == env["AIRFLOW_PLATFORM_WORK_DIR"] == "/var/run/airflow-platform/work"
@@ -218,6 +223,8 @@ def test_env_has_platform_vars_then_sorted_spec_vars_then_secret_refs(
         {"name": "AIRFLOW_PLATFORM_TEAM", "value": "vision"},
         {"name": "AIRFLOW_PLATFORM_FLAVOR", "value": "gpu-1x-24gb"},
         {"name": "AIRFLOW_PLATFORM_WORK_DIR", "value": "/var/run/airflow-platform/work"},
+        {"name": "AIRFLOW_PLATFORM_OUTPUT_DIR", "value": "/var/run/airflow-platform/output"},
+        {"name": "AIRFLOW_PLATFORM_INPUT_DIR", "value": "/var/run/airflow-platform/input"},
         {"name": "HOME", "value": "/var/run/airflow-platform/work"},
         {"name": "TMPDIR", "value": "/tmp"},
         {"name": "A_FIRST", "value": "1"},
@@ -309,3 +316,40 @@ def test_service_account_comes_from_the_policy() -> None:
     spec = pod_to_dict(build_pod(_job(resource_flavor="cpu-2gb"), config))["spec"]
     assert spec["serviceAccountName"] == "job-runner"
     assert spec["automountServiceAccountToken"] is False
+
+
+def test_the_pod_has_an_output_folder_and_a_read_only_input_folder(config: PlatformConfig) -> None:
+    container = _container(_pod(config))
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    output, inputs = env["AIRFLOW_PLATFORM_OUTPUT_DIR"], env["AIRFLOW_PLATFORM_INPUT_DIR"]
+    assert "readOnly" not in mounts[output]
+    assert mounts[inputs]["readOnly"] is True
+
+
+def test_the_run_and_the_params_reach_the_pod_as_env(config: PlatformConfig) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 12, 1, 6, tzinfo=UTC)
+    context = RunContext(
+        dag_id="d", task_id="g.t", run_id="scheduled__x", try_number=3, logical_date=when,
+        data_interval_start=when - timedelta(days=1), data_interval_end=when,
+        params={"lr": "0.5", "unrelated": 1},
+    )  # fmt: skip
+    pod = _pod(config, context, params={"lr": 0.1, "tag": "base"})
+    env = {e["name"]: e.get("value") for e in _container(pod)["env"]}
+    assert {k: env[k] for k in env if k.startswith("AIRFLOW_PLATFORM_") and "DIR" not in k} == {
+        "AIRFLOW_PLATFORM_JOB": "train-classifier",
+        "AIRFLOW_PLATFORM_TEAM": "vision",
+        "AIRFLOW_PLATFORM_FLAVOR": "gpu-1x-24gb",
+        "AIRFLOW_PLATFORM_DAG": "d",
+        "AIRFLOW_PLATFORM_TASK": "t",
+        "AIRFLOW_PLATFORM_RUN_ID": "scheduled__x",
+        "AIRFLOW_PLATFORM_TRY_NUMBER": "3",
+        "AIRFLOW_PLATFORM_LOGICAL_DATE": "2026-12-01T06:00:00+00:00",
+        "AIRFLOW_PLATFORM_DS": "2026-12-01",
+        "AIRFLOW_PLATFORM_DATA_INTERVAL_START": "2026-11-30T06:00:00+00:00",
+        "AIRFLOW_PLATFORM_DATA_INTERVAL_END": "2026-12-01T06:00:00+00:00",
+    }
+    assert (env["LR"], env["TAG"]) == ("0.5", "base")
+    assert "UNRELATED" not in env

@@ -5,8 +5,9 @@ and reads its upstream steps' outputs under ``$AIRFLOW_PLATFORM_INPUT_DIR/<upstr
 The run's date is ``$AIRFLOW_PLATFORM_DS`` and its id ``$AIRFLOW_PLATFORM_RUN_ID``; the pipeline's
 params arrive as upper-case environment variables (``min_improvement`` → ``MIN_IMPROVEMENT``).
 
-Until the platform's local runner sets those folders, a run without them keeps every step's
-outputs under ``$NORM_DATA_DIR/<task>/`` and reads upstream outputs from there.
+A step started by hand, outside the platform (``python -m norm.compile``), has neither folder:
+it keeps its outputs under ``norm-data/<task>/`` in the working folder and reads upstream
+outputs from there.
 
 A step's expected failures (bad input, a sampler that did not converge) are ``StepError``:
 ``run_step`` prints the message, without a traceback, and exits 1.
@@ -26,7 +27,7 @@ OUTPUT_ENV = "AIRFLOW_PLATFORM_OUTPUT_DIR"
 INPUT_ENV = "AIRFLOW_PLATFORM_INPUT_DIR"
 DS_ENV = "AIRFLOW_PLATFORM_DS"
 RUN_ID_ENV = "AIRFLOW_PLATFORM_RUN_ID"
-FALLBACK_ENV = "NORM_DATA_DIR"
+FALLBACK_ROOT = Path("norm-data")
 
 
 class StepError(Exception):
@@ -34,7 +35,7 @@ class StepError(Exception):
 
 
 def _fallback_root() -> Path:
-    return Path(os.environ.get(FALLBACK_ENV) or "norm-data")
+    return FALLBACK_ROOT
 
 
 def output_dir(task: str) -> Path:
