@@ -1,7 +1,8 @@
 """`make demo`: the example normalization pipeline through real Airflow on the local runner.
 
 Airflow runs with SQLite in `.demo/airflow` (created on first use); each job is a local process
-with its flavor's time and memory limits. Prints every task's outcome, duration and log file.
+with its flavor's time and memory limits. Prints every task's outcome, duration and log file,
+where the run's artifacts are, and how many improved strains the pipeline called.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def main() -> int:
         print(f"  {ti.task_id:32} {ti.state!s:8} {ti.duration or 0:6.2f} s  log: {log}")
     artifacts = TaskArtifacts(default_root(), DAG_ID, run.run_id, "-").run_dir
     print(f"artifacts: {artifacts}")
+    calls = sorted(artifacts.glob("call_improved_strains/*/improved_strains.csv"))
+    if calls:
+        import csv
+
+        with calls[-1].open(newline="") as table:
+            improved = sum(1 for _ in csv.DictReader(table))
+        print(f"improved strains found: {improved} (table: {calls[-1]})")
     return 0 if run.state == "success" else 1
 
 
