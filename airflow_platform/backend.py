@@ -8,6 +8,8 @@ from pathlib import Path
 
 BACKEND_ENV = "AIRFLOW_PLATFORM_BACKEND"
 JOBS_DIR_ENV = "AIRFLOW_PLATFORM_JOBS_DIR"
+# The DAG (dags/) that runs one submitted job spec; here so the CLI can name it without httpx.
+RUNNER_DAG = "platform_job_runner"
 
 
 class Backend(StrEnum):

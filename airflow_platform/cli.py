@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from airflow_platform.artifacts import TaskArtifacts, default_root
-from airflow_platform.backend import JOBS_DIR_ENV
-from airflow_platform.client import RUNNER_DAG, AirflowClient, ApiError
-from airflow_platform.config import PlatformConfig, format_memory, load_config
-from airflow_platform.pods import RunContext, build_pod, pod_to_yaml
-from airflow_platform.runners.local import MEMORY_MECHANISM, LocalResult, run_local
-from airflow_platform.schema import spec_json_schema
-from airflow_platform.spark import render_submission
-from airflow_platform.spec.durations import format_duration
-from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import Document, spec_files
-from airflow_platform.spec.models import JobSpec, PipelineSpec
-from airflow_platform.spec.params import ParamError, ParamSpec, Value, parse_overrides, resolve
-from airflow_platform.usage import (
-    DEFAULT_MARGIN,
-    DEFAULT_WINDOW,
-    UsageError,
-    fetch_usage,
-    prometheus_url,
-    recommend,
-)
-from airflow_platform.validation import validate_file
+from airflow_platform.backend import JOBS_DIR_ENV, RUNNER_DAG
+
+# Start-up is what a scientist feels on every `validate` (editors and pre-commit hooks run it
+# per save): each command imports what it needs inside its body, so `validate`, `flavors`,
+# `schema` and `--help` never load the Kubernetes client (seconds), httpx, psutil or Airflow.
+# tests/unit/test_cli_startup.py guards this.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from airflow_platform.artifacts import TaskArtifacts
+    from airflow_platform.config import PlatformConfig
+    from airflow_platform.pods import RunContext
+    from airflow_platform.runners.local import LocalResult
+    from airflow_platform.spec.loader import Document
+    from airflow_platform.spec.models import JobSpec
+    from airflow_platform.spec.params import ParamSpec, Value
 
 app = typer.Typer(
     name="airflow-platform",
@@ -44,8 +37,29 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _LazyConsole:
+    """A rich console made on first use: plain lines go through ``typer.echo``, so the
+    commands that print only text (`validate`, `schema`) never import rich."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def echo(self, text: str) -> None:
+        typer.echo(text, err=self._stderr)
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+out = _LazyConsole(stderr=False)
+err = _LazyConsole(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -78,6 +92,9 @@ class SchemaKind(StrEnum):
 
 
 def _config(path: Path | None) -> PlatformConfig:
+    from airflow_platform.config import load_config
+    from airflow_platform.spec.errors import SpecError
+
     try:
         return load_config(path)
     except SpecError as exc:
@@ -86,6 +103,8 @@ def _config(path: Path | None) -> PlatformConfig:
 
 
 def _spec_files(paths: list[Path]) -> list[Path]:
+    from airflow_platform.spec.loader import spec_files
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -99,6 +118,9 @@ def _spec_files(paths: list[Path]) -> list[Path]:
 
 
 def _load_one(spec: Path, config: PlatformConfig) -> Document:
+    from airflow_platform.spec.errors import SpecError
+    from airflow_platform.validation import validate_file
+
     if not spec.is_file():
         err.print(f"error: {spec}: no such file")
         raise typer.Exit(2)
@@ -124,6 +146,10 @@ def validate(
     Every problem of every file is reported. Exit status: 0 all valid, 1 some invalid,
     2 usage error (a path that does not exist, a broken platform config).
     """
+    from airflow_platform.spec.errors import SpecError
+    from airflow_platform.spec.models import JobSpec
+    from airflow_platform.validation import validate_file
+
     config = _config(config_path)
     files = _spec_files(paths)
     if not files:
@@ -144,19 +170,19 @@ def validate(
                 }
             )
             if output is OutputFormat.text:
-                out.print(str(exc), markup=False)
+                out.echo(str(exc))
             continue
         kind = "job" if isinstance(doc.spec, JobSpec) else "pipeline"
         results.append({"file": str(file), "valid": True, "kind": kind, "problems": []})
     if output is OutputFormat.json:
-        out.print_json(json.dumps({"valid": not errors, "files": results}))
+        out.echo(json.dumps({"valid": not errors, "files": results}, indent=2))
     else:
         summary = f"{len(files)} file{'s' * (len(files) != 1)} checked"
         if errors:
             problems = sum(len(e.problems) for e in errors)
-            err.print(f"{summary}: {len(errors)} invalid, {problems} problem(s)")
+            err.echo(f"{summary}: {len(errors)} invalid, {problems} problem(s)")
         else:
-            err.print(f"{summary}: all valid")
+            err.echo(f"{summary}: all valid")
     raise typer.Exit(1 if errors else 0)
 
 
@@ -167,6 +193,9 @@ def render(
     config_path: ConfigOption = None,
 ) -> None:
     """Print the pod YAML the platform would create (one document per pipeline task)."""
+    from airflow_platform.pods import RunContext
+    from airflow_platform.spec.models import JobSpec
+
     config = _config(config_path)
     doc = _load_one(spec, config)
     if isinstance(doc.spec, JobSpec):
@@ -188,38 +217,97 @@ def render(
 
 def _render_job(job: JobSpec, config: PlatformConfig, context: RunContext | None) -> str:
     """A job's pod; for a Spark job its submission and driver and executor pod templates."""
+    from airflow_platform.pods import build_pod, pod_to_yaml
+    from airflow_platform.spark import render_submission
+
     if job.spark is not None:
         return render_submission(job, config, context)
     return pod_to_yaml(build_pod(job, config, context))
 
 
-@app.command(epilog="Example: airflow-platform flavors")
-def flavors(config_path: ConfigOption = None) -> None:
-    """List the flavor catalog: CPU, memory, GPUs, longest run and who may use each."""
+@app.command(epilog="Example: airflow-platform flavors  (or: flavors --format json)")
+def flavors(
+    output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
+        OutputFormat.text
+    ),
+    config_path: ConfigOption = None,
+) -> None:
+    """List the flavor catalog: CPU, memory, GPUs, longest run, start-up allowance (how long a
+    pod may wait for capacity) and the teams that may use each."""
     config = _config(config_path)
+    rows = [_flavor_row(name, config) for name in config.flavor_names()]
+    if output is OutputFormat.json:
+        out.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="Resource flavors")
-    # Flavor names are what a scientist copies into a spec: never cut them.
-    table.add_column("flavor", no_wrap=True)
-    for column in ("cpu", "memory", "gpu", "max time", "teams", "description"):
-        table.add_column(column, overflow="fold")
-    for name in config.flavor_names():
-        flavor = config.flavors[name]
-        gpu = (
-            f"{flavor.gpu.count}× {flavor.gpu.product or flavor.gpu.resource}"
-            if flavor.gpu
-            else "-"
+    # A name, a quantity or a GPU model is what a scientist copies into a spec or a ticket:
+    # no cell is ever cut or wrapped inside a word.
+    for column in ("flavor", "cpu", "memory", "gpu", "max time", "start-up", "teams"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description")
+    lines = []
+    for row in rows:
+        cells = _flavor_cells(row)
+        table.add_row(*cells)
+        lines.append(
+            f"{cells[0]}: cpu {cells[1]}, memory {cells[2]}, gpu {cells[3]}, max time "
+            f"{cells[4]}, start-up {cells[5]}, teams {cells[6]}"
+            + (f" — {cells[7]}" if cells[7] else "")
         )
-        limit = flavor.max_execution_time or config.policy.max_execution_time
-        table.add_row(
-            name,
-            flavor.cpu,
-            flavor.memory,
-            gpu,
-            format_duration(min(limit, config.policy.max_execution_time)),
-            ", ".join(flavor.teams) if flavor.teams else "all",
-            flavor.description,
-        )
-    out.print(table)
+    # Rendered at its natural width; piped (a file, grep, a CI log) it is printed whole, and a
+    # terminal too narrow for it gets one line per flavor instead of cells cut mid-word.
+    wide = Console(highlight=False, width=10_000, record=True, file=io.StringIO())
+    wide.print(table)
+    text = wide.export_text()
+    width = max(map(len, text.splitlines()))
+    if out.is_terminal and width > out.width:
+        out.echo("\n".join(lines))
+    else:
+        out.echo(text.rstrip("\n"))
+
+
+def _flavor_cells(row: dict[str, Any]) -> list[str]:
+    gpu = row["gpu"]
+    return [
+        row["name"],
+        row["cpu"],
+        row["memory"],
+        f"{gpu['count']}× {gpu['product'] or gpu['resource']}" if gpu else "-",
+        row["max_time"],
+        row["startup_allowance"],
+        "all" if row["all_teams"] else ", ".join(row["teams"]),
+        row["description"],
+    ]
+
+
+def _flavor_row(name: str, config: PlatformConfig) -> dict[str, Any]:
+    """One flavor as `flavors --format json` prints it (the table shows the same)."""
+    from airflow_platform.spec.durations import format_duration
+
+    flavor = config.flavors[name]
+    limit = min(
+        flavor.max_execution_time or config.policy.max_execution_time,
+        config.policy.max_execution_time,
+    )
+    gpu = flavor.gpu
+    return {
+        "name": name,
+        "cpu": flavor.cpu,
+        "memory": flavor.memory,
+        "gpu": (
+            {"count": gpu.count, "resource": gpu.resource, "product": gpu.product} if gpu else None
+        ),
+        "max_time": format_duration(limit),
+        "max_time_seconds": int(limit.total_seconds()),
+        "startup_allowance": format_duration(flavor.startup_allowance),
+        "startup_allowance_seconds": int(flavor.startup_allowance.total_seconds()),
+        "teams": list(flavor.teams) if flavor.teams is not None else sorted(config.teams),
+        "all_teams": flavor.teams is None,
+        "description": flavor.description,
+    }
 
 
 @app.command(
@@ -259,6 +347,10 @@ def run(
     now; each task's outputs are kept under --artifacts. Exits with the job's exit code (a
     pipeline: the first failing task's).
     """
+    from airflow_platform.artifacts import TaskArtifacts, default_root
+    from airflow_platform.pods import RunContext
+    from airflow_platform.spec.models import PipelineSpec
+
     if not local:
         err.print(
             "error: `run` needs --local (to run on the cluster use `airflow-platform submit`)"
@@ -304,6 +396,8 @@ def _param_values(
     spec: Path, declared: dict[str, ParamSpec], given: list[str] | None
 ) -> dict[str, Value]:
     """The run's param values, checked against their types before anything runs."""
+    from airflow_platform.spec.params import ParamError, parse_overrides, resolve
+
     try:
         return resolve(declared, parse_overrides(given or []))
     except ParamError as exc:
@@ -319,6 +413,10 @@ def _run_one(
     context: RunContext,
     artifacts: TaskArtifacts,
 ) -> LocalResult:
+    from airflow_platform.config import format_memory
+    from airflow_platform.runners.local import MEMORY_MECHANISM, run_local
+    from airflow_platform.spec.durations import format_duration
+
     flavor = config.flavors[job.resource_flavor]
     err.print(
         f"[bold]▶ {label}[/]: running locally in {cwd} — the image {job.docker_image} is NOT used; "
@@ -327,9 +425,11 @@ def _run_one(
         f"({MEMORY_MECHANISM})",
         markup=True,
     )
+    for warning in local_warnings(job, config):
+        err.echo(f"  warning: {warning}")
     result = run_local(job, config, cwd=cwd, context=context, artifacts=artifacts)
     for name in result.missing_secrets:
-        err.print(f"  warning: secret env {name} is not set locally; export it to test with it")
+        err.echo(f"  warning: secret env {name} is not set locally; export it to test with it")
     colour = "green" if result.succeeded else "red"
     err.print(
         f"[{colour}]■ {label}: {result.reason}, exit {result.exit_code}[/] in "
@@ -339,7 +439,52 @@ def _run_one(
     )
     if result.detail:
         err.print(f"  {result.detail}", markup=False)
+    if result.reason == "OOMKilled":
+        err.echo(f"  {_out_of_memory_advice(job, config)}")
     return result
+
+
+def local_warnings(job: JobSpec, config: PlatformConfig) -> list[str]:
+    """What a local run cannot give the job that its pod would get: the flavor's GPUs, or a
+    memory limit larger than this machine has."""
+    import psutil
+
+    from airflow_platform.config import format_memory, parse_memory
+
+    flavor = config.flavors[job.resource_flavor]
+    warnings = []
+    if flavor.gpu is not None:
+        gpus = f"{flavor.gpu.count}× {flavor.gpu.product or flavor.gpu.resource}"
+        warnings.append(
+            f"flavor {job.resource_flavor} has {gpus}, but no GPU is attached to a local run: "
+            "code that needs one fails or falls back to the CPU here; test on the platform "
+            "(`airflow-platform submit`) for the GPU"
+        )
+    machine = psutil.virtual_memory().total
+    if parse_memory(flavor.memory) > machine:
+        warnings.append(
+            f"flavor {job.resource_flavor}'s memory limit of {flavor.memory} is more than this "
+            f"machine has ({format_memory(machine)}): the limit cannot be reached here, the "
+            "machine runs out of memory first"
+        )
+    return warnings
+
+
+def _out_of_memory_advice(job: JobSpec, config: PlatformConfig) -> str:
+    from airflow_platform.failures import bigger_flavor
+
+    bigger = bigger_flavor(job, config)
+    memory = config.flavors[job.resource_flavor].memory
+    if bigger:
+        return (
+            f"out of memory: the job used more than flavor {job.resource_flavor}'s {memory}; "
+            f"try resource_flavor: {bigger} ({config.flavors[bigger].memory})"
+        )
+    return (
+        f"out of memory: the job used more than flavor {job.resource_flavor}'s {memory}, and no "
+        f"flavor team {job.team} may use has more; use less memory, or ask the platform team "
+        "for a bigger flavor"
+    )
 
 
 UrlOption = Annotated[
@@ -380,6 +525,9 @@ def submit(
     Prints the run's URL; with --wait, streams the job's log and exits 0 if it succeeded,
     1 if it failed.
     """
+    from airflow_platform.client import AirflowClient, ApiError
+    from airflow_platform.spec.models import JobSpec
+
     config = _config(config_path)
     doc = _load_one(spec, config)
     if not isinstance(doc.spec, JobSpec):
@@ -435,6 +583,8 @@ def status(
     password: PasswordOption = None,
 ) -> None:
     """Show a run's state and its tasks. Exit 0 success, 1 failed, 3 still running."""
+    from airflow_platform.client import AirflowClient, ApiError
+
     client = AirflowClient(url, token=token, username=username, password=password)
     try:
         run = client.run(run_id, dag)
@@ -461,7 +611,9 @@ def schema(
     ),
 ) -> None:
     """Print the JSON Schema of spec files (for editors), generated from the models."""
-    out.print(json.dumps(spec_json_schema(kind.value), indent=2), markup=False)
+    from airflow_platform.schema import spec_json_schema
+
+    out.echo(json.dumps(spec_json_schema(kind.value), indent=2))
 
 
 # --- usage (observability): right-sizing from Prometheus, see airflow_platform/usage.py ---
@@ -474,11 +626,15 @@ def usage(
         typer.Option(help="Prometheus base URL (default: $AIRFLOW_PLATFORM_PROMETHEUS_URL)."),
     ] = None,
     since: Annotated[
-        str, typer.Option(help="Window to look back, as a PromQL duration.")
-    ] = DEFAULT_WINDOW,
+        str | None,
+        typer.Option(help="Window to look back, as a PromQL duration (default: 30d)."),
+    ] = None,
     margin: Annotated[
-        float, typer.Option(help="Safety margin over the peak, 0.2 = 20 %.", min=0.0, max=5.0)
-    ] = DEFAULT_MARGIN,
+        float | None,
+        typer.Option(
+            help="Safety margin over the peak, 0.2 = 20 % (default: 0.2).", min=0.0, max=5.0
+        ),
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
         OutputFormat.text
     ),
@@ -486,6 +642,20 @@ def usage(
 ) -> None:
     """Per job: the flavor requested, the peak memory and CPU used, and the smallest flavor
     (that the team may use) fitting that use with a safety margin."""
+    from rich.table import Table
+
+    from airflow_platform.config import format_memory
+    from airflow_platform.usage import (
+        DEFAULT_MARGIN,
+        DEFAULT_WINDOW,
+        UsageError,
+        fetch_usage,
+        prometheus_url,
+        recommend,
+    )
+
+    since = since or DEFAULT_WINDOW
+    margin = DEFAULT_MARGIN if margin is None else margin
     url = prometheus_url(prometheus)
     if not url:
         err.print("usage: give --prometheus URL or set $AIRFLOW_PLATFORM_PROMETHEUS_URL")

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 import httpx
 
-RUNNER_DAG = "platform_job_runner"
+from airflow_platform.backend import RUNNER_DAG
+
 RUNNER_TASK = "run_job"
 TERMINAL_STATES = {"success", "failed"}
 FINAL_LOG_POLLS = 20

@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from kubernetes.utils import parse_quantity
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_platform.quantity import parse_quantity
 from airflow_platform.spec.durations import Duration
 from airflow_platform.spec.errors import SpecError, did_you_mean, join_path
 from airflow_platform.spec.explain import describe_value, validation_problems

@@ -23,31 +23,91 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable, Iterator
+from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
 
-from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
-from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.high_entropy_strings import (
-    Base64HighEntropyString,
-    HexHighEntropyString,
-)
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import BasePlugin
+    from detect_secrets.plugins.high_entropy_strings import (
+        Base64HighEntropyString,
+        HexHighEntropyString,
+    )
 
 # Left out of the format detectors: the entropy ones (judged below, on whole words only), the
 # keyword one (names are judged below, with their values) and public IP addresses (no secret).
 _NOT_FORMATS = {
-    Base64HighEntropyString.__name__,
-    HexHighEntropyString.__name__,
+    "Base64HighEntropyString",
+    "HexHighEntropyString",
     "KeywordDetector",
     "IPPublicDetector",
 }
-_PLUGINS: list[type[BasePlugin]] = sorted(
-    get_mapping_from_secret_type_to_class().values(), key=lambda cls: cls.__name__
+
+# Importing detect-secrets (it brings `requests`) costs more than the rest of `validate`, and
+# almost no script or env value could hold any format it knows. So it is imported only for a
+# text in which one of its format detectors could match: each alternative below is a part
+# that every match of that detector contains (a prefix, a separator, a keyword), so a text
+# without any of them cannot match and skipping it changes no answer.
+# tests/unit/test_inline_secrets.py generates matches of every detector's patterns and checks
+# that each one passes this gate, and that the detectors are the ones listed here.
+GATED_FORMATS = (
+    "AWSKeyDetector", "ArtifactoryDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
+    "CloudantDetector", "DiscordBotTokenDetector", "GitHubTokenDetector",
+    "GitLabTokenDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "JwtTokenDetector",
+    "MailchimpDetector", "NpmDetector", "OpenAIDetector", "PrivateKeyDetector",
+    "PypiTokenDetector", "SendGridDetector", "SlackDetector", "SoftlayerDetector",
+    "SquareOAuthDetector", "StripeDetector", "TelegramBotTokenDetector", "TwilioKeyDetector",
+)  # fmt: skip
+_MAY_HOLD_FORMAT = re.compile(
+    r"A3T|ABIA|ACCA|AKIA|ASIA|(?i:aws)"  # AWS
+    r"|AKC|AP[\dA-F]"  # Artifactory
+    r"|AccountKey="  # Azure storage
+    r"|://"  # URLs with a password, Cloudant, Softlayer, Slack hooks
+    r"|(?i:key|pw|pass|token)"  # Cloudant, IBM, Softlayer assignments; npm _authToken
+    r"|[MNO][a-zA-Z\d_-]{23,25}\."  # Discord
+    r"|gh[pousr]_|gl[a-z]+-|GR1348941"  # GitHub, GitLab
+    r"|eyJ"  # JSON Web Token
+    r"|-us[0-9]"  # Mailchimp
+    r"|T3BlbkFJ"  # OpenAI
+    r"|BEGIN|PuTTY"  # private keys
+    r"|pypi-"  # PyPI
+    r"|SG\."  # SendGrid
+    r"|(?i:xox)"  # Slack
+    r"|sq0csp-"  # Square
+    r"|k_live_"  # Stripe
+    r"|\d{8,10}:"  # Telegram
+    r"|AC[a-z0-9]{32}|SK[a-z0-9]{32}"  # Twilio
 )
-_FORMATS = tuple(plugin() for plugin in _PLUGINS if plugin.__name__ not in _NOT_FORMATS)
+# detect-secrets' charsets (checked against it by the tests), for the cheap first looks.
+BASE64_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/\\-_=")
+HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+
+
+class _Detectors(NamedTuple):
+    formats: tuple[BasePlugin, ...]
+    base64: Base64HighEntropyString
+    hex: HexHighEntropyString
+
+
+@cache
+def _detectors() -> _Detectors:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.plugins.high_entropy_strings import (
+        Base64HighEntropyString,
+        HexHighEntropyString,
+    )
+
+    plugins: list[type[BasePlugin]] = sorted(
+        get_mapping_from_secret_type_to_class().values(), key=lambda c: c.__name__
+    )
+    return _Detectors(
+        tuple(plugin() for plugin in plugins if plugin.__name__ not in _NOT_FORMATS),
+        Base64HighEntropyString(),
+        HexHighEntropyString(),
+    )
+
+
 _KINDS = {"Basic Auth Credentials": "a URL with a password", "JSON Web Token": "a JSON Web Token"}
 
-_BASE64 = Base64HighEntropyString()
-_HEX = HexHighEntropyString()
 _MIN_RANDOM = 20
 _MIN_HEX = 32
 
@@ -80,7 +140,9 @@ def secret_name(name: str) -> bool:
 
 def known_format(text: str) -> str | None:
     """The kind of well-known secret ``text`` holds (``"a URL with a password"``), if any."""
-    for plugin in _FORMATS:
+    if not _MAY_HOLD_FORMAT.search(text):
+        return None
+    for plugin in _detectors().formats:
         for _ in plugin.analyze_string(text):
             kind = _KINDS.get(plugin.secret_type)
             if kind is None:
@@ -93,20 +155,28 @@ def known_format(text: str) -> str | None:
 def random_looking(word: str, *, hex_too: bool = False) -> bool:
     """Whether one word looks like a generated key: long, of base64 characters mixing cases
     and digits, past detect-secrets' entropy limit (long hex too, when ``hex_too``)."""
-    if len(word) < _MIN_RANDOM or is_potential_uuid(word) or is_sequential_string(word):
+    if len(word) < _MIN_RANDOM:
         return False
-    if hex_too and len(word) >= _MIN_HEX and all(c in _HEX.charset for c in word):
-        return _HEX.calculate_shannon_entropy(word) > _HEX.entropy_limit
+    if hex_too and len(word) >= _MIN_HEX and HEX_CHARS.issuperset(word):
+        return _not_a_pattern(word) and _detectors().hex.calculate_shannon_entropy(word) > (
+            _detectors().hex.entropy_limit
+        )
     mixed = (
         any(c.isupper() for c in word)
         and any(c.islower() for c in word)
         and any(c.isdigit() for c in word)
     )
-    return (
-        mixed
-        and all(c in _BASE64.charset for c in word)
-        and _BASE64.calculate_shannon_entropy(word) > _BASE64.entropy_limit
-    )
+    if not (mixed and BASE64_CHARS.issuperset(word)) or not _not_a_pattern(word):
+        return False
+    base64 = _detectors().base64
+    return base64.calculate_shannon_entropy(word) > base64.entropy_limit
+
+
+def _not_a_pattern(word: str) -> bool:
+    """Neither a UUID nor a keyboard or alphabet run (detect-secrets' heuristics)."""
+    from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
+
+    return not is_potential_uuid(word) and not is_sequential_string(word)
 
 
 def in_env(name: str, value: str) -> str | None:

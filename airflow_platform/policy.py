@@ -8,11 +8,12 @@ same rules (``image_allowed``'s prefixes, the flavors each team may use).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from airflow_platform import inline_secrets
-from airflow_platform.config import PlatformConfig
+from airflow_platform.config import PlatformConfig, parse_memory
 from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import did_you_mean
 from airflow_platform.spec.models import (
@@ -64,21 +65,7 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
         out.append(Violation(("team",), f"unknown team '{job.team}'", hint, "unknown_team"))
     flavor = config.flavors.get(job.resource_flavor)
     if flavor is None:
-        # Prefer a flavor of the same family (the part before the first '-': cpu, gpu, ram).
-        family = job.resource_flavor.split("-")[0]
-        close = did_you_mean(
-            job.resource_flavor,
-            [n for n in config.flavors if n.split("-")[0] == family],
-            cutoff=0.5,
-        ) or did_you_mean(job.resource_flavor, config.flavors)
-        out.append(
-            Violation(
-                ("resource_flavor",),
-                f"unknown flavor '{job.resource_flavor}'; known: {', '.join(config.flavor_names())}",
-                close or "run `airflow-platform flavors` to see the catalog",
-                "unknown_flavor",
-            )
-        )
+        out.append(_unknown_flavor(job, config))
     elif job.team in config.teams and not flavor.usable_by(job.team):
         allowed = config.flavors_for(job.team)
         out.append(
@@ -121,6 +108,85 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
         out.extend(_kerberos_violations(job, config))
         out.extend(_spark_violations(job, config))
     return out
+
+
+# A size written into a flavor name: `ram-256gb`, `gpu-8x-24gb`, `cpu-2Gi`.
+_NAMED_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(?:g|gb|gi|gib)(?![a-z])", re.IGNORECASE)
+_NAMED_GPUS = re.compile(r"(?:^|-)(\d+)\s*x(?:-|$)", re.IGNORECASE)
+
+
+def _unknown_flavor(job: JobSpec, config: PlatformConfig) -> Violation:
+    """An unknown flavor, with the closest name — or, when its name asks for more memory or
+    GPUs than any flavor the team may use has, says so and names the largest (a did-you-mean
+    to a smaller flavor would only move the failure to an OOM at run time)."""
+    name = job.resource_flavor
+    known = f"unknown flavor '{name}'; known: {', '.join(config.flavor_names())}"
+    usable = config.flavors_for(job.team) if job.team in config.teams else list(config.flavors)
+    memory = _NAMED_MEMORY.findall(name)
+    gpus = _NAMED_GPUS.findall(name)
+    if gpus:
+        memory = []  # in a GPU flavor's name the size is the GPU's memory, not the pod's
+    asked_memory = float(memory[-1]) * 2**30 if memory else 0.0
+    asked_gpus = int(gpus[0]) if gpus else 0
+    if usable and (asked_memory or asked_gpus):
+        cpu_flavors = [n for n in usable if config.flavors[n].gpu is None] or usable
+        most_memory = max(cpu_flavors, key=lambda n: (parse_memory(config.flavors[n].memory), n))
+        gpu_flavors = [n for n in usable if config.flavors[n].gpu is not None]
+        most_gpus = max(gpu_flavors, key=_gpu_count(config), default=None)
+        largest = None
+        if asked_gpus and (most_gpus is None or asked_gpus > _gpu_count(config)(most_gpus)):
+            largest = most_gpus or most_memory
+            what = f"{asked_gpus} GPUs"
+        elif asked_memory > parse_memory(config.flavors[most_memory].memory):
+            largest = most_memory
+            what = f"{memory[-1]} GB of memory"
+        if largest is not None:
+            big = config.flavors[largest]
+            gpu = f", {big.gpu.count} GPU{'s' * (big.gpu.count != 1)}" if big.gpu else ""
+            who = f"team {job.team}" if job.team in config.teams else "any team"
+            return Violation(
+                ("resource_flavor",),
+                f"{known}. No flavor is big enough for {what}: the largest {who} may use is "
+                f"{largest} ({big.cpu} CPU, {big.memory}{gpu})",
+                "ask the platform team for a bigger flavor (they own the catalog), or split "
+                "the work so each task fits",
+                "unknown_flavor",
+            )
+    # Prefer a flavor of the same family (the part before the first '-': cpu, gpu, ram).
+    family = name.split("-")[0]
+    close = did_you_mean(
+        name, [n for n in config.flavors if n.split("-")[0] == family], cutoff=0.5
+    ) or did_you_mean(name, config.flavors)
+    if asked_memory and usable:
+        # A name that asks for a size: the closest name must give at least that much, else
+        # the smallest flavor that does is the better advice (`cpu-32gb` is not `cpu-2gb`).
+        fits = [
+            n
+            for n in usable
+            if parse_memory(config.flavors[n].memory) >= asked_memory
+            and config.flavors[n].gpu is None  # a size-named CPU request: not a GPU node
+        ]
+        picked = close.split("'")[1] if close and "'" in close else None
+        if fits and (picked is None or picked not in fits):
+            smallest = min(fits, key=lambda n: (parse_memory(config.flavors[n].memory), n))
+            close = (
+                f"the smallest flavor with at least {memory[-1]} GB is {smallest} "
+                f"({config.flavors[smallest].memory})"
+            )
+    return Violation(
+        ("resource_flavor",),
+        known,
+        close or "run `airflow-platform flavors` to see the catalog",
+        "unknown_flavor",
+    )
+
+
+def _gpu_count(config: PlatformConfig) -> Callable[[str], int]:
+    def count(name: str) -> int:
+        gpu = config.flavors[name].gpu
+        return gpu.count if gpu else 0
+
+    return count
 
 
 def _kerberos_violations(job: JobSpec, config: PlatformConfig) -> list[Violation]:

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 
 from kubernetes.client import V1Node
-from kubernetes.utils import parse_quantity
 
 from airflow_platform.config import Flavor, GpuNodes, format_memory, parse_cpu, parse_memory
+from airflow_platform.quantity import parse_quantity
 
 # The summary sentence ends at ". " (resource names such as nvidia.com/gpu contain dots).
 _SUMMARY = re.compile(r"\d+/\d+ nodes are available:\s*(?P<reasons>.*?)(?:\.\s|\.?$)")

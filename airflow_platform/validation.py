@@ -3,13 +3,15 @@ the operators also run at task start), with every problem located in the file.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.config import PlatformConfig, load_config, parse_memory
 from airflow_platform.policy import RULE_FIELDS, Violation, check_job
 from airflow_platform.spec.errors import Problem, SpecError
+from airflow_platform.spec.explain import HINT_EXAMPLES
 from airflow_platform.spec.loader import (
     Document,
     Home,
@@ -52,10 +54,38 @@ def located(doc: Document, index: int, violations: list[Violation]) -> list[Prob
     ]
 
 
+def hint_examples(config: PlatformConfig) -> dict[str, dict[str, str]]:
+    """The examples the loader's hints quote, per team: its smallest CPU flavor and an image
+    under its path of the allowed registry ("" holds the known teams)."""
+    examples: dict[str, dict[str, str]] = {"": {"teams": ", ".join(config.teams)}}
+    registry = next((p for p in config.policy.allowed_images if p.endswith("/")), None)
+    for team in config.teams:
+        mine = examples[team] = {}
+        usable = config.flavors_for(team)
+        cpu_only = [n for n in usable if config.flavors[n].gpu is None] or usable
+        if cpu_only:
+            mine["resource_flavor"] = min(
+                cpu_only, key=lambda n: (parse_memory(config.flavors[n].memory), n)
+            )
+        if registry:
+            mine["docker_image"] = f"{registry}{team}/<image>:<tag>"
+    return examples
+
+
+@contextmanager
+def _hints_for(config: PlatformConfig) -> Iterator[None]:
+    token = HINT_EXAMPLES.set(hint_examples(config))
+    try:
+        yield
+    finally:
+        HINT_EXAMPLES.reset(token)
+
+
 def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Document:
     """Reads a spec and checks the policy, reporting the problems of both in one error."""
     try:
-        doc = read()
+        with _hints_for(config):
+            doc = read()
     except SpecError as exc:
         if isinstance(exc.partial, Document):
             more = policy_problems(exc.partial, config)

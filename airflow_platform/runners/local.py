@@ -175,18 +175,33 @@ def _run(
     deadline = job.execution_time.total_seconds()
     emit = on_output or (lambda line: print(line, end="", flush=True))
     started = time.monotonic()
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        text=True,
-        errors="replace",
-        bufsize=1,
-    )
+    try:
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+    except OSError as exc:
+        # An exec-form script (`[./run.sh]`, `[papermill, ...]`) whose program is missing or
+        # may not be executed: the same exit codes as the shell (and as the container
+        # runtime) give the string form, and a message instead of a traceback.
+        code, error = _not_started(command[0], cwd, exc)
+        emit(error + "\n")
+        return LocalResult(
+            exit_code=code,
+            duration_seconds=time.monotonic() - started,
+            peak_memory_bytes=0,
+            cpu_seconds=0.0,
+            reason="Error",
+            missing_secrets=tuple(missing),
+        )
     assert proc.stdout is not None
     reader = threading.Thread(target=_pump, args=(proc.stdout, emit), daemon=True)
     reader.start()
@@ -231,6 +246,25 @@ def _run(
         reason=reason,
         missing_secrets=tuple(missing),
     )
+
+
+def _not_started(program: str, cwd: Path, exc: OSError) -> tuple[int, str]:
+    """The exit code (127 not found, 126 not executable) and message of a command that could
+    not start."""
+    where = f"in {cwd}" if "/" in program else "on PATH"
+    if isinstance(exc, FileNotFoundError):
+        hint = (
+            "check the path, relative to the spec's folder"
+            if "/" in program
+            else "install it here, or use the string form to run it through a shell"
+        )
+        return 127, f"{program}: command not found ({where}); {hint}"
+    if isinstance(exc, PermissionError):
+        return (
+            126,
+            f"{program}: permission denied ({where}); make it executable: chmod +x {program}",
+        )
+    return 126, f"{program}: cannot run it: {exc.strerror or exc}"
 
 
 def _pump(stream: IO[str], emit: Callable[[str], None]) -> None:

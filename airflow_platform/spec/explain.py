@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import yaml
@@ -11,6 +13,22 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_platform.spec.errors import Problem, closest, did_you_mean
 from airflow_platform.spec.yamlsafe import Path, SourceMap
+
+# Examples that depend on where the spec lives and on the platform config — the team's own
+# smallest flavor, an image under the team's path of the allowed registry, the known teams —
+# set by airflow_platform.validation around each load (the loader knows neither). Without
+# them a hint would quote a model's example, which is another team's (`vision`'s image for a
+# file under jobs/nlp/). A field left out here has no example rather than a misleading one.
+# Keyed by team ("" for what does not depend on it: the known teams).
+HINT_EXAMPLES: ContextVar[Mapping[str, Mapping[str, str]] | None] = ContextVar(
+    "hint_examples", default=None
+)
+_CONTEXTUAL = frozenset({"team", "docker_image", "resource_flavor"})
+
+
+def _hint_example(name: str, team: object = "") -> str:
+    examples = HINT_EXAMPLES.get() or {}
+    return examples.get(team if isinstance(team, str) else "", {}).get(name, "")
 
 
 def validation_problems(
@@ -53,10 +71,14 @@ def validation_problems(
             continue
         if kind == "missing":
             name = str(loc[-1])
-            example = _example(model, loc)
+            # The input of a missing field is its mapping, with the team the loader claimed.
+            team = value.get("team") if isinstance(value, dict) else None
+            example = _example(model, loc, team)
             hint = f"add `{name}: {example}`" if example else f"add `{name}:`"
             if name == "team":  # only a spec outside any team's folder must name its team
-                hint = f"put the spec in its team's folder, jobs/<team>/, or {hint}"
+                teams = _hint_example("teams")
+                hint = "put the spec in its team's folder, jobs/<team>/, or add `team: <team>`"
+                hint += f" (teams: {teams})" if teams else ""
             problems.append(
                 source.problem(path[:-1], f"required field '{name}' is missing", hint, key=True)
             )
@@ -183,9 +205,11 @@ def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
     return []
 
 
-def _example(model: type[BaseModel], loc: Path) -> str:
+def _example(model: type[BaseModel], loc: Path, team: object = None) -> str:
     if not loc:
         return ""
+    if str(loc[-1]) in _CONTEXTUAL:
+        return _hint_example(str(loc[-1]), team)
     parent = _type_at(model, loc[:-1])
     if isinstance(parent, type) and issubclass(parent, BaseModel):
         info = parent.model_fields.get(str(loc[-1]))

@@ -201,19 +201,40 @@ def test_render_of_an_invalid_spec_exits_1_with_its_problems() -> None:
     assert result.stdout == ""
 
 
-def test_flavors_table_shows_cpu_memory_gpu_max_time_and_teams() -> None:
+def test_flavors_table_shows_cpu_memory_gpu_max_time_start_up_and_teams() -> None:
     result = _run("flavors")
     assert result.exit_code == 0
     rows = {
         cells[0]: cells[1:]
         for line in result.stdout.splitlines()
-        if len(cells := [c.strip() for c in line.replace("┃", "│").strip("│ ").split("│")]) == 7
+        if len(cells := [c.strip() for c in line.replace("┃", "│").strip("│ ").split("│")]) == 8
     }
-    assert rows["flavor"][:5] == ["cpu", "memory", "gpu", "max time", "teams"]
-    assert rows["cpu-2gb"][:5] == ["1", "2Gi", "-", "24h", "all"]
-    assert rows["ram-64gb"][:5] == ["4", "64Gi", "-", "24h", "all"]
-    assert rows["gpu-1x-24gb"][:5] == ["8", "48Gi", "1× NVIDIA-A10G", "24h", "vision, nlp"]
-    assert rows["gpu-4x-96gb"][:5] == ["32", "192Gi", "4× NVIDIA-A10G", "24h", "vision"]
+    assert rows["flavor"][:6] == ["cpu", "memory", "gpu", "max time", "start-up", "teams"]
+    assert rows["cpu-2gb"][:6] == ["1", "2Gi", "-", "24h", "10m", "all"]
+    assert rows["ram-64gb"][:6] == ["4", "64Gi", "-", "24h", "10m", "all"]
+    assert rows["gpu-1x-24gb"][:6] == ["8", "48Gi", "1× NVIDIA-A10G", "24h", "20m", "vision, nlp"]
+    assert rows["gpu-4x-96gb"][:6] == ["32", "192Gi", "4× NVIDIA-A10G", "24h", "30m", "vision"]
+
+
+def test_flavors_piped_into_a_narrow_width_keeps_every_row_on_one_line() -> None:
+    result = CliRunner().invoke(app, ["flavors"], env={"COLUMNS": "40"})
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if "gpu-4x-96gb" in line)
+    assert "4× NVIDIA-A10G" in row
+    assert "Four 24 GB GPUs on one node" in row
+
+
+def test_flavors_json_lists_teams_and_start_up_allowances() -> None:
+    result = _run("flavors", "--format", "json")
+    assert result.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    gpu = rows["gpu-1x-24gb"]
+    assert (gpu["teams"], gpu["all_teams"]) == (["vision", "nlp"], False)
+    assert (gpu["startup_allowance"], gpu["startup_allowance_seconds"]) == ("20m", 1200)
+    assert gpu["gpu"] == {"count": 1, "resource": "nvidia.com/gpu", "product": "NVIDIA-A10G"}
+    assert rows["cpu-2gb"]["all_teams"] is True
+    assert rows["cpu-2gb"]["gpu"] is None
+    assert rows["cpu-2gb"]["max_time_seconds"] == 86400
 
 
 def _schema(kind: str = "all") -> dict[str, Any]:

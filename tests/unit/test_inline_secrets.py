@@ -3,10 +3,15 @@ platform's own variable names reserved; no detected value ever echoed."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from airflow_platform import inline_secrets
@@ -196,3 +201,67 @@ def test_every_variable_the_pod_builder_sets_is_reserved(default_config: Platfor
     names = [e.name for e in pod.spec.containers[0].env]
     assert "KRB5CCNAME" in names
     assert [n for n in names if not platform_env(n)] == []
+
+
+# --- the gate in front of detect-secrets (imported only when a text could hold a format) ---
+
+
+def _format_plugins() -> list[Any]:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    return sorted(
+        (
+            plugin
+            for plugin in get_mapping_from_secret_type_to_class().values()
+            if plugin.__name__ not in inline_secrets._NOT_FORMATS
+        ),
+        key=lambda plugin: plugin.__name__,
+    )
+
+
+def test_the_gate_lists_exactly_the_format_detectors_of_the_installed_detect_secrets() -> None:
+    assert [p.__name__ for p in _format_plugins()] == sorted(inline_secrets.GATED_FORMATS)
+
+
+def test_the_cheap_charsets_are_detect_secrets_own() -> None:
+    from detect_secrets.plugins.high_entropy_strings import (
+        Base64HighEntropyString,
+        HexHighEntropyString,
+    )
+
+    assert frozenset(Base64HighEntropyString().charset) == inline_secrets.BASE64_CHARS
+    assert frozenset(HexHighEntropyString().charset) == inline_secrets.HEX_CHARS
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [pattern for plugin in _format_plugins() for pattern in plugin().denylist],
+    ids=lambda pattern: pattern.pattern[:40],
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_every_text_a_format_detector_matches_passes_the_gate(
+    pattern: re.Pattern[str], data: st.DataObject
+) -> None:
+    text = data.draw(st.from_regex(pattern))
+    assert inline_secrets._MAY_HOLD_FORMAT.search(text), text
+
+
+@pytest.mark.parametrize("kind", sorted(SECRET_VALUES))
+def test_each_known_secret_passes_the_gate(kind: str) -> None:
+    value = SECRET_VALUES[kind]
+    if kind != "a random-looking key":
+        assert inline_secrets._MAY_HOLD_FORMAT.search(value)
+
+
+def test_an_ordinary_command_does_not_load_detect_secrets() -> None:
+    code = (
+        "import sys; from airflow_platform import inline_secrets as s; "
+        "assert s.in_script('python -m norm.compile --wells plate_01.csv') is None; "
+        "assert s.in_env('DATA_PATH', '/data/train') is None; "
+        "print('detect_secrets' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

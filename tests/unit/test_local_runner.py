@@ -265,3 +265,105 @@ def test_every_example_job_runs_locally_to_completion(
     result = _cli("run", "--local", str(spec))
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("Completed, exit 0") >= 1
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "says"),
+    [
+        (["./missing.sh"], 127, "./missing.sh: command not found (in "),
+        (
+            ["no-such-program-here", "--flag"],
+            127,
+            "no-such-program-here: command not found (on PATH)",
+        ),
+        (["./not-executable.sh"], 126, "./not-executable.sh: permission denied (in "),
+    ],
+)
+def test_an_exec_form_program_that_cannot_start_exits_like_the_shell_without_a_traceback(
+    tmp_path: Path, script: list[str], code: int, says: str
+) -> None:
+    (tmp_path / "not-executable.sh").write_text("#!/bin/sh\necho hi\n", encoding="utf-8")
+    spec = tmp_path / "job.yaml"
+    items = ", ".join(script)
+    spec.write_text(
+        "job:\n  team: nlp\n  resource_flavor: cpu-2gb\n"
+        "  docker_image: registry.internal/nlp/tools:0.3.1\n  execution_time: 1m\n"
+        f"  execution_script: [{items}]\n",
+        encoding="utf-8",
+    )
+    result = _cli("run", "--local", str(spec))
+    assert result.exit_code == code
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert says in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"Error, exit {code}" in result.stderr
+
+
+def test_a_local_oom_names_a_bigger_flavor(tmp_path: Path) -> None:
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL_CONFIG, encoding="utf-8")
+    spec = tmp_path / "hungry.yaml"
+    spec.write_text(
+        "job:\n  team: lab\n  resource_flavor: tiny\n  docker_image: registry.internal/lab/x:1\n"
+        "  execution_time: 1m\n"
+        f"  execution_script: [{sys.executable}, -c, \"b = b'x' * (256 << 20); import time; "
+        'time.sleep(20)"]\n',
+        encoding="utf-8",
+    )
+    result = _cli("run", "--local", "--config", str(config), str(spec))
+    assert result.exit_code == 137
+    assert (
+        "out of memory: the job used more than flavor tiny's 64Mi; try resource_flavor: roomy (2Gi)"
+        in result.stderr
+    )
+
+
+def test_a_local_gpu_job_says_plainly_that_no_gpu_is_attached(tmp_path: Path) -> None:
+    spec = tmp_path / "gpu.yaml"
+    spec.write_text(
+        "job:\n  team: vision\n  resource_flavor: gpu-1x-24gb\n"
+        "  docker_image: registry.internal/vision/train:1.4.2\n  execution_time: 1m\n"
+        "  execution_script: echo trained\n",
+        encoding="utf-8",
+    )
+    result = _cli("run", "--local", str(spec))
+    assert result.exit_code == 0
+    assert (
+        "warning: flavor gpu-1x-24gb has 1× NVIDIA-A10G, but no GPU is attached to a local run"
+        in result.stderr
+    )
+
+
+def test_a_flavor_memory_limit_above_this_machines_memory_warns(tmp_path: Path) -> None:
+    import psutil
+
+    machine_gi = psutil.virtual_memory().total // 2**30
+    config = tmp_path / "big.yaml"
+    config.write_text(
+        SMALL_CONFIG.replace(
+            'roomy: {cpu: "1", memory: 2Gi}', f'huge: {{cpu: "1", memory: {machine_gi * 4}Gi}}'
+        ),
+        encoding="utf-8",
+    )
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "job:\n  team: lab\n  resource_flavor: huge\n  docker_image: registry.internal/lab/x:1\n"
+        "  execution_time: 1m\n  execution_script: echo fine\n",
+        encoding="utf-8",
+    )
+    result = _cli("run", "--local", "--config", str(config), str(spec))
+    assert result.exit_code == 0
+    assert f"memory limit of {machine_gi * 4}Gi is more than this machine has" in result.stderr
+
+
+def test_a_cpu_flavor_that_fits_this_machine_runs_without_warnings(tmp_path: Path) -> None:
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "job:\n  team: nlp\n  resource_flavor: cpu-2gb\n"
+        "  docker_image: registry.internal/nlp/tools:0.3.1\n  execution_time: 1m\n"
+        "  execution_script: echo fine\n",
+        encoding="utf-8",
+    )
+    result = _cli("run", "--local", str(spec))
+    assert result.exit_code == 0
+    assert "warning" not in result.stderr

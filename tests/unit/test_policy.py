@@ -107,9 +107,21 @@ def test_unknown_team_suggests_the_closest(config: PlatformConfig) -> None:
 
 
 def test_unknown_flavor_lists_the_catalog(config: PlatformConfig) -> None:
-    (violation,) = check_job(_job(resource_flavor="gpu-2x"), config)
-    assert violation.message == "unknown flavor 'gpu-2x'; known: cpu-2gb, gpu-1x, open"
+    (violation,) = check_job(_job(resource_flavor="gpu-1y"), config)
+    assert violation.message == "unknown flavor 'gpu-1y'; known: cpu-2gb, gpu-1x, open"
     assert violation.hint == "did you mean 'gpu-1x'?"
+
+
+def test_a_flavor_name_asking_for_more_gpus_than_any_flavor_says_none_is_big_enough(
+    config: PlatformConfig,
+) -> None:
+    # not "did you mean 'gpu-1x'", which would fail at run time for want of the second GPU
+    (violation,) = check_job(_job(resource_flavor="gpu-2x"), config)
+    assert violation.message == (
+        "unknown flavor 'gpu-2x'; known: cpu-2gb, gpu-1x, open. No flavor is big enough for "
+        "2 GPUs: the largest team vision may use is gpu-1x (8 CPU, 48Gi, 1 GPU)"
+    )
+    assert violation.hint.startswith("ask the platform team for a bigger flavor")
 
 
 def test_flavor_not_allowed_for_team_lists_the_teams_flavors(config: PlatformConfig) -> None:
