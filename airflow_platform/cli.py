@@ -103,12 +103,14 @@ def _config(path: Path | None) -> PlatformConfig:
 
 
 def _spec_files(paths: list[Path]) -> list[Path]:
-    from airflow_platform.spec.loader import spec_files
+    from airflow_platform.spec.loader import marked_not_a_spec, spec_files
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files += spec_files(path)
+        elif path.exists() and marked_not_a_spec(path):
+            err.echo(f"{path}: skipped, its first line marks it not a spec")
         elif path.exists():
             files.append(path)
         else:
@@ -134,7 +136,11 @@ def _load_one(spec: Path, config: PlatformConfig) -> Document:
 @app.command(epilog="Example: airflow-platform validate jobs/  (or: --format json jobs/a.yaml)")
 def validate(
     paths: Annotated[
-        list[Path], typer.Argument(help="Spec files or folders (searched for *.yaml).")
+        list[Path],
+        typer.Argument(
+            help="Spec files or folders (searched for *.yaml and *.yml; a file whose first "
+            "line is `# airflow-platform: not-a-spec` is skipped)."
+        ),
     ],
     output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
         OutputFormat.text
@@ -153,7 +159,9 @@ def validate(
     config = _config(config_path)
     files = _spec_files(paths)
     if not files:
-        err.print(f"error: no *.yaml spec files under {', '.join(map(str, paths))}")
+        if all(p.is_file() for p in paths):  # every file named was marked not a spec
+            raise typer.Exit(0)
+        err.echo(f"error: no *.yaml or *.yml spec files under {', '.join(map(str, paths))}")
         raise typer.Exit(2)
     results: list[dict[str, object]] = []
     errors: list[SpecError] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
@@ -182,15 +183,35 @@ def task_job_name(task_id: str) -> str:
     return dns_label_from(task_id) or "task"
 
 
+NOT_A_SPEC = "# airflow-platform: not-a-spec"
+"""The first line that marks a YAML file beside a team's code as not a spec (a model's
+hyper-parameters, a tool's config): folder scans (`validate jobs/`, the DAG factory) skip it.
+An explicit, written mark rather than a guess from its keys, so that a spec with a misspelt
+top-level key is still an error and never silently skipped."""
+_NOT_A_SPEC = re.compile(r"#\s*airflow-platform\s*:\s*not-a-spec\s*", re.IGNORECASE)
+
+
+def marked_not_a_spec(path: FsPath) -> bool:
+    """Whether the file's first line is ``# airflow-platform: not-a-spec``."""
+    try:
+        with path.open("rb") as file:
+            first = file.readline(200)
+    except OSError:
+        return False
+    return bool(_NOT_A_SPEC.fullmatch(first.decode("utf-8", "replace").strip()))
+
+
 def spec_files(folder: FsPath) -> list[FsPath]:
-    """Every spec file under ``folder``, sorted; hidden folders are skipped (what the DAG
-    factory builds and what `validate FOLDER` checks)."""
+    """Every spec file under ``folder``, sorted; hidden folders and files marked not a spec
+    (``NOT_A_SPEC``) are skipped (what the DAG factory builds and what `validate FOLDER`
+    checks)."""
     return sorted(
         path
         for path in folder.rglob("*")
         if path.suffix in SPEC_SUFFIXES
         and path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and not marked_not_a_spec(path)
     )
 
 
@@ -269,7 +290,9 @@ def _parse_document(data: Any, file: str, source: SourceMap, home: Home) -> Docu
             source.problem(
                 (key,),
                 f"unknown key '{key}' at the top of the file",
-                hint or "a spec starts with `job:` (one job) or `dag:` and `tasks:` (a pipeline)",
+                hint
+                or "a spec starts with `job:` (one job) or `dag:` and `tasks:` (a pipeline); "
+                f"a YAML file that is not a spec starts with the line `{NOT_A_SPEC}`",
                 key=True,
             )
         )

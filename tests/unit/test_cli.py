@@ -62,7 +62,7 @@ def test_validate_exits_1_and_reports_every_invalid_file_among_valid_ones() -> N
     ("args", "message"),
     [
         (["validate", "no/such/path.yaml"], "error: no/such/path.yaml: no such file or folder"),
-        (["validate", "airflow_platform/runners"], "error: no *.yaml spec files under"),
+        (["validate", "airflow_platform/runners"], "error: no *.yaml or *.yml spec files under"),
         (["validate", "--format", "xml", "jobs/"], "Invalid value for '--format'"),
         (["validate"], "Missing argument"),
         (["render", "no/such.yaml"], "error: no/such.yaml: no such file"),
@@ -311,3 +311,38 @@ def test_installed_console_script_exits_with_the_validation_status() -> None:
     )
     assert done.returncode == 1
     assert done.stdout.startswith("tests/data/bad_specs/job_unknown_team.yaml:2:9: job.team:")
+
+
+def test_a_yaml_file_marked_not_a_spec_is_skipped_by_folder_scans_and_by_name(
+    tmp_path: Path,
+) -> None:
+    team = tmp_path / "jobs" / "genomics"
+    team.mkdir(parents=True)
+    (team / "hparams.yaml").write_text(
+        "# airflow-platform: not-a-spec\nlearning_rate: 0.01\nlayers: [64, 32]\n",
+        encoding="utf-8",
+    )
+    folder = _run("validate", str(tmp_path / "jobs"))
+    assert folder.exit_code == 2  # the marked file was the only YAML file: nothing to check
+    named = _run("validate", str(team / "hparams.yaml"))
+    assert named.exit_code == 0
+    assert "skipped, its first line marks it not a spec" in named.stderr
+
+
+def test_an_unmarked_file_with_a_misspelt_top_level_key_is_still_an_error(
+    tmp_path: Path,
+) -> None:
+    team = tmp_path / "jobs" / "genomics"
+    team.mkdir(parents=True)
+    (team / "align.yaml").write_text(
+        "jbo:\n  resource_flavor: cpu-2gb\n  docker_image: registry.internal/g/a:1\n"
+        "  execution_time: 1m\n  execution_script: echo\n",
+        encoding="utf-8",
+    )
+    (team / "hparams.yaml").write_text("learning_rate: 0.01\n", encoding="utf-8")
+    result = _run("validate", str(tmp_path / "jobs"))
+    assert result.exit_code == 1
+    assert "align.yaml:1:1: jbo: unknown key 'jbo' at the top of the file; did you mean 'job'?" in (
+        result.stdout
+    )
+    assert "starts with the line `# airflow-platform: not-a-spec`" in result.stdout
