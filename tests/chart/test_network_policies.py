@@ -97,13 +97,21 @@ def test_triggerer_takes_log_requests_from_the_api_server_only() -> None:
 
 
 def test_database_takes_connections_from_airflow_components_only() -> None:
-    """PostgreSQL accepts 5432 from the four components and the migration Job, not job pods."""
+    """PostgreSQL accepts 5432 from the four components, the migration Job and the db-clean
+    CronJob, not job pods."""
     (rule,) = _policy(f"{FULLNAME}-postgresql")["spec"]["ingress"]
     assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
     allowed = {
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]
     }
-    assert allowed == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate-database"}
+    assert allowed == {
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "migrate-database",
+        "db-clean",
+    }
 
 
 def test_network_policies_can_be_turned_off() -> None:
