@@ -1,10 +1,16 @@
 """Keeps the chart's values schema and its values reference in step with their sources.
 
-Two things are generated, so that nothing is described twice:
+Three things are generated, so that nothing is described twice:
 
 * ``properties.platform`` of ``charts/airflow-platform/values.schema.json`` comes from the
   library's ``PlatformConfig`` model: the chart passes that document through verbatim, so the
   library's field descriptions are the truth and the chart only closes and inlines them.
+* ``definitions["k8s.*"]``: the Kubernetes types the extension points take (extra containers,
+  volumes, env, affinity, topology spread), from the pinned Kubernetes Python client's models:
+  every object closed (a typo such as ``volumMounts`` fails ``helm install``), every field
+  described by the API's own documentation, and pruned to what Pod Security ``restricted``
+  admits (no hostPath or other node volume, no hostPort, no securityContext of one's own:
+  the chart sets the restricted one on every container it renders).
 * the values reference table in ``charts/airflow-platform/README.md`` comes from the whole schema,
   with each default read from ``values.yaml``.
 
@@ -85,6 +91,128 @@ def platform_schema() -> dict[str, Any]:
     return schema
 
 
+# The Kubernetes types the chart's values take, generated into the schema's definitions.
+K8S_ROOTS = (
+    "V1EnvVar",
+    "V1EnvFromSource",
+    "V1Volume",
+    "V1VolumeMount",
+    "V1Container",
+    "V1Affinity",
+    "V1TopologySpreadConstraint",
+)
+K8S_PREFIX = "k8s."
+# What the chart leaves out of a type, and why:
+K8S_DROP = {
+    # The chart sets the `restricted` security context itself; a container's own would loosen it.
+    "V1Container": {"security_context"},
+    # Baseline forbids host ports.
+    "V1ContainerPort": {"host_port", "host_ip"},
+    # A PVC template's metadata is only labels and annotations (the rest is the server's).
+    "V1ObjectMeta": {
+        "creation_timestamp", "deletion_grace_period_seconds", "deletion_timestamp",
+        "finalizers", "generate_name", "generation", "managed_fields", "name", "namespace",
+        "owner_references", "resource_version", "self_link", "uid",
+    },
+}  # fmt: skip
+# The only volume types Pod Security `restricted` admits.
+K8S_RESTRICTED_VOLUMES = {
+    "name", "config_map", "csi", "downward_api", "empty_dir", "ephemeral",
+    "persistent_volume_claim", "projected", "secret",
+}  # fmt: skip
+
+
+def _k8s_name(cls_name: str) -> str:
+    for prefix in ("CoreV1", "V1"):
+        if cls_name.startswith(prefix):
+            return K8S_PREFIX + cls_name[len(prefix) :]
+    return K8S_PREFIX + cls_name
+
+
+def _k8s_doc(cls: Any, attr: str) -> str:
+    """The API documentation of one field, as the client's generated getter carries it."""
+    doc = getattr(cls, attr).__doc__ or ""
+    parts = [" ".join(p.replace("# noqa: E501", "").split()) for p in doc.split("\n\n")]
+    text = parts[1] if len(parts) > 2 and not parts[1].startswith(":return") else ""
+    return text or f"The Kubernetes {cls.__name__[2:]} field `{cls.attribute_map[attr]}`."
+
+
+def _k8s_required(cls: Any, attr: str) -> bool:
+    import inspect
+
+    setter = getattr(cls, attr).fset
+    return setter is not None and "must not be `None`" in inspect.getsource(setter)
+
+
+def kubernetes_definitions() -> dict[str, Any]:
+    """Closed JSON schemas of the Kubernetes types in K8S_ROOTS and all they contain."""
+    import kubernetes.client as k8s
+
+    out: dict[str, Any] = {}
+
+    def type_of(kind: str, owner: str) -> dict[str, Any]:
+        if kind.startswith("list["):
+            return {"type": "array", "items": type_of(kind[5:-1], owner)}
+        if kind.startswith("dict["):
+            value = kind[5:-1].split(",", 1)[1].strip()
+            inner = type_of(value, owner)
+            if "ResourceRequirements" in owner:
+                inner = {"type": ["string", "number"]}  # quantities: cpu: 1 is cpu: "1"
+            return {"type": "object", "additionalProperties": inner}
+        scalar = {"str": "string", "int": "integer", "bool": "boolean", "float": "number"}
+        if kind in scalar:
+            return {"type": scalar[kind]}
+        if kind == "datetime":
+            return {"type": "string"}
+        if kind == "object":
+            return {"type": ["integer", "string"]}  # IntOrString, Quantity
+        visit(kind)
+        return {"$ref": f"#/definitions/{_k8s_name(kind)}"}
+
+    def visit(cls_name: str) -> None:
+        name = _k8s_name(cls_name)
+        if name in out:
+            return
+        out[name] = {}  # claimed before recursing: types may contain themselves
+        cls = getattr(k8s, cls_name)
+        keep = K8S_RESTRICTED_VOLUMES if cls_name == "V1Volume" else set(cls.openapi_types)
+        drop = K8S_DROP.get(cls_name, set())
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for attr in sorted(cls.openapi_types, key=lambda a: cls.attribute_map[a]):
+            if attr not in keep or attr in drop:
+                continue
+            if cls_name == "V1Container" and attr == "resources":
+                continue  # the chart's own resources type, below
+            key = cls.attribute_map[attr]
+            properties[key] = {**type_of(cls.openapi_types[attr], cls_name)}
+            properties[key]["description"] = _k8s_doc(cls, attr)
+            if _k8s_required(cls, attr):
+                required.append(key)
+        node: dict[str, Any] = {
+            "type": "object",
+            "description": f"A Kubernetes {name[len(K8S_PREFIX) :]} (generated from the "
+            "Kubernetes API; unknown keys are refused).",
+            "additionalProperties": False,
+            "properties": properties,
+        }
+        if cls_name == "V1Container":
+            # Every container the chart renders is sized: the chart's own resources type.
+            properties["resources"] = {
+                "$ref": "#/definitions/resources",
+                "description": "Requests and limits; both are required, so every container is "
+                "sized.",
+            }
+            required = sorted({*required, "image", "resources"})
+        if required:
+            node["required"] = required
+        out[name] = node
+
+    for root in K8S_ROOTS:
+        visit(root)
+    return dict(sorted(out.items()))
+
+
 def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in node:
         target = root["definitions"][node["$ref"].rsplit("/", 1)[1]]
@@ -92,7 +220,16 @@ def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def _k8s_ref(node: dict[str, Any]) -> str:
+    """The Kubernetes kind a node refers to ("" when it is none), for the table's type column."""
+    ref = node.get("$ref", "")
+    prefix = f"#/definitions/{K8S_PREFIX}"
+    return ref[len(prefix) :] if ref.startswith(prefix) else ""
+
+
 def _type_of(node: dict[str, Any]) -> str:
+    if _k8s_ref(node):
+        return f"Kubernetes {_k8s_ref(node)}"
     if "anyOf" in node:
         return " or ".join(_type_of(n) for n in node["anyOf"])
     kind = node.get("type", "any")
@@ -119,6 +256,10 @@ def _default(values: Any, path: list[str]) -> str:
 def _rows(
     node: dict[str, Any], root: dict[str, Any], values: Any, path: list[str]
 ) -> list[tuple[str, str, str, str]]:
+    if _k8s_ref(node) or _k8s_ref(node.get("items") or {}):
+        # A Kubernetes type: one row, its fields are the API's own (kubernetes.io reference).
+        description = " ".join(node.get("description", "").split()).replace("|", "\\|")
+        return [(".".join(path), _type_of(node), _default(values, path), description)]
     node = _resolve(node, root)
     kind = _type_of(node)
     if "anyOf" in node:
@@ -150,6 +291,8 @@ def render() -> tuple[str, str]:
     """The schema and README texts as they should be."""
     schema = json.loads(SCHEMA.read_text())
     schema["properties"]["platform"] = platform_schema()
+    definitions = {k: v for k, v in schema["definitions"].items() if not k.startswith(K8S_PREFIX)}
+    schema["definitions"] = {**definitions, **kubernetes_definitions()}
     schema_text = json.dumps(schema, indent=2) + "\n"
     values = yaml.safe_load(VALUES.read_text())
     readme = README.read_text()

@@ -111,13 +111,16 @@ def find(docs: list[dict[str, Any]], kind: str, name: str, namespace: str | None
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every pod spec the release can start, by a readable origin: workload templates, hook
-    Jobs, and the KubernetesExecutor's worker pod template carried in a ConfigMap."""
+    """Every pod spec the release can start, by a readable origin: workload templates, Jobs,
+    CronJobs, the `helm test` Pod, and the KubernetesExecutor's worker pod template carried in a
+    ConfigMap."""
     specs: dict[str, dict[str, Any]] = {}
     for doc in docs:
         kind, name = doc["kind"], doc["metadata"]["name"]
         if kind in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
             specs[f"{kind}/{name}"] = doc["spec"]["template"]["spec"]
+        elif kind == "CronJob":
+            specs[f"{kind}/{name}"] = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         elif kind == "Pod":
             specs[f"Pod/{name}"] = doc["spec"]
         elif kind == "ConfigMap" and "pod_template_file.yaml" in doc.get("data", {}):

@@ -1,5 +1,5 @@
 """The metadata database: embedded PostgreSQL by default, an external one for production, the
-migration hook Job, and every component waiting for the migrated schema."""
+migration Job, and every component waiting for the migrated schema."""
 
 from __future__ import annotations
 
@@ -98,37 +98,54 @@ def test_external_database_replaces_the_embedded_one() -> None:
         }
 
 
-def test_migration_job_runs_db_migrate_as_a_hook() -> None:
-    """`airflow db migrate` runs as a Helm hook before every upgrade; a succeeded Job is removed
-    so that nothing of it outlives the release."""
-    job = render_chart(None, "templates/migrate/job.yaml")[0]
+def _migration_job(values: dict | None = None) -> dict:
+    docs = render_chart(values, "templates/migrate/job.yaml")
+    assert len(docs) == 1
+    return docs[0]
+
+
+@pytest.mark.parametrize("values", [None, EXTERNAL], ids=["embedded", "external"])
+def test_migration_job_is_part_of_the_release_not_a_hook(values: dict | None) -> None:
+    """`airflow db migrate` is a plain Job of the manifest, not a Helm hook: Helm runs
+    post-install hooks only after `helm install --wait` has seen every Deployment Ready, and
+    the components cannot be Ready before the migration (they wait for it), so a post-install
+    hook deadlocked `--wait` with the embedded database. As part of the manifest it starts with
+    the database and the components, and `--wait-for-jobs` waits for it."""
+    job = _migration_job(values)
     assert job["kind"] == "Job"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["airflow", "db", "migrate"]
-    annotations = job["metadata"]["annotations"]
-    assert "pre-upgrade" in annotations["helm.sh/hook"].split(",")
-    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    assert not any(k.startswith("helm.sh/hook") for k in job["metadata"].get("annotations", {}))
+    assert job["metadata"]["name"].startswith(f"{FULLNAME}-migrate-")
+    assert len(job["metadata"]["name"]) <= 63  # it becomes the pods' job-name label
 
 
-@pytest.mark.parametrize(
-    ("values", "install_hook"),
-    [(None, "post-install"), (EXTERNAL, "pre-install")],
-    ids=["embedded", "external"],
-)
-def test_migration_runs_before_install_unless_the_database_is_in_the_release(
-    values: dict | None, install_hook: str
-) -> None:
-    """An external database is migrated before any component exists; the embedded one cannot
-    be (it is created with the release), so its first migration runs right after install while
-    the components wait in their init containers."""
-    job = render_chart(values, "templates/migrate/job.yaml")[0]
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == f"{install_hook},pre-upgrade"
+def test_no_hook_runs_before_the_components_can_become_ready() -> None:
+    """No pre- or post-install hook of the release starts a pod (the `helm test` Pod aside), so
+    nothing `--wait` waits for depends on a hook that runs after it."""
+    hooked = [
+        f"{d['kind']}/{d['metadata']['name']}: {d['metadata']['annotations']['helm.sh/hook']}"
+        for d in render_chart()
+        if "helm.sh/hook" in (d["metadata"].get("annotations") or {})
+        and d["metadata"]["annotations"]["helm.sh/hook"] != "test"
+    ]
+    assert not hooked, hooked
 
 
-def test_migration_job_uses_nothing_a_pre_install_hook_cannot_see() -> None:
-    """Pre-install hooks run before the release's objects exist, so the Job mounts no
-    ConfigMap, names no release ServiceAccount and mounts no token."""
-    job = render_chart(EXTERNAL, "templates/migrate/job.yaml")[0]
-    spec = job["spec"]["template"]["spec"]
+def test_migration_job_is_renamed_when_its_spec_changes() -> None:
+    """A Job's pod template is immutable, so a new image (a new Airflow, a new schema) makes a
+    Job of a new name, which `helm upgrade` creates while deleting the old one; the same values
+    render the same name, so `helm template` (GitOps) does not churn it."""
+    same = _migration_job()["metadata"]["name"]
+    assert _migration_job()["metadata"]["name"] == same
+    newer = {"images": {"airflow": {"tag": "0.2.0"}}}
+    assert _migration_job(newer)["metadata"]["name"] != same
+    assert _migration_job(EXTERNAL)["metadata"]["name"] != same
+
+
+def test_migration_job_needs_no_rights() -> None:
+    """It mounts nothing of the release, names no release ServiceAccount and mounts no token:
+    all it needs is the database."""
+    spec = _migration_job(EXTERNAL)["spec"]["template"]["spec"]
     assert not spec.get("volumes")
     assert "serviceAccountName" not in spec
     assert spec["automountServiceAccountToken"] is False
@@ -161,8 +178,13 @@ def test_external_host_alone_selects_the_external_database() -> None:
     assert (
         "@pg.example.internal:5432/airflow?" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]["value"]
     )
-    job = render_chart(values, "templates/migrate/job.yaml")[0]
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    job = _migration_job(values)
+    assert (
+        "@pg.example.internal:5432/airflow?"
+        in _env(job["spec"]["template"]["spec"]["containers"][0])[
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+        ]["value"]
+    )
 
 
 def test_production_values_file_renders_no_embedded_database() -> None:

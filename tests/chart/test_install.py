@@ -3,7 +3,7 @@
 The control plane (tests/harness) is the real etcd, kube-apiserver, controller-manager and
 scheduler, with kwok standing in for the kubelets: there is no container runtime, so pods never
 really start. kwok marks long-running pods Running and run-to-completion pods (the migration
-hook Job) Succeeded, which lets Helm's hook wait finish. Nothing here uses `helm install --wait`,
+Job) Succeeded. Nothing here uses `helm install --wait`,
 because no Deployment would ever become truly available; the tests assert on the objects the
 API server accepted instead: every object of the manifest exists, every pod was admitted by the
 PodSecurity plugin of namespaces enforcing `restricted`, and the authorizer answers the RBAC
@@ -151,7 +151,7 @@ def _manifest_objects(release: Release) -> list[dict[str, Any]]:
 
 
 def test_install_succeeds_and_tells_how_to_start(release: Release) -> None:
-    """`helm install` returns deployed (the migration hook Job completed) and NOTES.txt says
+    """`helm install` returns deployed and NOTES.txt says
     how to reach the UI and submit a first job."""
     status = json.loads(release.helm("status", RELEASE, "-n", release.namespace, "-o", "json"))
     assert status["info"]["status"] == "deployed"
@@ -364,6 +364,15 @@ ACCESS = [
     ("worker", "workers", "get", "secrets", "release", False),
     ("api-server", "release", "create", "pods", "vision", False),
     ("dag-processor", "release", "create", "pods", "vision", False),
+    ("pod-cleanup", "release", "list", "pods", "workers", True),
+    ("pod-cleanup", "release", "delete", "pods", "workers", True),
+    ("pod-cleanup", "release", "delete", "pods", "vision", True),
+    ("pod-cleanup", "release", "list", "pods", "analytics", True),
+    ("pod-cleanup", "release", "create", "pods", "vision", False),
+    ("pod-cleanup", "release", "get", "pods/log", "vision", False),
+    ("pod-cleanup", "release", "delete", "pods", "release", False),
+    ("pod-cleanup", "release", "delete", "pods", "default", False),
+    ("pod-cleanup", "release", "get", "secrets", "workers", False),
     ("job", "vision", "get", "secrets", "vision", False),
     ("job", "vision", "get", "secrets", "nlp", False),
     ("job", "vision", "list", "secrets", "analytics", False),
@@ -429,7 +438,8 @@ def _secret_bytes(release: Release) -> dict[str, bytes]:
 def test_upgrade_keeps_generated_secrets_byte_for_byte(release: Release) -> None:
     """`helm upgrade` with a changed flavor and an added UI user re-renders every template, yet
     the fernet key, JWT secret, API secret key, database password and existing UI passwords stay
-    exactly as generated at install; the changed platform config rolls the components."""
+    exactly as generated at install; the changed platform config rolls the components, and the
+    migration runs again in a new Job."""
     from kubernetes import client
 
     apps = client.AppsV1Api(release.api)
@@ -438,6 +448,17 @@ def test_upgrade_keeps_generated_secrets_byte_for_byte(release: Release) -> None
         deployment = apps.read_namespaced_deployment(f"{FULLNAME}-scheduler", release.namespace)
         return deployment.spec.template.metadata.annotations["checksum/platform-config"]
 
+    batch = client.BatchV1Api(release.api)
+
+    def migration_jobs() -> list[str]:
+        selector = (
+            f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=migrate-database"
+        )
+        jobs = batch.list_namespaced_job(release.namespace, label_selector=selector).items
+        return sorted(j.metadata.name for j in jobs if not j.metadata.deletion_timestamp)
+
+    jobs_before = migration_jobs()
+    assert len(jobs_before) == 1, jobs_before
     before, checksum_before = _secret_bytes(release), checksum()
     release.helm(
         "upgrade", RELEASE, str(CHART_DIR), "--namespace", release.namespace, "--timeout", "240s",
@@ -454,6 +475,14 @@ def test_upgrade_keeps_generated_secrets_byte_for_byte(release: Release) -> None
     assert new_ui["admin"] == old_ui["admin"]
     assert set(new_ui) == {"admin", "bob"}
     assert checksum() != checksum_before
+    # The upgrade migrates again, in a Job of a new name (a Job's pod template is immutable);
+    # Helm removed the install's Job.
+    wait_for(
+        lambda: len(migration_jobs()) == 1 and migration_jobs() != jobs_before,
+        timeout=30,
+        what="the upgrade's migration Job replacing the install's",
+        interval=0.5,
+    )
 
 
 def test_uninstall_leaves_only_the_database_claim(control_plane: Any) -> None:
@@ -521,7 +550,7 @@ def test_uninstall_leaves_only_the_database_claim(control_plane: Any) -> None:
 
 def test_install_with_external_database_and_named_secrets(control_plane: Any) -> None:
     """The production shape (tests/chart/values/external-database.yaml): the migration Job runs
-    pre-install against the external database's Secret, the chart generates no Secret of its
+    against the external database's Secret, the chart generates no Secret of its
     own, and every component still comes up admitted under `restricted`."""
     from kubernetes import client
 

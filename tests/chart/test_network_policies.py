@@ -97,15 +97,76 @@ def test_triggerer_takes_log_requests_from_the_api_server_only() -> None:
 
 
 def test_database_takes_connections_from_airflow_components_only() -> None:
-    """PostgreSQL accepts 5432 from the four components and the migration Job, not job pods."""
+    """PostgreSQL accepts 5432 from the four components, the migration Job and the db-clean
+    CronJob, not job pods."""
     (rule,) = _policy(f"{FULLNAME}-postgresql")["spec"]["ingress"]
     assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
     allowed = {
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]
     }
-    assert allowed == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate-database"}
+    assert allowed == {
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "migrate-database",
+        "db-clean",
+    }
 
 
 def test_network_policies_can_be_turned_off() -> None:
     """Clusters without an enforcing CNI can leave them out."""
     assert not by_kind(render_chart({"networkPolicies": {"enabled": False}}), "NetworkPolicy")
+
+
+def _admits(rule: dict, namespace: str, labels: dict[str, str], home: str, port: int) -> bool:
+    """Whether one ingress rule lets a pod (its namespace and labels) in on a UDP port, for a
+    policy living in namespace `home` (a peer without namespaceSelector means that one)."""
+    if not any(p["port"] == port and p["protocol"] == "UDP" for p in rule.get("ports", [])):
+        return False
+    if "from" not in rule:
+        return True
+    namespace_labels = {"kubernetes.io/metadata.name": namespace}
+    for peer in rule["from"]:
+        in_namespace = (
+            _selects(peer["namespaceSelector"], namespace_labels)
+            if "namespaceSelector" in peer
+            else namespace == home
+        )
+        if in_namespace and _selects(peer.get("podSelector") or {}, labels):
+            return True
+    return False
+
+
+def _worker_pod_labels(docs: list[dict]) -> dict[str, str]:
+    worker = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
+    labels: dict[str, str] = yaml.safe_load(worker["data"]["pod_template_file.yaml"])["metadata"][
+        "labels"
+    ]
+    return labels
+
+
+def test_worker_pods_reach_statsd_exporter_on_udp_9125() -> None:
+    """A worker pod in the workers' namespace, labelled as the executor starts it, may send
+    StatsD (its ti.finish metric) to the statsd-exporter in the release namespace, at the
+    address its airflow.cfg names; a job pod or a stranger's pod there may not."""
+    docs = render_chart()
+    policy = find(docs, "NetworkPolicy", f"{FULLNAME}-statsd-exporter", NAMESPACE)
+    rules = policy["spec"]["ingress"]
+
+    def admitted(namespace: str, labels: dict[str, str]) -> bool:
+        return any(_admits(rule, namespace, labels, NAMESPACE, 9125) for rule in rules)
+
+    worker = _worker_pod_labels(docs)
+    assert admitted(WORKERS_NAMESPACE, worker)
+    assert admitted(NAMESPACE, {"app.kubernetes.io/instance": "release"})
+    assert not admitted(WORKERS_NAMESPACE, {"app": "stranger"})
+    assert not admitted(TEAM_NAMESPACES["vision"], worker)
+    worker_cfg = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", WORKERS_NAMESPACE)
+    assert (
+        f"statsd_host = {FULLNAME}-statsd-exporter.{NAMESPACE}.svc"
+        in (worker_cfg["data"]["airflow.cfg"])
+    )
+    # The workers' own policy restricts ingress only, so nothing stops the packets leaving.
+    workers = find(docs, "NetworkPolicy", f"{FULLNAME}-workers-deny-ingress", WORKERS_NAMESPACE)
+    assert workers["spec"]["policyTypes"] == ["Ingress"]

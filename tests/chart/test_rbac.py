@@ -31,6 +31,11 @@ def test_pod_launcher_roles_live_in_the_workers_and_jobs_namespaces_only() -> No
                 for ns in [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()]
             ),
             (f"{FULLNAME}-log-reader", WORKERS_NAMESPACE),
+            # the pod-cleanup CronJob's list-and-delete Roles (tests/chart/test_maintenance.py)
+            *(
+                (f"{FULLNAME}-pod-cleanup", ns)
+                for ns in [WORKERS_NAMESPACE, *TEAM_NAMESPACES.values()]
+            ),
         ]
     )
     assert not by_kind(docs, "ClusterRole")

@@ -78,12 +78,15 @@ def test_statsd_can_be_turned_off() -> None:
 
 
 def test_statsd_exporter_only_takes_statsd_from_the_release() -> None:
-    """Its NetworkPolicy admits StatsD from the release's pods and metrics scrapes from anyone."""
+    """Its NetworkPolicy admits StatsD from the release's pods (here, and its worker pods in the
+    workers' namespace: tests/chart/test_network_policies.py) and metrics scrapes from anyone."""
     policy = find(render_chart(), "NetworkPolicy", STATSD, NAMESPACE)
-    statsd_rule, metrics_rule = policy["spec"]["ingress"]
+    statsd_rule, workers_rule, metrics_rule = policy["spec"]["ingress"]
     assert statsd_rule["from"] == [
         {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}}}
     ]
+    (peer,) = workers_rule["from"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
     assert metrics_rule == {"ports": [{"port": 9102, "protocol": "TCP"}]}
 
 

@@ -252,7 +252,11 @@ kind: Pod
 metadata:
   name: placeholder-name
   labels:
-{{- include "airflow-platform.labels" (dict "root" . "component" "worker") | nindent 4 }}
+{{- include "airflow-platform.podLabels" (dict "root" . "component" "worker" "values" .Values.workers) | nindent 4 }}
+{{- with .Values.workers.podAnnotations }}
+  annotations:
+{{- toYaml . | nindent 4 }}
+{{- end }}
 spec:
   serviceAccountName: {{ include "airflow-platform.workerServiceAccountName" . }}
   automountServiceAccountToken: {{ .Values.workers.launchJobPods }}
@@ -261,9 +265,15 @@ spec:
   securityContext:
 {{- include "airflow-platform.podSecurityContext" 50000 | nindent 4 }}
 {{- include "airflow-platform.podScheduling" (dict "root" . "values" .Values.workers) | nindent 2 }}
-{{- if .Values.gitSync.enabled }}
+{{- $extraInit := include "airflow-platform.extraContainers" (dict "root" . "containers" .Values.workers.extraInitContainers) }}
+{{- if or .Values.gitSync.enabled $extraInit }}
   initContainers:
+{{- if .Values.gitSync.enabled }}
 {{- include "airflow-platform.gitSyncContainer" (dict "root" . "oneTime" true) | nindent 4 }}
+{{- end }}
+{{- with $extraInit }}
+{{- . | nindent 4 }}
+{{- end }}
 {{- end }}
   containers:
     - name: base
@@ -285,6 +295,13 @@ spec:
 {{- with include "airflow-platform.remoteLogsEnv" . }}
 {{- . | nindent 8 }}
 {{- end }}
+{{- with .Values.workers.extraEnv }}
+{{- toYaml . | nindent 8 }}
+{{- end }}
+{{- with .Values.workers.extraEnvFrom }}
+      envFrom:
+{{- toYaml . | nindent 8 }}
+{{- end }}
       resources:
 {{- toYaml .Values.workers.resources | nindent 8 }}
       securityContext:
@@ -302,6 +319,12 @@ spec:
           mountPath: {{ include "airflow-platform.gitRoot" . }}
           readOnly: true
 {{- end }}
+{{- with .Values.workers.extraVolumeMounts }}
+{{- toYaml . | nindent 8 }}
+{{- end }}
+{{- with include "airflow-platform.extraContainers" (dict "root" . "containers" .Values.workers.extraContainers) }}
+{{- . | nindent 4 }}
+{{- end }}
   volumes:
     - name: airflow-config
       configMap:
@@ -312,5 +335,8 @@ spec:
 {{- if .Values.gitSync.enabled }}
     - name: git
       emptyDir: {}
+{{- end }}
+{{- with .Values.workers.extraVolumes }}
+{{- toYaml . | nindent 4 }}
 {{- end }}
 {{- end -}}

@@ -1,6 +1,8 @@
 {{/*
 The Deployment, ServiceAccount and PodDisruptionBudget shared by the four Airflow components.
-Each component's folder calls these with what makes it different:
+Each component's folder calls these with what makes it different (`values` is the component's
+values, whose extension points — extraEnv, extraVolumes, extraContainers, podLabels, ... — are
+added after the chart's own):
   (dict "root" $ "component" "scheduler" "values" .Values.scheduler
         "args" (list ...) "ports" (list (dict "name" "x" "containerPort" 1)) "probe" (dict ...)
         "automountToken" true "gitSync" false "extraVolumes" "" "extraVolumeMounts" "")
@@ -23,7 +25,7 @@ spec:
   template:
     metadata:
       labels:
-        {{- include "airflow-platform.labels" (dict "root" $root "component" .component) | nindent 8 }}
+        {{- include "airflow-platform.podLabels" (dict "root" $root "component" .component "values" .values) | nindent 8 }}
       annotations:
         {{- include "airflow-platform.configChecksums" $root | nindent 8 }}
         {{- with .values.podAnnotations }}
@@ -41,6 +43,9 @@ spec:
         {{- if and .gitSync $root.Values.gitSync.enabled }}
         {{- include "airflow-platform.gitSyncContainer" (dict "root" $root "oneTime" false) | nindent 8 }}
         {{- end }}
+        {{- with include "airflow-platform.extraContainers" (dict "root" $root "containers" .values.extraInitContainers) }}
+        {{- . | nindent 8 }}
+        {{- end }}
       containers:
         - name: {{ .component }}
           image: {{ include "airflow-platform.image" $root.Values.images.airflow }}
@@ -48,6 +53,13 @@ spec:
           args: {{ toJson .args }}
           env:
             {{- include "airflow-platform.airflowEnv" $root | nindent 12 }}
+            {{- with .values.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          {{- with .values.extraEnvFrom }}
+          envFrom:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
           {{- with .ports }}
           ports:
             {{- toYaml . | nindent 12 }}
@@ -65,10 +77,19 @@ spec:
             {{- with .extraVolumeMounts }}
             {{- . | nindent 12 }}
             {{- end }}
+            {{- with .values.extraVolumeMounts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+        {{- with include "airflow-platform.extraContainers" (dict "root" $root "containers" .values.extraContainers) }}
+        {{- . | nindent 8 }}
+        {{- end }}
       volumes:
         {{- include "airflow-platform.airflowVolumes" $root | nindent 8 }}
         {{- with .extraVolumes }}
         {{- . | nindent 8 }}
+        {{- end }}
+        {{- with .values.extraVolumes }}
+        {{- toYaml . | nindent 8 }}
         {{- end }}
 {{- end -}}
 
@@ -80,6 +101,9 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "airflow-platform.labels" (dict "root" .root "component" .component) | nindent 4 }}
+  {{- with include "airflow-platform.serviceAccountAnnotations" .values | trim }}
+  {{- . | nindent 2 }}
+  {{- end }}
 automountServiceAccountToken: {{ .automountToken }}
 {{- end -}}
 

@@ -194,7 +194,9 @@ namespace, so that releases of one name in two namespaces do not collide. */}}
 {{/*
 Where a pod of the release may run: `scheduling` applies to every pod the chart makes
 (components, PostgreSQL, statsd-exporter, the migration Job, worker pods); a component's own
-nodeSelector is merged over it and its tolerations added to it. Job pods are placed by their
+nodeSelector is merged over it and its tolerations added to it, while its own affinity and
+priorityClassName replace the global ones (two affinities cannot be merged meaningfully), and
+its topologySpreadConstraints are its own. Job pods are placed by their
 flavor (platform.flavors.<name>.node_labels and tolerations), not by this.
 Called with (dict "root" $ "values" <the component's values, or empty>).
 */}}
@@ -210,11 +212,49 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $global.affinity }}
+{{- with $own.affinity | default $global.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $global.priorityClassName }}
+{{- with $own.priorityClassName | default $global.priorityClassName }}
 priorityClassName: {{ . }}
+{{- end }}
+{{- with $own.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A pod's labels: the values' podLabels, with the chart's own labels over them so that no value
+can move a pod out of its Deployment's selector or its NetworkPolicies.
+Called with (dict "root" $ "component" "scheduler" "values" <the component's values>).
+*/}}
+{{- define "airflow-platform.podLabels" -}}
+{{- $chart := include "airflow-platform.labels" (dict "root" .root "component" .component) | fromYaml -}}
+{{- toYaml (merge $chart (deepCopy ((.values | default dict).podLabels | default dict))) -}}
+{{- end -}}
+
+{{/*
+Containers from values (extraContainers, extraInitContainers), each given the chart's
+`restricted` security context. The schema already refuses a container's own securityContext;
+this replaces one anyway (a render with schema validation skipped), so nothing from values can
+loosen Pod Security. Called with (dict "root" $ "containers" <list>); renders a YAML list or
+nothing.
+*/}}
+{{- define "airflow-platform.extraContainers" -}}
+{{- $sc := include "airflow-platform.containerSecurityContext" .root | fromYaml -}}
+{{- $out := list -}}
+{{- range .containers -}}
+{{- $out = append $out (set (deepCopy .) "securityContext" (deepCopy $sc)) -}}
+{{- end -}}
+{{- with $out }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* Annotations of a ServiceAccount from values (cloud workload identity), or nothing. */}}
+{{- define "airflow-platform.serviceAccountAnnotations" -}}
+{{- with ((. | default dict).serviceAccount | default dict).annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
