@@ -26,6 +26,17 @@ def _terminated(pod: Any) -> Any:
     return None
 
 
+def _failed_helper(pod: Any) -> tuple[str, Any] | None:
+    """The first init container or sidecar (a native sidecar is an init container with
+    ``restartPolicy: Always``) that ended with a non-zero exit, e.g. ``kerberos-init``."""
+    for status in getattr(pod.status, "init_container_statuses", None) or []:
+        for state in (status.state, status.last_state):
+            terminated = state.terminated if state is not None else None
+            if terminated is not None and terminated.exit_code not in (None, 0):
+                return status.name, terminated
+    return None
+
+
 def _waiting_reason(pod: Any) -> tuple[str, str] | None:
     for status in getattr(pod.status, "container_statuses", None) or []:
         if status.state and status.state.waiting and status.state.waiting.reason:
@@ -121,6 +132,14 @@ def explain_failure(
         )
         waited = format_duration(flavor.startup_allowance)
         return f"job {job.name} found no node within its {waited} startup allowance: {detail}"
+    helper = _failed_helper(pod)
+    if helper is not None and _terminated(pod) is None:
+        # The job never ran: what the init container said is the reason (the kinit script's
+        # message names the principal, the realm and the keys the keytab holds).
+        name, ended = helper
+        said = " ".join(str(ended.message or "").split())
+        said = f": {said}" if said else f"; see `kubectl logs {pod.metadata.name} -c {name}`"
+        return f"job {job.name} did not start: container {name} exited with code {ended.exit_code}{said}"
     terminated = _terminated(pod)
     if terminated is not None and terminated.exit_code not in (None, 0):
         detail = f" ({terminated.reason})" if terminated.reason not in (None, "Error") else ""

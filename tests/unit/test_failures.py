@@ -126,3 +126,60 @@ def test_non_zero_exit_code_is_quoted() -> None:
     pod = _pod(terminated=V1ContainerStateTerminated(exit_code=3, reason="Error"))
     assert failure_reason(pod) == "failed"
     assert explain_failure(pod, _job(), CONFIG) == "job train exited with code 3; see its log above"
+
+
+KINIT_MESSAGE = (
+    "kerberos: cannot log in as svc-nlp@EXAMPLE.COM from the team's keytab: kinit: Client "
+    "'svc-nlp@EXAMPLE.COM' not found in Kerberos database while getting initial credentials\n"
+    "kerberos: the keytab holds keys for: svc-vision@EXAMPLE.COM\n"
+)
+
+
+def _init_failed_pod(message: str | None) -> V1Pod:
+    from kubernetes.client import V1ContainerStateWaiting as Waiting
+
+    return V1Pod(
+        metadata=V1ObjectMeta(name="train-abc", namespace="airflow-jobs-vision"),
+        status=V1PodStatus(
+            phase="Failed",
+            init_container_statuses=[
+                V1ContainerStatus(
+                    name="kerberos-init",
+                    image="x",
+                    image_id="",
+                    ready=False,
+                    restart_count=0,
+                    state=V1ContainerState(
+                        terminated=V1ContainerStateTerminated(
+                            exit_code=1, reason="Error", message=message
+                        )
+                    ),
+                )
+            ],
+            container_statuses=[
+                V1ContainerStatus(
+                    name="base",
+                    image="x",
+                    image_id="",
+                    ready=False,
+                    restart_count=0,
+                    state=V1ContainerState(waiting=Waiting(reason="PodInitializing")),
+                )
+            ],
+        ),
+    )
+
+
+def test_a_failed_kinit_init_container_gives_its_message_as_the_reason() -> None:
+    """The Kerberos login failure reaches the one-line reason, principal and keytab included."""
+    line = explain_failure(_init_failed_pod(KINIT_MESSAGE), _job(), CONFIG)
+    assert line.startswith("job train did not start: container kerberos-init exited with code 1")
+    assert "cannot log in as svc-nlp@EXAMPLE.COM" in line
+    assert "the keytab holds keys for: svc-vision@EXAMPLE.COM" in line
+    assert "\n" not in line
+    assert failure_reason(_init_failed_pod(KINIT_MESSAGE)) == "failed"
+
+
+def test_a_failed_init_container_without_a_message_points_to_its_log() -> None:
+    line = explain_failure(_init_failed_pod(None), _job(), CONFIG)
+    assert line.endswith("see `kubectl logs train-abc -c kerberos-init`")
