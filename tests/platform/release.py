@@ -262,7 +262,7 @@ def release_objects(release: Release) -> list[tuple[str, str, str]]:
 
 
 def write_job(folder: Path, name: str, script: str, **fields: Any) -> Path:
-    """A job spec in `folder/<team>/` (team vision) for the real node."""
+    """A job spec of team vision (its folder `folder/jobs/vision/`) for the real node."""
     import yaml
 
     job = {
@@ -272,7 +272,7 @@ def write_job(folder: Path, name: str, script: str, **fields: Any) -> Path:
         "execution_script": script,
         **fields,
     }
-    path = folder / "vision" / f"{name}.yaml"
+    path = folder / "jobs" / "vision" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"job": job}))
     return path
