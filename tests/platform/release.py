@@ -248,21 +248,22 @@ def uninstall(release: Release, core: Any) -> None:
 
 
 def release_objects(release: Release) -> list[tuple[str, str, str]]:
-    """(kind, namespace, name) of every object left in the release's namespaces."""
+    """(kind, namespace, name) of every object of the release left in its namespaces."""
     kinds = "all,configmap,secret,serviceaccount,role,rolebinding,networkpolicy,pvc,job,cronjob"
     found = []
     for name in (release.namespace, release.jobs_namespace):
         out = release.kubectl("get", kinds, "-n", name, "-o", "json", check=False).stdout
         for item in json.loads(out or '{"items": []}')["items"]:
             metadata = item["metadata"]
-            if metadata["name"] in ("default", "kube-root-ca.crt"):
+            # Kubernetes' own objects, and the logs Secret the test itself made before install.
+            if metadata["name"] in ("default", "kube-root-ca.crt", LOGS_SECRET):
                 continue
             found.append((item["kind"], name, metadata["name"]))
     return found
 
 
 def write_job(folder: Path, name: str, script: str, **fields: Any) -> Path:
-    """A job spec in `folder/<team>/` (team vision) for the real node."""
+    """A job spec of team vision (its folder `folder/jobs/vision/`) for the real node."""
     import yaml
 
     job = {
@@ -272,7 +273,7 @@ def write_job(folder: Path, name: str, script: str, **fields: Any) -> Path:
         "execution_script": script,
         **fields,
     }
-    path = folder / "vision" / f"{name}.yaml"
+    path = folder / "jobs" / "vision" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"job": job}))
     return path

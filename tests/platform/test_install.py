@@ -156,17 +156,24 @@ def test_upgrade_with_a_changed_flavor_rolls_and_keeps_generated_secrets(
     the new memory, and the generated secrets are the same bytes."""
     names = ("fernet-key", "jwt-secret", "api-secret-key")
     before = {n: platform_release.secret(f"{FULLNAME}-{n}", n) for n in names}
-    scheduler = f"{FULLNAME}-scheduler"
-    generation = apps_v1.read_namespaced_deployment(
-        scheduler, platform_release.namespace
-    ).metadata.generation
+    components = [
+        f"{FULLNAME}-{c}" for c in ("api-server", "scheduler", "dag-processor", "triggerer")
+    ]
+    generations = {
+        name: apps_v1.read_namespaced_deployment(
+            name, platform_release.namespace
+        ).metadata.generation
+        for name in components
+    }
     platform_release.helm(
         "upgrade", RELEASE, str(CHART_DIR), "--namespace", platform_release.namespace,
         "--reuse-values", "--set", "platform.flavors.node-256mb.memory=320Mi", "--timeout", "900s",
     )  # fmt: skip
+    # Every component, the api-server included: a port-forward to an old, terminating
+    # api-server pod is cut mid-request.
     wait_for(
-        lambda: _rolled(apps_v1, platform_release, scheduler, generation),
-        timeout=900, what="the scheduler rolled and Ready", interval=2,
+        lambda: all(_rolled(apps_v1, platform_release, n, g) for n, g in generations.items()),
+        timeout=900, what="every component rolled and Ready", interval=2,
     )  # fmt: skip
     platform_release.close_forwards()  # the api-server pod was replaced
     result = _submit(platform_release, write_job(tmp_path, "limits", MEMORY_LIMIT), "--wait")
@@ -181,6 +188,7 @@ def _rolled(apps_v1: Any, release: Release, name: str, generation: int) -> bool:
     return (
         deployment.metadata.generation > generation
         and (status.updated_replicas or 0) == deployment.spec.replicas
+        and (status.replicas or 0) == deployment.spec.replicas
         and (status.ready_replicas or 0) == deployment.spec.replicas
         and not status.unavailable_replicas
     )
