@@ -94,7 +94,8 @@ def test_jobs_without_kerberos_get_no_kerberos_parts(krb_config: PlatformConfig)
     """`kerberos: false` (the default) leaves the pod as it was."""
     spec = _pod(krb_config, kerberos=False)["spec"]
     assert "initContainers" not in spec
-    assert {v["name"] for v in spec["volumes"]} == {"tmp", "work"}  # scratch space only
+    # scratch space and the task's artifact folders only
+    assert {v["name"] for v in spec["volumes"]} == {"tmp", "work", "input", "output"}
 
 
 def test_policy_refuses_kerberos_for_a_team_without_a_principal(
