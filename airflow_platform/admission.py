@@ -12,7 +12,7 @@ It is generated from the platform config with the rules of ``airflow_platform.po
   (``policy.image_prefixes``), or is the Kerberos image;
 - the one container, ``base``, requests exactly the flavor's CPU, memory and extended
   resources and limits memory and those to the same (``pods.resources``); init containers are
-  only the platform's Kerberos containers, at their fixed size; no ephemeral containers;
+  only the platform's own (Kerberos, artifact transfer), each at its fixed size; no ephemeral containers;
 - no host network, PID or IPC namespace, no hostPath volume or host port, no privileged
   container, added capability or privilege escalation.
 
@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from airflow_platform import kerberos
+from airflow_platform.artifacts import pod as transfer
 from airflow_platform.config import PlatformConfig
 from airflow_platform.pods import CONTAINER_NAME, LABEL_PREFIX
 from airflow_platform.policy import image_prefixes
@@ -61,14 +62,29 @@ def policy_data(config: PlatformConfig) -> dict[str, Any]:
         "flavorMemory": {name: f.memory for name, f in flavors.items()},
         "flavorExtended": extended,
         "imagePrefixes": image_prefixes(config.policy.allowed_images),
-        "images": [config.kerberos.image] if config.kerberos else [],
+        "images": [
+            *([config.kerberos.image] if config.kerberos else []),
+            *([config.artifacts.image] if config.artifacts else []),
+        ],
     }
 
 
-def _side() -> dict[str, str]:
-    requests = kerberos.SIDE_RESOURCES.requests
-    limits = kerberos.SIDE_RESOURCES.limits
-    return {"cpu": requests["cpu"], "memory": requests["memory"], "limit": limits["memory"]}
+def _sides() -> dict[str, dict[str, str]]:
+    """The platform's own init containers and sidecars, by name, with their fixed size."""
+    sizes = {
+        kerberos.INIT_CONTAINER: kerberos.SIDE_RESOURCES,
+        kerberos.RENEW_CONTAINER: kerberos.SIDE_RESOURCES,
+        transfer.FETCH_CONTAINER: transfer.SIDE_RESOURCES,
+        transfer.KEEP_CONTAINER: transfer.SIDE_RESOURCES,
+    }
+    return {
+        name: {
+            "cpu": size.requests["cpu"],
+            "memory": size.requests["memory"],
+            "limit": size.limits["memory"],
+        }
+        for name, size in sizes.items()
+    }
 
 
 def _equal(quantity: str, expected: str) -> str:
@@ -78,7 +94,6 @@ def _equal(quantity: str, expected: str) -> str:
 def policy_rules() -> dict[str, Any]:
     """The ValidatingAdmissionPolicy without its name and its data variables: the part that is
     the same for every platform config."""
-    side = _side()
     base = f"'{CONTAINER_NAME}'"
     size = "variables.flavorExtended[variables.flavor]"
     fits_flavor = " && ".join(
@@ -98,15 +113,16 @@ def policy_rules() -> dict[str, Any]:
             + ")",
         ]
     )
+    side = "variables.sides[c.name]"
     fits_side = " && ".join(
         [
             "has(c.resources) && has(c.resources.requests) && has(c.resources.limits)",
             "c.resources.requests.size() == 2 && c.resources.limits.size() == 1",
             "'cpu' in c.resources.requests && 'memory' in c.resources.requests",
             "'memory' in c.resources.limits",
-            _equal("c.resources.requests['cpu']", f"'{side['cpu']}'"),
-            _equal("c.resources.requests['memory']", f"'{side['memory']}'"),
-            _equal("c.resources.limits['memory']", f"'{side['limit']}'"),
+            _equal("c.resources.requests['cpu']", f"{side}['cpu']"),
+            _equal("c.resources.requests['memory']", f"{side}['memory']"),
+            _equal("c.resources.limits['memory']", f"{side}['limit']"),
         ]
     )
     unprivileged = " && ".join(
@@ -119,9 +135,9 @@ def policy_rules() -> dict[str, Any]:
             "(!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0))",
         ]
     )
-    sides = _literal([kerberos.INIT_CONTAINER, kerberos.RENEW_CONTAINER])
     labels = _literal([TEAM_LABEL, JOB_LABEL, FLAVOR_LABEL])
     variables = [
+        ("sides", _literal(_sides())),
         ("labels", "has(object.metadata.labels) ? object.metadata.labels : {}"),
         (
             "team",
@@ -181,10 +197,13 @@ def policy_rules() -> dict[str, Any]:
         },
         {
             "expression": "!has(object.spec.initContainers) || object.spec.initContainers.all("
-            f"c, c.name in {sides} && {fits_side})",
-            "message": "a job pod's only init containers are the platform's Kerberos "
-            f"containers ({kerberos.INIT_CONTAINER}, {kerberos.RENEW_CONTAINER}) at their own "
-            f"size (cpu {side['cpu']}, memory {side['memory']}): {_HOW}",
+            f"c, c.name in variables.sides && {fits_side})",
+            "message": "a job pod's only init containers are the platform's own ("
+            + ", ".join(
+                f"{name} at cpu {size['cpu']}, memory {size['memory']}"
+                for name, size in _sides().items()
+            )
+            + f"): {_HOW}",
         },
         {
             "expression": "!has(object.spec.ephemeralContainers) || "

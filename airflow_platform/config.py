@@ -467,6 +467,91 @@ class KerberosConfig(BaseModel):
     )
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ENDPOINT = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
+
+
+def _check_bucket(value: str) -> str:
+    if not _BUCKET.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"'{value}' is not an S3 bucket name: 3-63 characters of lower-case letters, "
+            "digits, '.' and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_endpoint(value: str) -> str:
+    if not _ENDPOINT.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not an endpoint URL; write it as http(s)://host[:port], e.g. "
+            "'https://s3.eu-west-1.amazonaws.com'"
+        )
+    return value.rstrip("/")
+
+
+def _check_key_prefix(value: str) -> str:
+    parts = value.strip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts) and value.strip("/"):
+        raise ValueError(
+            f"'{value}' is not a key prefix: use names separated by '/', e.g. 'airflow/runs'"
+        )
+    return value.strip("/")
+
+
+class ArtifactStore(BaseModel):
+    """The S3-compatible object store that keeps a run's artifacts on the cluster.
+
+    Each job pod moves its own artifacts with the platform's code: an init container fetches
+    the upstream tasks' outputs into `$AIRFLOW_PLATFORM_INPUT_DIR`, and a sidecar keeps what
+    the job left in `$AIRFLOW_PLATFORM_OUTPUT_DIR` under
+    `<prefix>/<dag>/<run id>/<task>/<try>/` once the job has ended. The job's own container
+    never sees the store's credentials.
+    """
+
+    model_config = _STRICT
+
+    endpoint: Annotated[str, AfterValidator(_check_endpoint)] = Field(
+        description="The store's S3 API endpoint, reachable from job pods.",
+        examples=["https://s3.eu-west-1.amazonaws.com", "http://seaweedfs.storage:8333"],
+    )
+    bucket: Annotated[str, AfterValidator(_check_bucket)] = Field(
+        description="The bucket (it must exist; the platform never creates one).",
+        examples=["airflow-artifacts"],
+    )
+    prefix: Annotated[str, AfterValidator(_check_key_prefix)] = Field(
+        default="runs",
+        description="Key prefix under which every run's artifacts are kept.",
+        examples=["runs", "airflow/artifacts"],
+    )
+    region: str = Field(
+        default="us-east-1",
+        min_length=1,
+        description="The region the S3 API is signed for.",
+        examples=["us-east-1"],
+    )
+    credentials_secret: Annotated[str, _check_name("Secret name")] = Field(
+        description="Secret in every team's jobs namespace holding the store's credentials "
+        "under the keys `access_key_id` and `secret_access_key` (referenced by the transfer "
+        "containers only, never by the job's). Give each team credentials that reach only "
+        "its own part of the bucket.",
+        examples=["airflow-platform-artifacts"],
+    )
+    image: str | None = Field(
+        default=None,
+        description="Image of the transfer containers: the platform's own image (it has "
+        "`airflow_platform` and boto3). Required; the chart sets it to `images.airflow` when "
+        "absent.",
+        examples=["registry.internal/airflow-platform/airflow:0.1.0"],
+    )
+    upload_grace: Duration = Field(
+        default=timedelta(minutes=2),
+        description="How long the sidecar has to keep a task's outputs after the job ends; "
+        "added to the pod's termination grace period (so a job that ignores SIGTERM at its "
+        "deadline is killed this much later too).",
+        examples=["2 minutes"],
+    )
+
+
 class SparkConfig(BaseModel):
     """How Spark jobs are submitted (spark-submit in Kubernetes cluster mode)."""
 
@@ -515,6 +600,12 @@ class PlatformConfig(BaseModel):
     spark: SparkConfig = Field(
         default_factory=SparkConfig, description="How Spark jobs are submitted."
     )
+    artifacts: ArtifactStore | None = Field(
+        default=None,
+        description="Where job pods keep their artifacts on the cluster; without it each "
+        "task's output folder is scratch space that ends with its pod (the local runner keeps "
+        "artifacts in a local folder either way).",
+    )
 
     @model_validator(mode="after")
     def _teams_known(self, info: ValidationInfo) -> PlatformConfig:
@@ -526,6 +617,16 @@ class PlatformConfig(BaseModel):
         if unknown:
             path, message, hint = unknown[0]
             raise ValueError(f"{join_path(path)}: {message}; {hint}")
+        return self
+
+    @model_validator(mode="after")
+    def _transfer_image(self) -> PlatformConfig:
+        if self.artifacts is not None and not self.artifacts.image:
+            raise ValueError(
+                "artifacts.image: name the image of the transfer containers (the platform "
+                "image, e.g. 'registry.internal/airflow-platform/airflow:0.1.0'); the chart "
+                "sets it from images.airflow"
+            )
         return self
 
     @model_validator(mode="after")

@@ -40,6 +40,8 @@ from kubernetes.client import (
 )
 
 from airflow_platform import kerberos
+from airflow_platform.artifacts.layout import object_prefix
+from airflow_platform.artifacts.pod import Transfer, add_transfer
 from airflow_platform.config import Flavor, PlatformConfig
 from airflow_platform.spec.models import JobSpec
 from airflow_platform.spec.params import env_name, env_value, resolve
@@ -75,6 +77,8 @@ class RunContext:
     data_interval_end: datetime | None = None
     params: Mapping[str, Any] | None = None
     """The run's param values (any superset of the job's; unchecked until ``job_env``)."""
+    upstream_artifacts: Mapping[str, str] | None = None
+    """Where the upstream tasks' kept outputs are in the artifact store (task → key prefix)."""
 
     @classmethod
     def of(cls, context: Any, dag_name: str | None, task_id: str) -> RunContext:
@@ -114,7 +118,7 @@ class RunContext:
             ("DAG", self.dag_id),
             # The task's own name, as its downstream tasks find its outputs
             # ($AIRFLOW_PLATFORM_INPUT_DIR/<task>/), not Airflow's `<group>.<task>` id.
-            ("TASK", self.task_id.rsplit(".", 1)[-1] if self.task_id else None),
+            ("TASK", self.task_name),
             ("RUN_ID", self.run_id),
             ("TRY_NUMBER", None if self.try_number is None else str(self.try_number)),
         ):
@@ -130,6 +134,21 @@ class RunContext:
             if when is not None:
                 env[f"AIRFLOW_PLATFORM_DATA_INTERVAL_{name}"] = when.isoformat()
         return env
+
+    @property
+    def task_name(self) -> str | None:
+        """The task's own name (``fit_model``), not Airflow's ``<group>.<task>`` id."""
+        return self.task_id.rsplit(".", 1)[-1] if self.task_id else None
+
+    def transfer(self, store_prefix: str) -> Transfer | None:
+        """What this try's pod keeps and fetches in the artifact store; ``None`` outside a
+        run (``render``)."""
+        if not (self.run_id and self.task_name):
+            return None
+        prefix = object_prefix(
+            store_prefix, self.dag_id or "adhoc", self.run_id, self.task_name, self.try_number or 1
+        )
+        return Transfer(prefix, self.task_name, dict(self.upstream_artifacts or {}))
 
     def suffix(self) -> str | None:
         """8 hex characters that tell this run's resources from other runs' of the same job;
@@ -342,6 +361,10 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
             ],
         ),
     )
+    transfer = context.transfer(config.artifacts.prefix) if context and config.artifacts else None
+    if transfer:  # fetch init container + keep sidecar (airflow_platform.artifacts.pod)
+        folders = {n: (n, p) for n, p in _SCRATCH_VOLUMES.items()}
+        add_transfer(pod, config, transfer, job.outputs, folders, restricted_container_security)
     if job.kerberos:  # kinit init container + renewal sidecar (airflow_platform.kerberos)
         kerberos.add_kerberos(pod, job.team, config, restricted_container_security, CONTAINER_NAME)
     return pod

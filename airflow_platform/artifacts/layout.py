@@ -8,8 +8,11 @@ tasks get (a failed try's folder stays, for debugging, but is never handed on).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from airflow_platform.config import format_memory
 
 ARTIFACTS_DIR_ENV = "AIRFLOW_PLATFORM_ARTIFACTS_DIR"
 SUCCEEDED = "succeeded"
@@ -30,6 +33,39 @@ def path_part(text: str) -> str:
     kept as they are; only a separator or a ``.``/``..`` name is replaced."""
     part = text.replace("/", "_").replace("\\", "_").replace("\0", "_")
     return "_" if part in ("", ".", "..") else part
+
+
+def object_prefix(root: str, dag: str, run_id: str, task: str, try_number: int) -> str:
+    """The store's key prefix of one try's outputs: ``<root>/<dag>/<run id>/<task>/<try>/``."""
+    parts = [path_part(p) for p in (dag, run_id, task)]
+    return "/".join([*([root] if root else []), *parts, str(try_number)]) + "/"
+
+
+def kept_files(folder: Path, globs: Sequence[str] | None) -> list[Path]:
+    """The files of ``folder`` a task keeps: all of them, or those its ``outputs:`` globs
+    match (a matched folder keeps everything in it). Symbolic links are never kept: they
+    would point outside the folder, or nowhere once it is moved."""
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    if globs is None:
+        return sorted(files)
+    kept: set[Path] = set()
+    for pattern in globs:
+        for match in folder.glob(pattern):
+            if match.is_dir() and not match.is_symlink():
+                kept.update(p for p in match.rglob("*") if p.is_file() and not p.is_symlink())
+            elif match.is_file() and not match.is_symlink():
+                kept.add(match)
+    return sorted(kept)
+
+
+def too_large(task: str, size: int, cap: str, where: str) -> str:
+    """The message of a task that kept more than the platform's per-task cap."""
+    return (
+        f"task {task} left {format_memory(size)} ({size} bytes) in "
+        f"$AIRFLOW_PLATFORM_OUTPUT_DIR, more than the platform's cap of {cap} per task "
+        "(policy.max_task_artifacts); keep less, or list only what downstream tasks need "
+        f"under `outputs:`. What it wrote is {where}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

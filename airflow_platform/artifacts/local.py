@@ -16,8 +16,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from airflow_platform.artifacts.layout import SUCCEEDED, TaskArtifacts, path_part
-from airflow_platform.config import format_memory
+from airflow_platform.artifacts.layout import (
+    SUCCEEDED,
+    TaskArtifacts,
+    kept_files,
+    path_part,
+    too_large,
+)
 
 
 class ArtifactsTooLargeError(Exception):
@@ -53,28 +58,17 @@ def finish(task: TaskArtifacts, outputs: Sequence[str] | None, cap: str, cap_byt
     Raises ``ArtifactsTooLargeError`` (the files stay, for debugging, but are not handed on).
     """
     out = task.output_dir
+    kept = kept_files(out, outputs)
     if outputs is not None:
-        _keep_only(out, outputs)
-    size = sum(p.lstat().st_size for p in out.rglob("*") if p.is_file() and not p.is_symlink())
+        _keep_only(out, set(kept))
+    size = sum(p.lstat().st_size for p in kept)
     if size > cap_bytes:
-        raise ArtifactsTooLargeError(
-            f"task {task.task} left {format_memory(size)} ({size} bytes) in "
-            f"$AIRFLOW_PLATFORM_OUTPUT_DIR, more than the platform's cap of {cap} per task "
-            "(policy.max_task_artifacts); keep less, or list only what downstream tasks need "
-            f"under `outputs:`. What it wrote is still in {out}"
-        )
+        raise ArtifactsTooLargeError(too_large(task.task, size, cap, f"still in {out}"))
     (task.task_dir() / SUCCEEDED).write_text(f"{task.try_number}\n")
     return size
 
 
-def _keep_only(out: Path, globs: Sequence[str]) -> None:
-    kept: set[Path] = set()
-    for pattern in globs:
-        for match in out.glob(pattern):
-            if match.is_dir() and not match.is_symlink():
-                kept.update(p for p in match.rglob("*") if not p.is_dir())
-            else:
-                kept.add(match)
+def _keep_only(out: Path, kept: set[Path]) -> None:
     for path in sorted(out.rglob("*"), reverse=True):  # children before their folders
         if path.is_dir() and not path.is_symlink():
             if not any(path.iterdir()):

@@ -10,6 +10,7 @@ between; an ad-hoc run's team comes from its caller (``rails.caller_team``).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_platform import metrics
 from airflow_platform.artifacts import TaskArtifacts, default_root
+from airflow_platform.artifacts import pod as transfer
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.failures import (
@@ -51,6 +53,9 @@ from airflow_platform.validation import located
 TIMEOUT_MARGIN = timedelta(seconds=30)
 
 _REFUSED = refused_arguments(KubernetesPodOperator)
+# The XCom key under which a try that succeeded says where its outputs are in the artifact
+# store; its downstream tasks fetch exactly that try's (a failed try's are never handed on).
+ARTIFACTS_XCOM = "artifacts"
 
 
 class JobFailed(AirflowException):
@@ -77,6 +82,7 @@ class JobOperator(KubernetesPodOperator):
     ui_color = "#e4f0e8"
     _job: JobSpec | None
     _checked: PlatformConfig | None = None  # the config this try was guarded against
+    _kept: dict[str, Any] | None = None  # what this try's pod kept in the artifact store
     workdir: str | None
     dag_name: str | None
 
@@ -223,7 +229,10 @@ class JobOperator(KubernetesPodOperator):
         if self._checked is None:  # outside execute (a dry run): guard it here
             self._checked = self._start(context)[1]
         job, config = self.job_for(context), self._checked
-        pod = build_pod(job, config, self.run_context(context, job))
+        run = self.run_context(context, job)
+        if config.artifacts is not None:
+            run = replace(run, upstream_artifacts=self._upstream_artifacts(context))
+        pod = build_pod(job, config, run)
         # The operator finds its pod again (reattach, retries) by these labels.
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
         pod.metadata.labels["kubernetes_pod_operator"] = "True"
@@ -241,6 +250,18 @@ class JobOperator(KubernetesPodOperator):
             raise JobFailed(f"job {job.name}: the run's params are refused: {exc}") from None
         return run
 
+    def _upstream_artifacts(self, context: Any) -> dict[str, str]:
+        """Where each upstream task's succeeded try kept its outputs (task name → prefix)."""
+        ti = context.get("ti") if context else None
+        found: dict[str, str] = {}
+        if ti is None:
+            return found
+        for task_id in sorted(self.upstream_task_ids):
+            kept = ti.xcom_pull(task_ids=task_id, key=ARTIFACTS_XCOM)
+            if isinstance(kept, dict) and isinstance(kept.get("prefix"), str):
+                found[_plain_task(task_id)] = kept["prefix"]
+        return found
+
     def execute(self, context: Any) -> Any:
         job, config = self._start(context)
         self.run_context(context, job)
@@ -256,7 +277,12 @@ class JobOperator(KubernetesPodOperator):
         """Pushes the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
         if remote_pod is not None and self._job is not None:  # metrics (observability)
             metrics.record_pod_finish(self._job, remote_pod, self._log_tail(remote_pod))
+        report = transfer.report(remote_pod, transfer.KEEP_CONTAINER)
+        self._kept = report.get("kept") if report else None
         super().cleanup(pod, remote_pod, *args, **kwargs)
+        problem = transfer.problem(remote_pod)
+        if problem and self._job is not None:  # the job ran, but its outputs were not kept
+            raise JobFailed(f"job {self._job.name}: {problem}")
 
     def _log_tail(self, pod: Any) -> str:
         """The last lines of the job container's log (for its usage line); '' if unreadable."""
@@ -277,9 +303,20 @@ class JobOperator(KubernetesPodOperator):
     def trigger_reentry(self, context: Any, event: dict[str, Any]) -> Any:
         self.job_for(context)
         try:
-            return super().trigger_reentry(context, event)
+            result = super().trigger_reentry(context, event)
         except AirflowException as exc:
             raise self._explained(exc, timed_out=event.get("status") == "timeout") from exc
+        if self._kept is not None:
+            context["ti"].xcom_push(key=ARTIFACTS_XCOM, value=self._kept)
+            self.log.info(
+                "job %s kept %s files (%s bytes) of $AIRFLOW_PLATFORM_OUTPUT_DIR in the artifact "
+                "store, under %s",
+                self.name,
+                self._kept.get("files"),
+                self._kept.get("bytes"),
+                self._kept.get("prefix"),
+            )
+        return result
 
     def _explained(self, exc: BaseException, *, timed_out: bool = False) -> BaseException:
         if isinstance(exc, PolicyViolation | JobFailed):
@@ -291,6 +328,9 @@ class JobOperator(KubernetesPodOperator):
             remote = self.pod_manager.read_pod(pod)
         except Exception:
             remote = pod
+        problem = transfer.problem(remote)
+        if problem:
+            return JobFailed(f"job {self._job.name}: {problem}")
         config = load_config()
         reason = failure_reason(remote)
         if timed_out and reason == "failed":

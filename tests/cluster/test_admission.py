@@ -24,7 +24,7 @@ import yaml
 from airflow_platform import spark
 from airflow_platform.admission import policy_binding, validating_admission_policy
 from airflow_platform.config import PlatformConfig, load_config, parse_config
-from airflow_platform.pods import build_pod, pod_to_dict
+from airflow_platform.pods import RunContext, build_pod, pod_to_dict
 from airflow_platform.spec.models import JobSpec
 from tests.harness.controlplane import ControlPlane
 from tests.harness.fixtures import RESTRICTED_LABELS, delete_namespace
@@ -49,6 +49,13 @@ def _config(prefix: str) -> PlatformConfig:
     data["policy"]["jobs_namespace"] = prefix
     data["policy"]["service_account"] = "airflow-platform-job"
     data["policy"]["allowed_images"] = ["registry.internal", "ghcr.io/acme/train"]
+    data["artifacts"] = {
+        "endpoint": "http://store.example:8333",
+        "bucket": "artifacts",
+        "credentials_secret": "artifacts-store",
+        # Outside the allowed prefixes: the policy admits the transfer image by name.
+        "image": "platform.example/airflow-platform/airflow:0.1.0",
+    }
     return parse_config(yaml.safe_dump(data).encode(), "test-platform.yaml")
 
 
@@ -204,6 +211,21 @@ def test_a_pod_built_by_the_library_is_admitted(
 ) -> None:
     created = _create(setup, _library_pod(setup, team, **fields))
     assert created.metadata.namespace == setup.config.namespace_of(team)
+
+
+def test_a_pod_with_its_artifact_transfer_containers_is_admitted(setup: Setup) -> None:
+    """In a run, the pod fetches its upstream outputs and keeps its own (two containers of
+    the platform's, at their fixed size, in the transfer image); beside Kerberos too."""
+    context = RunContext(
+        dag_id="handoff", task_id="second", run_id="manual__1", try_number=2,
+        upstream_artifacts={"first": "runs/handoff/manual__1/first/1/"},
+    )  # fmt: skip
+    pod = pod_to_dict(build_pod(_job("analytics", kerberos=True), setup.config, context))
+    names = [c["name"] for c in pod["spec"]["initContainers"]]
+    assert names == ["artifacts-fetch", "artifacts-keep", "kerberos-init", "kerberos-renew"]
+    _create(setup, pod)
+    pod["spec"]["initContainers"][1]["resources"]["limits"]["memory"] = "1Gi"
+    assert "only init containers are the platform's own" in _refusal(setup, pod)
 
 
 def test_spark_driver_and_executor_pods_as_spark_sizes_them_are_admitted(setup: Setup) -> None:

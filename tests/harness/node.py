@@ -279,6 +279,7 @@ class RealNode:
     _processes: list[_Process] = field(init=False, default_factory=list)
     _sysctls: dict[str, str] = field(init=False, default_factory=dict)
     _netns_made: bool = field(init=False, default=False)
+    _exposed: dict[int, str] = field(init=False, default_factory=dict)
     _stopped: bool = field(init=False, default=False)
 
     # -------------------------------------------------------------- public interface
@@ -378,6 +379,8 @@ class RealNode:
     def expose(self, port: int) -> str:
         """Make a host loopback TCP port reachable from pods, at ``<node IP>:<port>`` (the
         narrowest opening there is: one port, relayed by netproxy); returns that address."""
+        if port in self._exposed:
+            return self._exposed[port]
         relay = self._process(
             f"netproxy-{port}",
             [
@@ -388,7 +391,8 @@ class RealNode:
             ],
         )
         self._wait(relay, "its listener", lambda: "netproxy: ready" in relay.log_tail())
-        return f"{NODE_IP}:{port}"
+        self._exposed[port] = f"{NODE_IP}:{port}"
+        return self._exposed[port]
 
     def exec_in_netns(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's network namespace (where pod IPs are reachable)."""
@@ -417,7 +421,8 @@ class RealNode:
         """Import more built images into the node (e.g. the platform image)."""
         manifest = image_manifest()
         for name in names:
-            self._import(name, manifest[name])
+            if manifest[name]["ref"] not in self.imported:
+                self._import(name, manifest[name])
 
     # --------------------------------------------------------------------- internals
 

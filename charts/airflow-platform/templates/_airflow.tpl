@@ -32,9 +32,16 @@ migrated schema, git-sync, and the worker pod template.
 {{- end -}}
 {{- end -}}
 
-{{/* The platform document exactly as the library reads it. */}}
+{{/* The platform document exactly as the library reads it: `platform:` as written, with the
+artifact store's transfer image defaulting to the platform image. */}}
 {{- define "airflow-platform.platformYaml" -}}
-{{- toYaml .Values.platform -}}
+{{- $platform := deepCopy .Values.platform -}}
+{{- with $platform.artifacts }}
+{{- if not .image }}
+{{- $_ := set . "image" (printf "%s:%s" $.Values.images.airflow.repository (toString $.Values.images.airflow.tag)) }}
+{{- end }}
+{{- end }}
+{{- toYaml $platform -}}
 {{- end -}}
 
 {{/* airflow.cfg: the chart's settings, then airflowConfig merged over them. */}}

@@ -1,0 +1,110 @@
+"""The transfer containers of a job pod (``python -m airflow_platform.artifacts.podside``).
+
+``fetch`` (an init container) puts each upstream task's outputs under the input folder before
+the job starts; ``keep`` (a native sidecar) waits for the job to end — the kubelet sends it
+SIGTERM once the job's container has exited, for whatever reason — then keeps the output
+folder in the store. Each writes a one-line JSON report to its termination message, which the
+operator reads from the pod's status (``airflow_platform.artifacts.pod.report``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow_platform.artifacts import store
+
+TERMINATION_LOG = Path("/dev/termination-log")
+
+
+def _report(data: dict[str, Any], log: Path) -> None:
+    line = json.dumps(data, sort_keys=True)
+    with contextlib.suppress(OSError):  # outside a pod, stdout is the report
+        log.write_text(line[:4000])  # the kubelet keeps at most 4096 bytes of it
+    print(line, flush=True)
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--termination-log", type=Path, default=TERMINATION_LOG)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    s3 = store.client(args.endpoint, args.region)
+    fetched: dict[str, int] = {}
+    for source in args.sources:
+        name, _, prefix = source.partition("=")
+        try:
+            fetched[name] = store.fetch(s3, args.bucket, prefix, args.into / name)
+        except store.TransferError as exc:
+            _report({"error": f"upstream task {name}'s outputs: {exc}"}, args.termination_log)
+            return 1
+    _report({"fetched": fetched}, args.termination_log)
+    return 0
+
+
+def _keep(args: argparse.Namespace) -> int:
+    s3 = store.client(args.endpoint, args.region)  # made before the wait: the grace is short
+    if not args.now:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    try:
+        kept = store.keep(
+            s3,
+            args.bucket,
+            args.source,
+            args.prefix,
+            task=args.task,
+            outputs=args.output,
+            cap=args.cap,
+            cap_bytes=args.cap_bytes,
+        )
+    except store.TooLargeError as exc:
+        _report({"error": str(exc), "reason": "ArtifactsTooLarge"}, args.termination_log)
+        return 1
+    except store.TransferError as exc:
+        _report({"error": str(exc), "reason": "ArtifactsNotKept"}, args.termination_log)
+        return 1
+    _report(
+        {"kept": {"prefix": kept.prefix, "files": kept.files, "bytes": kept.bytes}},
+        args.termination_log,
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m airflow_platform.artifacts.podside")
+    commands = main.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="fetch upstream outputs into the input folder")
+    _store_arguments(fetch)
+    fetch.add_argument("--into", type=Path, required=True)
+    fetch.add_argument("sources", nargs="*", metavar="TASK=PREFIX")
+    fetch.set_defaults(run=_fetch)
+    keep = commands.add_parser("keep", help="keep the output folder once the job has ended")
+    _store_arguments(keep)
+    keep.add_argument("--from", dest="source", type=Path, required=True)
+    keep.add_argument("--to", dest="prefix", required=True)
+    keep.add_argument("--task", required=True)
+    keep.add_argument("--cap", required=True)
+    keep.add_argument("--cap-bytes", type=int, required=True)
+    keep.add_argument("--output", action="append", default=None, metavar="GLOB")
+    keep.add_argument("--now", action="store_true", help="do not wait for SIGTERM")
+    keep.set_defaults(run=_keep)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
