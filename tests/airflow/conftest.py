@@ -6,13 +6,18 @@ any test module of this folder imports it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.harness.fixtures import RESTRICTED_LABELS
+from tests.harness.node import RealNode
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-platform-tests-"))
@@ -45,3 +50,36 @@ def jobs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("AIRFLOW_PLATFORM_JOBS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def node_backend(
+    real_node: RealNode,
+    control_plane: Any,
+    core_v1: Any,
+    airflow_db: Path,
+    node_config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """Airflow's kubernetes_default connection on the test control plane, the real-node
+    platform config, and vision's jobs namespace (Pod Security `restricted`)."""
+    from kubernetes.client.rest import ApiException
+
+    namespace = node_config.namespace_of("vision")
+    try:
+        core_v1.create_namespace({"metadata": {"name": namespace, "labels": RESTRICTED_LABELS}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    monkeypatch.setenv("AIRFLOW_PLATFORM_BACKEND", "kubernetes")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KUBERNETES_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "kubernetes",
+                "extra": {"kube_config_path": str(control_plane.kubeconfig)},
+            }
+        ),
+    )
+    return core_v1

@@ -7,7 +7,6 @@ reaches the task log through the real log endpoint, and failures are the real on
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,45 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness.fixtures import RESTRICTED_LABELS
-from tests.harness.node import RealNode
 from tests.node.podrun import JOB_IMAGE
 
 pytestmark = [pytest.mark.airflow, pytest.mark.node]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def node_backend(
-    real_node: RealNode,
-    control_plane: Any,
-    core_v1: Any,
-    airflow_db: Path,
-    node_config: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Any:
-    """Airflow's kubernetes_default connection on the test control plane, the real-node
-    platform config, and vision's jobs namespace (Pod Security `restricted`)."""
-    from kubernetes.client.rest import ApiException
-
-    namespace = node_config.namespace_of("vision")
-    try:
-        core_v1.create_namespace({"metadata": {"name": namespace, "labels": RESTRICTED_LABELS}})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    monkeypatch.setenv("AIRFLOW_PLATFORM_BACKEND", "kubernetes")
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KUBERNETES_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "kubernetes",
-                "extra": {"kube_config_path": str(control_plane.kubeconfig)},
-            }
-        ),
-    )
-    return core_v1
 
 
 def _write_job(jobs_dir: Path, name: str, script: str, **extra: Any) -> None:

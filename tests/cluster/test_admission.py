@@ -317,7 +317,7 @@ BROKEN = [
         "container base must request exactly flavor cpu-2gb's",
     ),
     ("a-second-container", _second_container, "a job pod has one container, named base"),
-    ("an-init-container", _init_container, "only init containers are the platform's Kerberos"),
+    ("an-init-container", _init_container, "only init containers are the platform's own"),
 ]
 
 
