@@ -68,6 +68,7 @@ def _run(
     task: str,
     script: str,
     upstream: dict[str, str] | None = None,
+    try_number: int = 1,
     **fields: Any,
 ) -> podrun.PodRun:
     job = podrun.job(task, script, **fields)
@@ -75,7 +76,7 @@ def _run(
         dag_id="handoff",
         task_id=f"stage.{task}",
         run_id="manual__2026-12-02T06:00:00+00:00",
-        try_number=1,
+        try_number=try_number,
         namespace=namespace,
         upstream_artifacts=upstream,
     )
@@ -198,3 +199,35 @@ def test_a_download_that_fails_names_the_object_and_why(
         "first/1/: "
     ), problem
     assert result.terminated() is None  # the job's container never ran
+
+
+def test_a_retry_keeps_its_own_files_and_the_downstream_task_sees_only_that_try(
+    core_v1: Any, restricted_namespace: str, store_config: PlatformConfig, object_store: ObjectStore
+) -> None:
+    """Try 1 fails after writing a file; try 2 writes another and succeeds. Each try has its
+    own folder in the store, and the downstream task, given try 2's (as the operator gives it
+    the prefix its upstream's succeeded try pushed), sees nothing of try 1."""
+    script = (
+        'echo "try $AIRFLOW_PLATFORM_TRY_NUMBER" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/'
+        'try-$AIRFLOW_PLATFORM_TRY_NUMBER.txt"; [ "$AIRFLOW_PLATFORM_TRY_NUMBER" != 1 ]'
+    )
+    tries = [
+        _run(core_v1, store_config, restricted_namespace, "flaky", script, try_number=n)
+        for n in (1, 2)
+    ]
+    assert [t.phase for t in tries] == ["Failed", "Succeeded"]
+    reports = [transfer.report(t.pod, transfer.KEEP_CONTAINER) for t in tries]
+    prefixes = [r["kept"]["prefix"] for r in reports if r]
+    assert [p.rsplit("/", 2)[-2] for p in prefixes] == ["1", "2"]
+    assert object_store.keys(prefixes[0]) == [prefixes[0] + "try-1.txt"]
+    assert object_store.keys(prefixes[1]) == [prefixes[1] + "try-2.txt"]
+    reader = _run(
+        core_v1,
+        store_config,
+        restricted_namespace,
+        "reader",
+        'ls "$AIRFLOW_PLATFORM_INPUT_DIR/flaky"',
+        upstream={"flaky": prefixes[1]},
+    )
+    assert reader.phase == "Succeeded"
+    assert podrun.log(core_v1, reader).split() == ["try-2.txt"]
