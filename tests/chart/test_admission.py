@@ -15,6 +15,7 @@ from tests.chart.render import (
     FULLNAME,
     NAMESPACE,
     TEAM_NAMESPACES,
+    VALUES_DIR,
     WORKERS_NAMESPACE,
     by_kind,
     find,
@@ -64,3 +65,18 @@ def test_the_binding_covers_the_teams_namespaces_and_not_the_workers() -> None:
     assert selector["values"] == sorted(TEAM_NAMESPACES.values())
     assert WORKERS_NAMESPACE not in selector["values"]
     assert binding["spec"]["validationActions"] == ["Deny"]
+
+
+def test_the_transfer_image_defaults_to_the_platform_image_and_is_admitted() -> None:
+    docs = render_chart(values_files=[VALUES_DIR / "artifacts.yaml"])
+    platform = next(
+        d
+        for d in by_kind(docs, "ConfigMap")
+        if d["metadata"]["name"] == f"{FULLNAME}-platform-config"
+    )
+    config = parse_config(platform["data"]["platform.yaml"].encode(), "platform.yaml")
+    assert config.artifacts is not None
+    assert config.artifacts.image == "platform.acme.internal/airflow-platform/airflow:7.1"
+    (policy,) = by_kind(docs, "ValidatingAdmissionPolicy")
+    images = next(v for v in policy["spec"]["variables"] if v["name"] == "images")
+    assert json.loads(images["expression"]) == [config.artifacts.image]
