@@ -35,6 +35,8 @@ STORAGE_CLASS = "airflow-platform-test-local"
 READY_TIMEOUT = 900
 LOGS_SECRET = "task-logs-store"
 LOGS_PREFIX = "task-logs"
+ARTIFACTS_SECRET = "artifacts-store"
+ARTIFACTS_PREFIX = "artifacts"
 
 
 @dataclass
@@ -186,10 +188,25 @@ def install(
             "--set", f"platform.policy.jobs_namespace={release.jobs_namespace}",
             "--set", f"logs.remote.baseFolder=s3://{store.bucket}/{LOGS_PREFIX}",
             "--set", f"logs.remote.connectionSecretName={LOGS_SECRET}",
+            "--set", f"platform.artifacts.endpoint=http://{node.expose(s3_port)}",
+            "--set", f"platform.artifacts.bucket={store.bucket}",
+            "--set", f"platform.artifacts.prefix={ARTIFACTS_PREFIX}",
+            "--set", f"platform.artifacts.credentials_secret={ARTIFACTS_SECRET}",
             "--timeout", "900s", *extra,
         )  # fmt: skip
-        # The workers' namespace is the chart's own: its copy of the Secret can only follow.
+        # The workers' and teams' namespaces are the chart's own: their Secrets can only follow.
         _logs_secret(core, release.jobs_namespace, connection)
+        for team in ("vision", "nlp"):
+            core.create_namespaced_secret(
+                release.team_namespace(team),
+                {
+                    "metadata": {"name": ARTIFACTS_SECRET},
+                    "stringData": {
+                        "access_key_id": store.access_key,
+                        "secret_access_key": store.secret_key,
+                    },
+                },
+            )
         wait_for(
             lambda: _workloads_ready(apps, namespace),
             timeout=READY_TIMEOUT,

@@ -76,6 +76,8 @@ def test_submit_wait_runs_the_job_on_the_cluster_and_streams_its_log(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "hello from" in result.stdout
+    # The pod's artifact sidecar ran in the release's jobs namespace, admitted by its policy.
+    assert "of $AIRFLOW_PLATFORM_OUTPUT_DIR in the artifact store" in result.stdout
     leftovers = [
         p.metadata.name
         for ns in (platform_release.jobs_namespace, platform_release.team_namespace("vision"))
