@@ -50,7 +50,7 @@ def located(doc: Document, index: int, violations: list[Violation]) -> list[Prob
             key=violation.field[0] == "env",
         )
         for violation in violations
-        if not RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable
+        if not RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable_for(index)
     ]
 
 

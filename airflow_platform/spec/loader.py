@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,14 @@ class Document:
     unreliable: frozenset[str] = frozenset()
     """In a partial document (``SpecError.partial``): job fields that hold stand-ins, because
     the file's value was missing or invalid; checks that read them must be skipped."""
+    task_unreliable: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The same for one pipeline task (by task id): defaults it inherits that could not be read."""
+
+    def unreliable_for(self, index: int) -> frozenset[str]:
+        """The fields of job ``index`` that checks must not read (see ``unreliable``)."""
+        if isinstance(self.spec, JobSpec) or index >= len(self.tasks):
+            return self.unreliable
+        return self.unreliable | self.task_unreliable.get(self.tasks[index].task_id, frozenset())
 
     @property
     def jobs(self) -> list[JobSpec]:
@@ -375,30 +384,178 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap, home: Ho
         data = {**data, "dag": dag}
     layout = _layout_problems(data.get("tasks"), source)
     bad_groups = {p.path for p in layout}
+    problems = [*team_problems, *layout]
+    pruned = _Pruned(data)
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [
+        problems += [
             _pipeline_level_hint(p)
             for p in validation_problems(exc, PipelineSpec, source)
             if not any(p.path == g or p.path.startswith(g + ".") for g in bad_groups)
             and not (layout and p.message == "required field 'tasks' is missing")
         ]
-        partial = None if layout else _partial_pipeline(data, exc, file, source)
-        raise SpecError([*team_problems, *layout, *problems], partial=partial) from None
-    if layout:
-        raise SpecError([*team_problems, *layout])
-    problems = [*team_problems, *_graph_problems(spec, source)]
+        found = _prune_pipeline(data, exc, layout)
+        if found is None:
+            raise SpecError(problems) from None
+        spec, pruned = found
+    else:
+        if layout:  # pragma: no cover - a layout mistake always fails the model too
+            raise SpecError(problems)
+    # Whatever could not be read was left out above; everything else is still checked, so
+    # one run of `validate` shows the unknown keys, the graph, the missing task fields and
+    # (in `airflow_platform.validation`) the policy's problems together.
+    problems += _graph_problems(spec, source, pruned.broken_tasks)
     tasks: list[PipelineTask] = []
+    task_unreliable: dict[str, frozenset[str]] = {}
     for group, task_id, task in spec.task_items():
-        resolved, task_problems = _resolve_task(spec, group, task_id, task, source)
+        if (group, task_id) in pruned.broken_fields:
+            continue  # a field of its own could not be read: its job is not the one written
+        # A default that could not be read matters to a task only where it inherits it (env,
+        # secrets and not_secrets merge with the task's own, so those always do).
+        inherited = frozenset(
+            name
+            for name in pruned.defaults
+            if name in ("env", "secrets", "not_secrets") or getattr(task, name, None) is None
+        )
+        resolved, task_problems = _resolve_task(
+            spec, group, task_id, task, source, inherited | pruned.unreliable
+        )
         problems.extend(task_problems)
         if resolved is not None:
             tasks.append(resolved)
+            if inherited:
+                task_unreliable[task_id] = inherited
     if problems:
         # Every task that resolved is a complete job: the policy can still check those.
-        raise SpecError(problems, partial=Document(file, spec, source, tasks))
+        raise SpecError(
+            problems,
+            partial=Document(
+                file,
+                spec,
+                source,
+                tasks,
+                unreliable=frozenset(pruned.unreliable),
+                task_unreliable=task_unreliable,
+            ),
+        )
     return Document(file, spec, source, tasks)
+
+
+@dataclass
+class _Pruned:
+    """A pipeline's data with what pydantic could not read taken out, and what that costs."""
+
+    data: Any
+    broken_tasks: set[str] = field(default_factory=set)
+    """Tasks left out entirely (a bad name, not a mapping): other tasks may still depend on them."""
+    broken_fields: set[tuple[str, str]] = field(default_factory=set)
+    """(group, task) whose own field was left out: its job is not checked any further."""
+    unreliable: set[str] = field(default_factory=set)
+    """Job fields that every task gets from ``dag:`` and were left out or stood in for:
+    checks that read them are skipped."""
+    defaults: set[str] = field(default_factory=set)
+    """Fields of ``dag.defaults`` that were left out: unreliable in the tasks inheriting them."""
+
+
+_PRUNE_ROUNDS = 8
+_DAG_STAND_INS: dict[str, Any] = {"name": "pipeline", "team": "unknown"}
+
+
+def _prune_pipeline(
+    data: dict[str, Any], exc: ValidationError, layout: list[Problem]
+) -> tuple[PipelineSpec, _Pruned] | None:
+    """The pipeline with every value pydantic refused taken out (an unknown key exactly; a bad
+    value as its whole field; a task whose name or shape is wrong as the whole task), so that
+    the graph, the tasks' resolution and the policy still check the rest in the same run.
+
+    Only the first round's errors are reported (by the caller); taking a value out can make
+    its parent invalid too (a secret reference without its key), so later rounds take out the
+    parent without a word. ``None`` when nothing usable is left.
+    """
+    pruned = _Pruned(copy.deepcopy(data))
+    tasks = pruned.data.get("tasks")
+    if layout and isinstance(tasks, dict):
+        for problem in layout:  # a group that holds task fields is most likely one task
+            group = problem.path.removeprefix("tasks.")
+            pruned.broken_tasks.add(group)
+            tasks.pop(group, None)
+    for round_ in range(_PRUNE_ROUNDS):
+        changed = False
+        for err in exc.errors():
+            changed |= _prune_one(pruned, tuple(err["loc"]), err["type"], round_)
+        try:
+            spec = PipelineSpec.model_validate(pruned.data)
+        except ValidationError as again:
+            if not changed:
+                return None
+            exc = again
+            continue
+        return spec, pruned
+    return None
+
+
+def _prune_one(pruned: _Pruned, loc: tuple[Any, ...], kind: str, round_: int) -> bool:
+    """Takes the value at ``loc`` (or the field holding it) out of ``pruned.data``; whether
+    anything changed."""
+    data, unreliable = pruned.data, pruned.unreliable
+    if "[key]" in loc:
+        loc = loc[: loc.index("[key]")]
+    elif kind == "extra_forbidden" and round_ == 0 and _delete(data, loc):
+        return True  # an unknown key changes nothing else
+    if kind == "missing":
+        if loc[:1] == ("dag",) and len(loc) == 2 and loc[1] in _DAG_STAND_INS:
+            if isinstance(data.get("dag"), dict):
+                data["dag"][loc[1]] = _DAG_STAND_INS[loc[1]]
+                unreliable.add(str(loc[1]))
+                return True
+            return False
+        if loc == ("dag",):
+            data["dag"] = dict(_DAG_STAND_INS)
+            unreliable.add("team")
+            return True
+        if len(loc) <= 4 and not (loc[:1] == ("dag",) and len(loc) > 2):
+            return False  # a field the model needs: nothing to take out
+    head = loc[:1]
+    if head == ("tasks",):
+        target = loc[:4]
+    elif loc[:2] == ("dag", "defaults"):
+        target = loc[:3]
+    elif head == ("dag",):
+        target = loc[:2]
+    else:
+        target = loc[:1]
+    if not _delete(data, target):
+        return False
+    if head == ("tasks",):
+        if len(target) == 4:
+            pruned.broken_fields.add((str(target[1]), str(target[2])))
+        elif len(target) == 3:
+            pruned.broken_tasks.add(str(target[2]))
+    elif target[:2] == ("dag", "defaults") and len(target) == 3:
+        pruned.defaults.add(str(target[2]))
+    elif head == ("dag",) and len(target) == 2:
+        # All of `dag.defaults` (not a mapping) taken out: every task may have lost a default.
+        unreliable.update(_DEFAULTABLE if target[1] == "defaults" else {str(target[1])})
+    return True
+
+
+def _delete(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Deletes the mapping entry at ``loc``; whether there was one."""
+    if not loc:
+        return False
+    node = data
+    for part in loc[:-1]:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        else:
+            return False
+    if isinstance(node, dict) and loc[-1] in node:
+        del node[loc[-1]]
+        return True
+    return False
 
 
 def _layout_problems(tasks: Any, source: SourceMap) -> list[Problem]:
@@ -478,34 +635,17 @@ def _pipeline_level_hint(problem: Problem) -> Problem:
     return replace(problem, hint=hint)
 
 
-def _partial_pipeline(
-    data: dict[str, Any], exc: ValidationError, file: str, source: SourceMap
-) -> Document | None:
-    """The pipeline without its broken tasks, when only tasks (not `dag:`) are broken."""
-    broken: set[tuple[str, str]] = set()
-    for err in exc.errors():
-        loc = err["loc"]
-        if len(loc) < 3 or loc[0] != "tasks" or "[key]" in loc:
-            return None
-        broken.add((str(loc[1]), str(loc[2])))
-    tasks = {
-        group: {name: task for name, task in members.items() if (group, name) not in broken}
-        for group, members in data["tasks"].items()
-    }
-    kept = {group: members for group, members in tasks.items() if members}
-    if not kept:
-        return None
-    try:
-        spec = PipelineSpec.model_validate({**data, "tasks": kept})
-    except ValidationError:
-        return None
-    resolved = [_resolve_task(spec, g, t, task, source)[0] for g, t, task in spec.task_items()]
-    return Document(file, spec, source, [t for t in resolved if t is not None])
-
-
 def _resolve_task(
-    spec: PipelineSpec, group: str, task_id: str, task: TaskSpec, source: SourceMap
+    spec: PipelineSpec,
+    group: str,
+    task_id: str,
+    task: TaskSpec,
+    source: SourceMap,
+    unreliable: frozenset[str] = frozenset(),
 ) -> tuple[PipelineTask | None, list[Problem]]:
+    """The task's job, its defaults applied. ``unreliable`` fields were taken out of the
+    pipeline's defaults (their problem is already reported), so a task missing one is left
+    out silently."""
     defaults: TaskDefaults = spec.dag.defaults
     path: Path = ("tasks", group, task_id)
     values: dict[str, Any] = {
@@ -536,6 +676,7 @@ def _resolve_task(
                 f"set `{name}` on the task or in `dag.defaults`",
             )
             for name in missing
+            if name not in unreliable
         ]
     try:
         job = JobSpec.model_validate(values)
@@ -544,9 +685,14 @@ def _resolve_task(
     return PipelineTask(group, task_id, job, tuple(task.depends_on)), []
 
 
-def _graph_problems(spec: PipelineSpec, source: SourceMap) -> list[Problem]:
+def _graph_problems(
+    spec: PipelineSpec, source: SourceMap, broken: set[str] | None = None
+) -> list[Problem]:
+    """Duplicate task names, unknown dependencies and a cycle. ``broken`` names tasks that
+    exist in the file but could not be read (already reported): depending on one is fine."""
     problems: list[Problem] = []
     where: dict[str, str] = {}
+    broken = broken or set()
     for group, task_id, _ in spec.task_items():
         if task_id in where:
             problems.append(
@@ -561,7 +707,7 @@ def _graph_problems(spec: PipelineSpec, source: SourceMap) -> list[Problem]:
             where[task_id] = group
     for group, task_id, task in spec.task_items():
         for i, target in enumerate(task.depends_on):
-            if target not in where:
+            if target not in where and target not in broken:
                 hint = did_you_mean(target, where) or f"known tasks: {', '.join(sorted(where))}"
                 problems.append(
                     source.problem(
