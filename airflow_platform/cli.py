@@ -1,4 +1,4 @@
-"""The `airflow-platform` command: validate, render, run, flavors and schema."""
+"""The `airflow-platform` command: validate, render, run, submit, init, flavors and schema."""
 
 from __future__ import annotations
 
@@ -610,6 +610,46 @@ def status(
     out.print(client.run_url(run_id, dag), markup=False)
     state = run["state"]
     raise typer.Exit(0 if state == "success" else 1 if state == "failed" else 3)
+
+
+@app.command(epilog="Example: airflow-platform init vision/train-classifier  (or: --pipeline)")
+def init(
+    target: Annotated[
+        str, typer.Argument(help="<team>/<name>: writes <jobs dir>/<team>/<name>.yaml.")
+    ],
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline", help="A pipeline of two tasks instead of one job.")
+    ] = False,
+    jobs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--jobs-dir",
+            help=f"The jobs folder (default: ${JOBS_DIR_ENV}, else ./jobs).",
+            file_okay=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Write a new spec and the script it runs, ready for `run --local` at once.
+
+    The spec uses the team's smallest CPU flavor and an image under the allowed registry;
+    the script (<name>.py, beside the spec) writes into the job's output folder.
+    """
+    from airflow_platform.scaffold import ScaffoldError, parse_target, scaffold, write
+    from airflow_platform.spec.errors import SpecError
+
+    config = _config(config_path)
+    folder = jobs_dir or Path(os.environ.get(JOBS_DIR_ENV) or "jobs")
+    try:
+        team, name = parse_target(target)
+        files = scaffold(team, name, folder, config, pipeline=pipeline)
+        write(files, force=force)
+    except (ScaffoldError, SpecError) as exc:
+        err.echo(f"error: {exc}")
+        raise typer.Exit(2) from None
+    err.echo(f"wrote {files.spec} and {files.script}")
+    err.echo(f"next: airflow-platform run --local {files.spec}")
 
 
 @app.command(epilog="Example: airflow-platform schema > spec.schema.json")

@@ -579,6 +579,16 @@ class PlatformConfig(BaseModel):
         """The names of the flavors ``team`` may use, in catalog order."""
         return [name for name, flavor in self.flavors.items() if flavor.usable_by(team)]
 
+    def starter_flavor(self, team: str) -> str | None:
+        """The flavor a new job of ``team`` starts with: the smallest (by memory) CPU flavor
+        it may use, else its smallest flavor; ``None`` when it may use none. What `init`
+        writes and what the hints quote, so that a new spec never starts on a GPU node."""
+        usable = self.flavors_for(team)
+        cpu_only = [n for n in usable if self.flavors[n].gpu is None] or usable
+        if not cpu_only:
+            return None
+        return min(cpu_only, key=lambda n: (parse_memory(self.flavors[n].memory), n))
+
 
 def load_config(path: str | Path | None = None) -> PlatformConfig:
     """The platform config from ``path``, else ``$AIRFLOW_PLATFORM_CONFIG``, else the default.
