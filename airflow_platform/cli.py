@@ -103,14 +103,14 @@ def _config(path: Path | None) -> PlatformConfig:
 
 
 def _spec_files(paths: list[Path]) -> list[Path]:
-    from airflow_platform.spec.loader import marked_not_a_spec, spec_files
+    from airflow_platform.spec.loader import NOT_A_SPEC, marked_not_a_spec, spec_files
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files += spec_files(path)
         elif path.exists() and marked_not_a_spec(path):
-            err.echo(f"{path}: skipped, its first line marks it not a spec")
+            err.echo(f"{path}: skipped, it is marked `{NOT_A_SPEC}`")
         elif path.exists():
             files.append(path)
         else:
@@ -139,7 +139,8 @@ def validate(
         list[Path],
         typer.Argument(
             help="Spec files or folders (searched for *.yaml and *.yml; a file whose first "
-            "line is `# airflow-platform: not-a-spec` is skipped)."
+            "line is `# airflow-platform: not-a-spec`, or whose second is after a "
+            "`# yaml-language-server: $schema=...` modeline, is skipped)."
         ),
     ],
     output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (

@@ -196,18 +196,24 @@ NOT_A_SPEC = "# airflow-platform: not-a-spec"
 """The first line that marks a YAML file beside a team's code as not a spec (a model's
 hyper-parameters, a tool's config): folder scans (`validate jobs/`, the DAG factory) skip it.
 An explicit, written mark rather than a guess from its keys, so that a spec with a misspelt
-top-level key is still an error and never silently skipped."""
+top-level key is still an error and never silently skipped. It may follow a YAML language
+server modeline (``MODELINE``), which editors want on the first line."""
 _NOT_A_SPEC = re.compile(r"#\s*airflow-platform\s*:\s*not-a-spec\s*", re.IGNORECASE)
+MODELINE = re.compile(r"#\s*yaml-language-server\s*:\s*\$schema=\S*\s*")
+"""``# yaml-language-server: $schema=<url or path>``: which JSON Schema an editor checks the
+file with (docs/editors.md). A comment to the loader, so it never changes what a spec means."""
 
 
 def marked_not_a_spec(path: FsPath) -> bool:
-    """Whether the file's first line is ``# airflow-platform: not-a-spec``."""
+    """Whether the file's first line (or the line after a modeline) is ``NOT_A_SPEC``."""
     try:
         with path.open("rb") as file:
-            first = file.readline(200)
+            lines = [file.readline(400).decode("utf-8", "replace").strip() for _ in range(2)]
     except OSError:
         return False
-    return bool(_NOT_A_SPEC.fullmatch(first.decode("utf-8", "replace").strip()))
+    if MODELINE.fullmatch(lines[0]):
+        lines = lines[1:]
+    return bool(_NOT_A_SPEC.fullmatch(lines[0]))
 
 
 def spec_files(folder: FsPath) -> list[FsPath]:
