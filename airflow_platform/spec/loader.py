@@ -6,6 +6,7 @@ import copy
 import os
 import re
 from dataclasses import dataclass, field, replace
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -65,19 +66,31 @@ class Document:
         return [task.job for task in self.tasks]
 
     def ordered_tasks(self) -> list[PipelineTask]:
-        """Pipeline tasks so that each comes after everything it depends on (stable)."""
-        done: set[str] = set()
-        ordered: list[PipelineTask] = []
-        pending = list(self.tasks)
-        while pending:
-            ready = [t for t in pending if all(d in done for d in t.depends_on)]
-            if not ready:  # only in a partial document: a cycle or a missing task
-                return ordered + pending
-            for task in ready:
-                ordered.append(task)
-                done.add(task.task_id)
-            pending = [t for t in pending if t.task_id not in done]
-        return ordered
+        """Pipeline tasks so that each comes after everything it depends on (stable: in file
+        order among those ready together). In a partial document, tasks in a cycle or after
+        a missing task cannot be ordered; they come last, in file order."""
+        position = {t.task_id: i for i, t in enumerate(self.tasks)}
+        graph = {t.task_id: list(t.depends_on) for t in self.tasks}
+        while True:
+            sorter = TopologicalSorter(graph)
+            try:
+                sorter.prepare()
+                break
+            except CycleError as exc:  # only in a partial document: leave the cycle out
+                for node in exc.args[1]:
+                    graph.pop(node, None)
+        order: list[str] = []
+        while True:
+            # A dependency that is not a task (a missing one), or a task left out for its
+            # cycle, is never done, so neither are the tasks after it.
+            ready = sorted((n for n in sorter.get_ready() if n in graph), key=position.__getitem__)
+            if not ready:
+                break
+            order += ready
+            sorter.done(*ready)
+        placed = set(order)
+        by_id = {t.task_id: t for t in self.tasks}
+        return [by_id[n] for n in order] + [t for t in self.tasks if t.task_id not in placed]
 
     def job_field_path(self, index: int, field_name: str) -> Path:
         """Where the value of ``field_name`` of job ``index`` was written (task or defaults)."""
@@ -736,27 +749,14 @@ def _graph_problems(
 
 
 def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:
-    """One cycle of the graph as a list of task names, or an empty list."""
-    state: dict[str, int] = {}
-    for root in sorted(graph):
-        if state.get(root):
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        trail: list[str] = []
-        while stack:
-            node, i = stack.pop()
-            if i == 0:
-                state[node] = 1
-                trail.append(node)
-            deps = [d for d in graph.get(node, ()) if d in graph]
-            if i < len(deps):
-                stack.append((node, i + 1))
-                nxt = deps[i]
-                if state.get(nxt) == 1:
-                    return trail[trail.index(nxt) :]
-                if not state.get(nxt):
-                    stack.append((nxt, 0))
-            else:
-                state[node] = 2
-                trail.pop()
+    """One cycle of the graph as a list of task names, each depending on the next and the
+    last on the first, starting from the first in sorted order; or an empty list."""
+    known = {node: [d for d in deps if d in graph] for node, deps in graph.items()}
+    try:
+        TopologicalSorter(known).prepare()
+    except CycleError as exc:
+        # graphlib walks from a task to the tasks that depend on it: reverse for "depends on".
+        cycle = list(reversed(exc.args[1][:-1]))
+        start = cycle.index(min(cycle))
+        return cycle[start:] + cycle[:start]
     return []
