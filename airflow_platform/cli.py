@@ -80,6 +80,10 @@ ParamOption = Annotated[
 ]
 
 
+MAX_RUN_ID = 250
+"""The longest run id Airflow stores (its ``run_id`` column)."""
+
+
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
@@ -382,9 +386,17 @@ def run(
         dag, declared = doc.spec.name, doc.spec.params
         tasks = [(doc.spec.name, doc.spec.name, doc.spec, ())]
     values = _param_values(spec, declared, param)
+    if run_id is not None and not 0 < len(run_id) <= MAX_RUN_ID:
+        err.echo(f"error: --run-id must be 1 to {MAX_RUN_ID} characters (Airflow's limit)")
+        raise typer.Exit(2)
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = run_id or f"local__{now.strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(2)}"
     root = (artifacts or default_root()).absolute()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err.echo(f"error: cannot make the artifacts folder {root}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
     err.print(f"run {run_id} of {dag}, logical date {now.isoformat()}")
     last: TaskArtifacts | None = None
     for task_id, label, job, upstream in tasks:
@@ -393,7 +405,14 @@ def run(
             data_interval_start=now, data_interval_end=now, params=values,
         )  # fmt: skip
         last = TaskArtifacts(root, dag, run_id, task_id, 1, tuple(upstream))
-        result = _run_one(label, job, config, cwd, context, last)
+        try:
+            result = _run_one(label, job, config, cwd, context, last)
+        except OSError as exc:
+            # The task's folders could not be made or written (a full disk, a read-only
+            # folder, a name too long for the file system): one line, not a traceback.
+            where = f" {exc.filename}" if exc.filename else ""
+            err.echo(f"error: {label}: cannot run it here:{where}: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
         if not result.succeeded:
             err.print(f"artifacts of run {run_id}: {last.run_dir}")
             raise typer.Exit(result.exit_code)
