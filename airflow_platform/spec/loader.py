@@ -428,23 +428,23 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap, home: Ho
     tasks: list[PipelineTask] = []
     task_unreliable: dict[str, frozenset[str]] = {}
     for group, task_id, task in spec.task_items():
-        if (group, task_id) in pruned.broken_fields:
-            continue  # a field of its own could not be read: its job is not the one written
         # A default that could not be read matters to a task only where it inherits it (env,
-        # secrets and not_secrets merge with the task's own, so those always do).
+        # secrets and not_secrets merge with the task's own, so those always do); a field of
+        # its own that could not be read matters to it alone.
         inherited = frozenset(
             name
             for name in pruned.defaults
             if name in ("env", "secrets", "not_secrets") or getattr(task, name, None) is None
         )
-        resolved, task_problems = _resolve_task(
-            spec, group, task_id, task, source, inherited | pruned.unreliable
+        own = frozenset(pruned.broken_fields.get((group, task_id), ()))
+        resolved, task_problems, stand_ins = _resolve_task(
+            spec, group, task_id, task, source, inherited | own | pruned.unreliable
         )
         problems.extend(task_problems)
         if resolved is not None:
             tasks.append(resolved)
-            if inherited:
-                task_unreliable[task_id] = inherited
+            if inherited | own | stand_ins:
+                task_unreliable[task_id] = inherited | own | stand_ins
     if problems:
         # Every task that resolved is a complete job: the policy can still check those.
         raise SpecError(
@@ -468,8 +468,9 @@ class _Pruned:
     data: Any
     broken_tasks: set[str] = field(default_factory=set)
     """Tasks left out entirely (a bad name, not a mapping): other tasks may still depend on them."""
-    broken_fields: set[tuple[str, str]] = field(default_factory=set)
-    """(group, task) whose own field was left out: its job is not checked any further."""
+    broken_fields: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """The fields of a (group, task) of its own that were left out: its job's checks that
+    read them are skipped."""
     unreliable: set[str] = field(default_factory=set)
     """Job fields that every task gets from ``dag:`` and were left out or stood in for:
     checks that read them are skipped."""
@@ -548,7 +549,8 @@ def _prune_one(pruned: _Pruned, loc: tuple[Any, ...], kind: str, round_: int) ->
         return False
     if head == ("tasks",):
         if len(target) == 4:
-            pruned.broken_fields.add((str(target[1]), str(target[2])))
+            task_key = (str(target[1]), str(target[2]))
+            pruned.broken_fields.setdefault(task_key, set()).add(str(target[3]))
         elif len(target) == 3:
             pruned.broken_tasks.add(str(target[2]))
     elif target[:2] == ("dag", "defaults") and len(target) == 3:
@@ -661,10 +663,12 @@ def _resolve_task(
     task: TaskSpec,
     source: SourceMap,
     unreliable: frozenset[str] = frozenset(),
-) -> tuple[PipelineTask | None, list[Problem]]:
-    """The task's job, its defaults applied. ``unreliable`` fields were taken out of the
-    pipeline's defaults (their problem is already reported), so a task missing one is left
-    out silently."""
+) -> tuple[PipelineTask | None, list[Problem], frozenset[str]]:
+    """The task's job, its defaults applied, its problems, and the fields that hold stand-ins.
+
+    A required field the task lacks is a problem, unless it is in ``unreliable`` (taken out
+    of the task or of the defaults because it could not be read: that is reported already);
+    either way a stand-in takes its place, so that the policy still checks the rest."""
     defaults: TaskDefaults = spec.dag.defaults
     path: Path = ("tasks", group, task_id)
     values: dict[str, Any] = {
@@ -687,21 +691,24 @@ def _resolve_task(
     missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]
     if "spark" in values and "execution_script" in missing:  # a Spark task runs its application
         missing.remove("execution_script")
-    if missing:
-        return None, [
-            source.problem(
-                path,
-                f"task '{task_id}' has no {name}",
-                f"set `{name}` on the task or in `dag.defaults`",
-            )
-            for name in missing
-            if name not in unreliable
-        ]
+    problems = [
+        source.problem(
+            path,
+            f"task '{task_id}' has no {name}",
+            f"set `{name}` on the task or in `dag.defaults`",
+        )
+        for name in missing
+        if name not in unreliable
+    ]
+    values.update({name: _STAND_INS[name] for name in missing})
+    stand_ins = frozenset(missing)
     try:
         job = JobSpec.model_validate(values)
     except ValidationError as exc:
-        return None, validation_problems(exc, JobSpec, source, prefix=path)
-    return PipelineTask(group, task_id, job, tuple(task.depends_on)), []
+        if stand_ins:  # a stand-in that does not fit: report only what was really missing
+            return None, problems, stand_ins
+        return None, validation_problems(exc, JobSpec, source, prefix=path), stand_ins
+    return PipelineTask(group, task_id, job, tuple(task.depends_on)), problems, stand_ins
 
 
 def _graph_problems(
