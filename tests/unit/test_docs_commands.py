@@ -229,3 +229,22 @@ def test_chart_values_in_the_docs_are_a_valid_values_file(doc: Path, line: int, 
     defaults = yaml.safe_load((chart / "values.yaml").read_text())
     schema = json.loads((chart / "values.schema.json").read_text())
     jsonschema.validate(_helm_merge(defaults, yaml.safe_load(body)), schema)
+
+
+def test_the_readme_module_map_names_every_module() -> None:
+    package = REPO / "airflow_platform"
+    modules = sorted(
+        p.stem if p.is_file() else p.name + "/"
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__")
+        or (p.is_dir() and not p.name.startswith("_") and p.name != "data")
+    )
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## How it fits together") :]
+    missing = [
+        m
+        for m in modules
+        if f"`airflow_platform/{m}" not in section
+        and not re.search(rf"[`, ]{re.escape(m if m.endswith('/') else m + '.py')}`", section)
+    ]
+    assert missing == []
