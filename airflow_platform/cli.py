@@ -1,4 +1,4 @@
-"""The `airflow-platform` command: validate, render, run, flavors and schema."""
+"""The `airflow-platform` command: validate, render, run, submit, init, flavors and schema."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ ParamOption = Annotated[
 ]
 
 
+MAX_RUN_ID = 250
+"""The longest run id Airflow stores (its ``run_id`` column)."""
+
+
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
@@ -103,14 +107,14 @@ def _config(path: Path | None) -> PlatformConfig:
 
 
 def _spec_files(paths: list[Path]) -> list[Path]:
-    from airflow_platform.spec.loader import marked_not_a_spec, spec_files
+    from airflow_platform.spec.loader import NOT_A_SPEC, marked_not_a_spec, spec_files
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files += spec_files(path)
         elif path.exists() and marked_not_a_spec(path):
-            err.echo(f"{path}: skipped, its first line marks it not a spec")
+            err.echo(f"{path}: skipped, it is marked `{NOT_A_SPEC}`")
         elif path.exists():
             files.append(path)
         else:
@@ -139,7 +143,8 @@ def validate(
         list[Path],
         typer.Argument(
             help="Spec files or folders (searched for *.yaml and *.yml; a file whose first "
-            "line is `# airflow-platform: not-a-spec` is skipped)."
+            "line is `# airflow-platform: not-a-spec`, or whose second is after a "
+            "`# yaml-language-server: $schema=...` modeline, is skipped)."
         ),
     ],
     output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
@@ -381,9 +386,17 @@ def run(
         dag, declared = doc.spec.name, doc.spec.params
         tasks = [(doc.spec.name, doc.spec.name, doc.spec, ())]
     values = _param_values(spec, declared, param)
+    if run_id is not None and not 0 < len(run_id) <= MAX_RUN_ID:
+        err.echo(f"error: --run-id must be 1 to {MAX_RUN_ID} characters (Airflow's limit)")
+        raise typer.Exit(2)
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = run_id or f"local__{now.strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(2)}"
     root = (artifacts or default_root()).absolute()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err.echo(f"error: cannot make the artifacts folder {root}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
     err.print(f"run {run_id} of {dag}, logical date {now.isoformat()}")
     last: TaskArtifacts | None = None
     for task_id, label, job, upstream in tasks:
@@ -392,7 +405,14 @@ def run(
             data_interval_start=now, data_interval_end=now, params=values,
         )  # fmt: skip
         last = TaskArtifacts(root, dag, run_id, task_id, 1, tuple(upstream))
-        result = _run_one(label, job, config, cwd, context, last)
+        try:
+            result = _run_one(label, job, config, cwd, context, last)
+        except OSError as exc:
+            # The task's folders could not be made or written (a full disk, a read-only
+            # folder, a name too long for the file system): one line, not a traceback.
+            where = f" {exc.filename}" if exc.filename else ""
+            err.echo(f"error: {label}: cannot run it here:{where}: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
         if not result.succeeded:
             err.print(f"artifacts of run {run_id}: {last.run_dir}")
             raise typer.Exit(result.exit_code)
@@ -610,6 +630,46 @@ def status(
     out.print(client.run_url(run_id, dag), markup=False)
     state = run["state"]
     raise typer.Exit(0 if state == "success" else 1 if state == "failed" else 3)
+
+
+@app.command(epilog="Example: airflow-platform init vision/train-classifier  (or: --pipeline)")
+def init(
+    target: Annotated[
+        str, typer.Argument(help="<team>/<name>: writes <jobs dir>/<team>/<name>.yaml.")
+    ],
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline", help="A pipeline of two tasks instead of one job.")
+    ] = False,
+    jobs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--jobs-dir",
+            help=f"The jobs folder (default: ${JOBS_DIR_ENV}, else ./jobs).",
+            file_okay=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Write a new spec and the script it runs, ready for `run --local` at once.
+
+    The spec uses the team's smallest CPU flavor and an image under the allowed registry;
+    the script (<name>.py, beside the spec) writes into the job's output folder.
+    """
+    from airflow_platform.scaffold import ScaffoldError, parse_target, scaffold, write
+    from airflow_platform.spec.errors import SpecError
+
+    config = _config(config_path)
+    folder = jobs_dir or Path(os.environ.get(JOBS_DIR_ENV) or "jobs")
+    try:
+        team, name = parse_target(target)
+        files = scaffold(team, name, folder, config, pipeline=pipeline)
+        write(files, force=force)
+    except (ScaffoldError, SpecError) as exc:
+        err.echo(f"error: {exc}")
+        raise typer.Exit(2) from None
+    err.echo(f"wrote {files.spec} and {files.script}")
+    err.echo(f"next: airflow-platform run --local {files.spec}")
 
 
 @app.command(epilog="Example: airflow-platform schema > spec.schema.json")

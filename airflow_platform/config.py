@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -37,32 +38,45 @@ CONFIG_ENV = "AIRFLOW_PLATFORM_CONFIG"
 # Validation context: parse_config has checked the flavors' teams against the raw document.
 _TEAMS_CHECKED = "teams_checked"
 
-_CPU = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<m>m?)")
-_MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<u>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
-_MEMORY_UNITS = {
-    "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-}  # fmt: skip
 _WHITESPACE = re.compile(r"\s")
 _LOOKS_LIKE_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtTpP])i?[bB]?\s*")
 
 
+_BINARY_SUFFIX = re.compile(r"[KMGTPE]i$")
+
+
+def _quantity(quantity: str, what: str) -> Decimal:
+    """A non-negative Kubernetes quantity, by the Kubernetes client's own parser (which also
+    reads ``"2 G"``; the API server does not, so neither do we)."""
+    text = quantity.strip()
+    if _WHITESPACE.search(text):
+        raise ValueError(f"'{quantity}' is not a {what} quantity")
+    try:
+        value = parse_quantity(text)
+    except ValueError:
+        raise ValueError(f"'{quantity}' is not a {what} quantity") from None
+    if value < 0:
+        raise ValueError(f"'{quantity}' is not a {what} quantity")
+    return value
+
+
 def parse_cpu(quantity: str) -> float:
-    """A Kubernetes CPU quantity in cores: ``"500m"`` → 0.5."""
-    match = _CPU.fullmatch(quantity.strip())
-    if not match:
+    """A Kubernetes CPU quantity in cores: ``"500m"`` → 0.5. Binary suffixes (``Gi``), which
+    Kubernetes would read as billions of cores, are refused: they mean a size was meant."""
+    if _BINARY_SUFFIX.search(quantity.strip()):
         raise ValueError(f"'{quantity}' is not a CPU quantity")
-    value = float(match["n"])
-    return value / 1000 if match["m"] else value
+    return float(_quantity(quantity, "CPU"))
 
 
 def parse_memory(quantity: str) -> int:
-    """A Kubernetes memory quantity in bytes: ``"2Gi"`` → 2147483648."""
-    match = _MEMORY.fullmatch(quantity.strip())
-    if not match:
-        raise ValueError(f"'{quantity}' is not a memory quantity")
-    return int(float(match["n"]) * _MEMORY_UNITS[match["u"] or ""])
+    """A Kubernetes memory quantity in bytes: ``"2Gi"`` → 2147483648.
+
+    Kubernetes also reads ``"500m"`` as half a byte; a memory size is a whole number of
+    bytes, so a fraction is refused rather than rounded."""
+    value = _quantity(quantity, "memory")
+    if value != value.to_integral_value():
+        raise ValueError(f"'{quantity}' is not a memory quantity (a whole number of bytes)")
+    return int(value)
 
 
 def format_memory(num_bytes: float) -> str:
@@ -94,14 +108,16 @@ def _check_memory(value: str) -> str:
     text = value.strip()
     if text.startswith("-"):
         raise ValueError(f"memory '{value}' is negative: give a size such as '16Gi'")
-    if not _MEMORY.fullmatch(text):
+    try:
+        size = parse_memory(text)
+    except ValueError:
         near = _LOOKS_LIKE_MEMORY.fullmatch(text)
         if near:
             raise ValueError(
                 f"'{value}' is not a Kubernetes quantity: did you mean {near[1]}{near[2].upper()}i?"
-            )
-        raise ValueError(f"'{value}' is not a memory quantity, e.g. '16Gi' or '512Mi'")
-    if parse_memory(text) < 2**20:
+            ) from None
+        raise ValueError(f"'{value}' is not a memory quantity, e.g. '16Gi' or '512Mi'") from None
+    if size < 2**20:
         raise ValueError(f"memory '{value}' is under 1Mi: did you mean {text}Gi?")
     return text
 
@@ -679,6 +695,16 @@ class PlatformConfig(BaseModel):
     def flavors_for(self, team: str) -> list[str]:
         """The names of the flavors ``team`` may use, in catalog order."""
         return [name for name, flavor in self.flavors.items() if flavor.usable_by(team)]
+
+    def starter_flavor(self, team: str) -> str | None:
+        """The flavor a new job of ``team`` starts with: the smallest (by memory) CPU flavor
+        it may use, else its smallest flavor; ``None`` when it may use none. What `init`
+        writes and what the hints quote, so that a new spec never starts on a GPU node."""
+        usable = self.flavors_for(team)
+        cpu_only = [n for n in usable if self.flavors[n].gpu is None] or usable
+        if not cpu_only:
+            return None
+        return min(cpu_only, key=lambda n: (parse_memory(self.flavors[n].memory), n))
 
 
 def load_config(path: str | Path | None = None) -> PlatformConfig:

@@ -52,7 +52,20 @@ def _schema_type(schema: dict[str, Any]) -> str:
     return "duration" if "duration" in str(schema.get("description", "")).lower() else str(kind)
 
 
-def _default(field: FieldInfo) -> str:
+# Required by the models but filled in by the loader before validation (spec.loader): a
+# scientist may leave them out. The JSON Schema drops them from `required` for the same reason.
+_FROM_THE_FILE = {
+    (JobSpec, "name"): "the file name",
+    (JobSpec, "team"): "the team's folder",
+    (DagInfo, "name"): "the file name",
+    (DagInfo, "team"): "the team's folder",
+}
+
+
+def _default(field: FieldInfo, model: type[BaseModel] | None = None, name: str = "") -> str:
+    from_file = _FROM_THE_FILE.get((model, name)) if model is not None else None
+    if from_file:
+        return f"({from_file})"
     if field.is_required():
         return "**required**"
     if field.default_factory is not None:
@@ -81,7 +94,7 @@ def _table(title: str, model: type[BaseModel]) -> str:
         cells = [
             f"`{name}`",
             _schema_type(properties[name]).replace("null", "none"),
-            _default(field),
+            _default(field, model, name),
             field.description or "",
             example,
         ]

@@ -66,7 +66,11 @@ def role_job(job: JobSpec, role: str, flavor: str) -> JobSpec:
 
 
 def _mib(quantity: str) -> int:
-    """A Spark memory size (``512m``, ``2g``, ``384``: MiB when unitless) in MiB."""
+    """A Spark memory size (``512m``, ``2g``, ``384``: MiB when unitless) in MiB.
+
+    Spark's JVM size format, not a Kubernetes quantity: to ``parse_quantity`` ``512m`` is half
+    a byte and ``384`` bytes, so the Kubernetes parser cannot serve here (flavor memory, a
+    Kubernetes quantity, goes through it in ``config.parse_memory``)."""
     text = quantity.strip().lower()
     units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
     for suffix in ("kb", "mb", "gb", "tb", "k", "m", "g", "t"):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow_platform.config import PlatformConfig, load_config, parse_memory
+from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.policy import RULE_FIELDS, Violation, check_job
 from airflow_platform.spec.errors import Problem, SpecError
 from airflow_platform.spec.explain import HINT_EXAMPLES
@@ -50,7 +50,7 @@ def located(doc: Document, index: int, violations: list[Violation]) -> list[Prob
             key=violation.field[0] == "env",
         )
         for violation in violations
-        if not RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable
+        if not RULE_FIELDS.get(violation.reason, frozenset()) & doc.unreliable_for(index)
     ]
 
 
@@ -61,12 +61,9 @@ def hint_examples(config: PlatformConfig) -> dict[str, dict[str, str]]:
     registry = next((p for p in config.policy.allowed_images if p.endswith("/")), None)
     for team in config.teams:
         mine = examples[team] = {}
-        usable = config.flavors_for(team)
-        cpu_only = [n for n in usable if config.flavors[n].gpu is None] or usable
-        if cpu_only:
-            mine["resource_flavor"] = min(
-                cpu_only, key=lambda n: (parse_memory(config.flavors[n].memory), n)
-            )
+        starter = config.starter_flavor(team)
+        if starter:
+            mine["resource_flavor"] = starter
         if registry:
             mine["docker_image"] = f"{registry}{team}/<image>:<tag>"
     return examples

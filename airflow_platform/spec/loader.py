@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass, field, replace
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -47,6 +49,14 @@ class Document:
     unreliable: frozenset[str] = frozenset()
     """In a partial document (``SpecError.partial``): job fields that hold stand-ins, because
     the file's value was missing or invalid; checks that read them must be skipped."""
+    task_unreliable: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The same for one pipeline task (by task id): defaults it inherits that could not be read."""
+
+    def unreliable_for(self, index: int) -> frozenset[str]:
+        """The fields of job ``index`` that checks must not read (see ``unreliable``)."""
+        if isinstance(self.spec, JobSpec) or index >= len(self.tasks):
+            return self.unreliable
+        return self.unreliable | self.task_unreliable.get(self.tasks[index].task_id, frozenset())
 
     @property
     def jobs(self) -> list[JobSpec]:
@@ -56,19 +66,31 @@ class Document:
         return [task.job for task in self.tasks]
 
     def ordered_tasks(self) -> list[PipelineTask]:
-        """Pipeline tasks so that each comes after everything it depends on (stable)."""
-        done: set[str] = set()
-        ordered: list[PipelineTask] = []
-        pending = list(self.tasks)
-        while pending:
-            ready = [t for t in pending if all(d in done for d in t.depends_on)]
-            if not ready:  # only in a partial document: a cycle or a missing task
-                return ordered + pending
-            for task in ready:
-                ordered.append(task)
-                done.add(task.task_id)
-            pending = [t for t in pending if t.task_id not in done]
-        return ordered
+        """Pipeline tasks so that each comes after everything it depends on (stable: in file
+        order among those ready together). In a partial document, tasks in a cycle or after
+        a missing task cannot be ordered; they come last, in file order."""
+        position = {t.task_id: i for i, t in enumerate(self.tasks)}
+        graph = {t.task_id: list(t.depends_on) for t in self.tasks}
+        while True:
+            sorter = TopologicalSorter(graph)
+            try:
+                sorter.prepare()
+                break
+            except CycleError as exc:  # only in a partial document: leave the cycle out
+                for node in exc.args[1]:
+                    graph.pop(node, None)
+        order: list[str] = []
+        while True:
+            # A dependency that is not a task (a missing one), or a task left out for its
+            # cycle, is never done, so neither are the tasks after it.
+            ready = sorted((n for n in sorter.get_ready() if n in graph), key=position.__getitem__)
+            if not ready:
+                break
+            order += ready
+            sorter.done(*ready)
+        placed = set(order)
+        by_id = {t.task_id: t for t in self.tasks}
+        return [by_id[n] for n in order] + [t for t in self.tasks if t.task_id not in placed]
 
     def job_field_path(self, index: int, field_name: str) -> Path:
         """Where the value of ``field_name`` of job ``index`` was written (task or defaults)."""
@@ -187,18 +209,24 @@ NOT_A_SPEC = "# airflow-platform: not-a-spec"
 """The first line that marks a YAML file beside a team's code as not a spec (a model's
 hyper-parameters, a tool's config): folder scans (`validate jobs/`, the DAG factory) skip it.
 An explicit, written mark rather than a guess from its keys, so that a spec with a misspelt
-top-level key is still an error and never silently skipped."""
+top-level key is still an error and never silently skipped. It may follow a YAML language
+server modeline (``MODELINE``), which editors want on the first line."""
 _NOT_A_SPEC = re.compile(r"#\s*airflow-platform\s*:\s*not-a-spec\s*", re.IGNORECASE)
+MODELINE = re.compile(r"#\s*yaml-language-server\s*:\s*\$schema=\S*\s*")
+"""``# yaml-language-server: $schema=<url or path>``: which JSON Schema an editor checks the
+file with (docs/editors.md). A comment to the loader, so it never changes what a spec means."""
 
 
 def marked_not_a_spec(path: FsPath) -> bool:
-    """Whether the file's first line is ``# airflow-platform: not-a-spec``."""
+    """Whether the file's first line (or the line after a modeline) is ``NOT_A_SPEC``."""
     try:
         with path.open("rb") as file:
-            first = file.readline(200)
+            lines = [file.readline(400).decode("utf-8", "replace").strip() for _ in range(2)]
     except OSError:
         return False
-    return bool(_NOT_A_SPEC.fullmatch(first.decode("utf-8", "replace").strip()))
+    if MODELINE.fullmatch(lines[0]):
+        lines = lines[1:]
+    return bool(_NOT_A_SPEC.fullmatch(lines[0]))
 
 
 def spec_files(folder: FsPath) -> list[FsPath]:
@@ -375,30 +403,180 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap, home: Ho
         data = {**data, "dag": dag}
     layout = _layout_problems(data.get("tasks"), source)
     bad_groups = {p.path for p in layout}
+    problems = [*team_problems, *layout]
+    pruned = _Pruned(data)
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [
+        problems += [
             _pipeline_level_hint(p)
             for p in validation_problems(exc, PipelineSpec, source)
             if not any(p.path == g or p.path.startswith(g + ".") for g in bad_groups)
             and not (layout and p.message == "required field 'tasks' is missing")
         ]
-        partial = None if layout else _partial_pipeline(data, exc, file, source)
-        raise SpecError([*team_problems, *layout, *problems], partial=partial) from None
-    if layout:
-        raise SpecError([*team_problems, *layout])
-    problems = [*team_problems, *_graph_problems(spec, source)]
+        found = _prune_pipeline(data, exc, layout)
+        if found is None:
+            raise SpecError(problems) from None
+        spec, pruned = found
+    else:
+        if layout:  # pragma: no cover - a layout mistake always fails the model too
+            raise SpecError(problems)
+    # Whatever could not be read was left out above; everything else is still checked, so
+    # one run of `validate` shows the unknown keys, the graph, the missing task fields and
+    # (in `airflow_platform.validation`) the policy's problems together.
+    problems += _graph_problems(spec, source, pruned.broken_tasks)
     tasks: list[PipelineTask] = []
+    task_unreliable: dict[str, frozenset[str]] = {}
     for group, task_id, task in spec.task_items():
-        resolved, task_problems = _resolve_task(spec, group, task_id, task, source)
+        # A default that could not be read matters to a task only where it inherits it (env,
+        # secrets and not_secrets merge with the task's own, so those always do); a field of
+        # its own that could not be read matters to it alone.
+        inherited = frozenset(
+            name
+            for name in pruned.defaults
+            if name in ("env", "secrets", "not_secrets") or getattr(task, name, None) is None
+        )
+        own = frozenset(pruned.broken_fields.get((group, task_id), ()))
+        resolved, task_problems, stand_ins = _resolve_task(
+            spec, group, task_id, task, source, inherited | own | pruned.unreliable
+        )
         problems.extend(task_problems)
         if resolved is not None:
             tasks.append(resolved)
+            if inherited | own | stand_ins:
+                task_unreliable[task_id] = inherited | own | stand_ins
     if problems:
         # Every task that resolved is a complete job: the policy can still check those.
-        raise SpecError(problems, partial=Document(file, spec, source, tasks))
+        raise SpecError(
+            problems,
+            partial=Document(
+                file,
+                spec,
+                source,
+                tasks,
+                unreliable=frozenset(pruned.unreliable),
+                task_unreliable=task_unreliable,
+            ),
+        )
     return Document(file, spec, source, tasks)
+
+
+@dataclass
+class _Pruned:
+    """A pipeline's data with what pydantic could not read taken out, and what that costs."""
+
+    data: Any
+    broken_tasks: set[str] = field(default_factory=set)
+    """Tasks left out entirely (a bad name, not a mapping): other tasks may still depend on them."""
+    broken_fields: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """The fields of a (group, task) of its own that were left out: its job's checks that
+    read them are skipped."""
+    unreliable: set[str] = field(default_factory=set)
+    """Job fields that every task gets from ``dag:`` and were left out or stood in for:
+    checks that read them are skipped."""
+    defaults: set[str] = field(default_factory=set)
+    """Fields of ``dag.defaults`` that were left out: unreliable in the tasks inheriting them."""
+
+
+_PRUNE_ROUNDS = 8
+_DAG_STAND_INS: dict[str, Any] = {"name": "pipeline", "team": "unknown"}
+
+
+def _prune_pipeline(
+    data: dict[str, Any], exc: ValidationError, layout: list[Problem]
+) -> tuple[PipelineSpec, _Pruned] | None:
+    """The pipeline with every value pydantic refused taken out (an unknown key exactly; a bad
+    value as its whole field; a task whose name or shape is wrong as the whole task), so that
+    the graph, the tasks' resolution and the policy still check the rest in the same run.
+
+    Only the first round's errors are reported (by the caller); taking a value out can make
+    its parent invalid too (a secret reference without its key), so later rounds take out the
+    parent without a word. ``None`` when nothing usable is left.
+    """
+    pruned = _Pruned(copy.deepcopy(data))
+    tasks = pruned.data.get("tasks")
+    if layout and isinstance(tasks, dict):
+        for problem in layout:  # a group that holds task fields is most likely one task
+            group = problem.path.removeprefix("tasks.")
+            pruned.broken_tasks.add(group)
+            tasks.pop(group, None)
+    for round_ in range(_PRUNE_ROUNDS):
+        changed = False
+        for err in exc.errors():
+            changed |= _prune_one(pruned, tuple(err["loc"]), err["type"], round_)
+        try:
+            spec = PipelineSpec.model_validate(pruned.data)
+        except ValidationError as again:
+            if not changed:
+                return None
+            exc = again
+            continue
+        return spec, pruned
+    return None
+
+
+def _prune_one(pruned: _Pruned, loc: tuple[Any, ...], kind: str, round_: int) -> bool:
+    """Takes the value at ``loc`` (or the field holding it) out of ``pruned.data``; whether
+    anything changed."""
+    data, unreliable = pruned.data, pruned.unreliable
+    if "[key]" in loc:
+        loc = loc[: loc.index("[key]")]
+    elif kind == "extra_forbidden" and round_ == 0 and _delete(data, loc):
+        return True  # an unknown key changes nothing else
+    if kind == "missing":
+        if loc[:1] == ("dag",) and len(loc) == 2 and loc[1] in _DAG_STAND_INS:
+            if isinstance(data.get("dag"), dict):
+                data["dag"][loc[1]] = _DAG_STAND_INS[loc[1]]
+                unreliable.add(str(loc[1]))
+                return True
+            return False
+        if loc == ("dag",):
+            data["dag"] = dict(_DAG_STAND_INS)
+            unreliable.add("team")
+            return True
+        if len(loc) <= 4 and not (loc[:1] == ("dag",) and len(loc) > 2):
+            return False  # a field the model needs: nothing to take out
+    head = loc[:1]
+    if head == ("tasks",):
+        target = loc[:4]
+    elif loc[:2] == ("dag", "defaults"):
+        target = loc[:3]
+    elif head == ("dag",):
+        target = loc[:2]
+    else:
+        target = loc[:1]
+    if not _delete(data, target):
+        return False
+    if head == ("tasks",):
+        if len(target) == 4:
+            task_key = (str(target[1]), str(target[2]))
+            pruned.broken_fields.setdefault(task_key, set()).add(str(target[3]))
+        elif len(target) == 3:
+            pruned.broken_tasks.add(str(target[2]))
+    elif target[:2] == ("dag", "defaults") and len(target) == 3:
+        pruned.defaults.add(str(target[2]))
+    elif head == ("dag",) and len(target) == 2:
+        # All of `dag.defaults` (not a mapping) taken out: every task may have lost a default.
+        unreliable.update(_DEFAULTABLE if target[1] == "defaults" else {str(target[1])})
+    return True
+
+
+def _delete(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Deletes the mapping entry at ``loc``; whether there was one."""
+    if not loc:
+        return False
+    node = data
+    for part in loc[:-1]:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        else:
+            return False
+    if isinstance(node, dict) and loc[-1] in node:
+        del node[loc[-1]]
+        return True
+    return False
 
 
 def _layout_problems(tasks: Any, source: SourceMap) -> list[Problem]:
@@ -478,34 +656,19 @@ def _pipeline_level_hint(problem: Problem) -> Problem:
     return replace(problem, hint=hint)
 
 
-def _partial_pipeline(
-    data: dict[str, Any], exc: ValidationError, file: str, source: SourceMap
-) -> Document | None:
-    """The pipeline without its broken tasks, when only tasks (not `dag:`) are broken."""
-    broken: set[tuple[str, str]] = set()
-    for err in exc.errors():
-        loc = err["loc"]
-        if len(loc) < 3 or loc[0] != "tasks" or "[key]" in loc:
-            return None
-        broken.add((str(loc[1]), str(loc[2])))
-    tasks = {
-        group: {name: task for name, task in members.items() if (group, name) not in broken}
-        for group, members in data["tasks"].items()
-    }
-    kept = {group: members for group, members in tasks.items() if members}
-    if not kept:
-        return None
-    try:
-        spec = PipelineSpec.model_validate({**data, "tasks": kept})
-    except ValidationError:
-        return None
-    resolved = [_resolve_task(spec, g, t, task, source)[0] for g, t, task in spec.task_items()]
-    return Document(file, spec, source, [t for t in resolved if t is not None])
-
-
 def _resolve_task(
-    spec: PipelineSpec, group: str, task_id: str, task: TaskSpec, source: SourceMap
-) -> tuple[PipelineTask | None, list[Problem]]:
+    spec: PipelineSpec,
+    group: str,
+    task_id: str,
+    task: TaskSpec,
+    source: SourceMap,
+    unreliable: frozenset[str] = frozenset(),
+) -> tuple[PipelineTask | None, list[Problem], frozenset[str]]:
+    """The task's job, its defaults applied, its problems, and the fields that hold stand-ins.
+
+    A required field the task lacks is a problem, unless it is in ``unreliable`` (taken out
+    of the task or of the defaults because it could not be read: that is reported already);
+    either way a stand-in takes its place, so that the policy still checks the rest."""
     defaults: TaskDefaults = spec.dag.defaults
     path: Path = ("tasks", group, task_id)
     values: dict[str, Any] = {
@@ -528,25 +691,34 @@ def _resolve_task(
     missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]
     if "spark" in values and "execution_script" in missing:  # a Spark task runs its application
         missing.remove("execution_script")
-    if missing:
-        return None, [
-            source.problem(
-                path,
-                f"task '{task_id}' has no {name}",
-                f"set `{name}` on the task or in `dag.defaults`",
-            )
-            for name in missing
-        ]
+    problems = [
+        source.problem(
+            path,
+            f"task '{task_id}' has no {name}",
+            f"set `{name}` on the task or in `dag.defaults`",
+        )
+        for name in missing
+        if name not in unreliable
+    ]
+    values.update({name: _STAND_INS[name] for name in missing})
+    stand_ins = frozenset(missing)
     try:
         job = JobSpec.model_validate(values)
     except ValidationError as exc:
-        return None, validation_problems(exc, JobSpec, source, prefix=path)
-    return PipelineTask(group, task_id, job, tuple(task.depends_on)), []
+        if stand_ins:  # a stand-in that does not fit: report only what was really missing
+            return None, problems, stand_ins
+        return None, validation_problems(exc, JobSpec, source, prefix=path), stand_ins
+    return PipelineTask(group, task_id, job, tuple(task.depends_on)), problems, stand_ins
 
 
-def _graph_problems(spec: PipelineSpec, source: SourceMap) -> list[Problem]:
+def _graph_problems(
+    spec: PipelineSpec, source: SourceMap, broken: set[str] | None = None
+) -> list[Problem]:
+    """Duplicate task names, unknown dependencies and a cycle. ``broken`` names tasks that
+    exist in the file but could not be read (already reported): depending on one is fine."""
     problems: list[Problem] = []
     where: dict[str, str] = {}
+    broken = broken or set()
     for group, task_id, _ in spec.task_items():
         if task_id in where:
             problems.append(
@@ -561,7 +733,7 @@ def _graph_problems(spec: PipelineSpec, source: SourceMap) -> list[Problem]:
             where[task_id] = group
     for group, task_id, task in spec.task_items():
         for i, target in enumerate(task.depends_on):
-            if target not in where:
+            if target not in where and target not in broken:
                 hint = did_you_mean(target, where) or f"known tasks: {', '.join(sorted(where))}"
                 problems.append(
                     source.problem(
@@ -584,27 +756,14 @@ def _graph_problems(spec: PipelineSpec, source: SourceMap) -> list[Problem]:
 
 
 def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:
-    """One cycle of the graph as a list of task names, or an empty list."""
-    state: dict[str, int] = {}
-    for root in sorted(graph):
-        if state.get(root):
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        trail: list[str] = []
-        while stack:
-            node, i = stack.pop()
-            if i == 0:
-                state[node] = 1
-                trail.append(node)
-            deps = [d for d in graph.get(node, ()) if d in graph]
-            if i < len(deps):
-                stack.append((node, i + 1))
-                nxt = deps[i]
-                if state.get(nxt) == 1:
-                    return trail[trail.index(nxt) :]
-                if not state.get(nxt):
-                    stack.append((nxt, 0))
-            else:
-                state[node] = 2
-                trail.pop()
+    """One cycle of the graph as a list of task names, each depending on the next and the
+    last on the first, starting from the first in sorted order; or an empty list."""
+    known = {node: [d for d in deps if d in graph] for node, deps in graph.items()}
+    try:
+        TopologicalSorter(known).prepare()
+    except CycleError as exc:
+        # graphlib walks from a task to the tasks that depend on it: reverse for "depends on".
+        cycle = list(reversed(exc.args[1][:-1]))
+        start = cycle.index(min(cycle))
+        return cycle[start:] + cycle[:start]
     return []

@@ -122,26 +122,39 @@ _CRON_RANGES: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 7, _DAYS),
 )
-# Extensions croniter (Airflow's cron parser) accepts: the last day of the month (L), the
-# weekday nearest a day (15W), and the nth weekday of the month (1#2).
-_CRON_EXTRA = {
-    "day of month": re.compile(r"L|\d{1,2}W", re.IGNORECASE),
-    "day of week": re.compile(r"[0-7]#[1-5]"),
+# Extensions croniter (Airflow's cron parser) accepts: the last day of the month (L, also as a
+# range's end, 1-L), the weekday nearest a day (15W), the nth weekday of the month (1#2, mon#2).
+# 15W and 1#2 stand alone in their field (no list, no step), as does `?` (any day); L takes no
+# step. tests/unit/test_schedule_croniter.py holds these rules to croniter's own.
+_ALONE = {
+    "day of month": re.compile(r"\d{1,2}W", re.IGNORECASE),
+    "day of week": re.compile(r"([0-7]|[a-z]{3})#[1-5]", re.IGNORECASE),
 }
 
 
 def _cron_field_problem(text: str, name: str, low: int, high: int, names: dict[str, int]) -> str:
     """Why one field of a cron expression is out of range, or an empty string."""
+    day_field = name.startswith("day of")
+    alone = _ALONE.get(name)
+    if (day_field and text == "?") or (alone and alone.fullmatch(text)):
+        if "#" in text and text.split("#")[0].upper() not in names and not text[0].isdigit():
+            return f"'{text.split('#')[0]}' is not a {name} ({low}-{high})"
+        return ""
     for item in text.split(","):
         base, slash, step = item.partition("/")
         if slash and (not step.isdigit() or int(step) == 0):
             return f"the step '/{step}' of the {name} field must be a positive whole number"
-        if base == "*" or (base == "?" and name.startswith("day of")):
+        if base == "*":
             continue
-        extra = _CRON_EXTRA.get(name)
-        if extra and extra.fullmatch(base):
+        if (day_field and "?" in base) or (alone and alone.fullmatch(base)):
+            return f"'{base}' must be the whole {name} field (no list, no step)"
+        if name == "day of month" and base.upper() == "L":
+            if slash:
+                return f"'L' (the last day) takes no step in the {name} field"
             continue
         first, dash, last = base.partition("-")
+        if dash and name == "day of month" and last.upper() == "L":
+            last = str(high)  # 1-L: from the 1st to the last day of the month
         for part in (first, last) if dash else (first,):
             value = int(part) if part.isdigit() else names.get(part.upper())
             if value is None:

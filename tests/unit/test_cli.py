@@ -326,7 +326,7 @@ def test_a_yaml_file_marked_not_a_spec_is_skipped_by_folder_scans_and_by_name(
     assert folder.exit_code == 2  # the marked file was the only YAML file: nothing to check
     named = _run("validate", str(team / "hparams.yaml"))
     assert named.exit_code == 0
-    assert "skipped, its first line marks it not a spec" in named.stderr
+    assert "skipped, it is marked `# airflow-platform: not-a-spec`" in named.stderr
 
 
 def test_an_unmarked_file_with_a_misspelt_top_level_key_is_still_an_error(
