@@ -1,0 +1,207 @@
+"""Team quotas with the real Kueue on the simulated nodes: what the chart renders is accepted,
+a burst runs within its team's quota and completes in full, another team's job is not stuck
+behind it, and a job bigger than its team's quota is refused before it could wait forever."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_platform.spec.errors import SpecError
+from airflow_platform.spec.models import JobSpec
+from airflow_platform.validation import validate_data
+from tests.chart.render import VALUES_DIR
+from tests.harness.controlplane import ControlPlane
+from tests.harness.kube import KEEP_RUNNING, create_pods, list_pods, wait_for
+from tests.harness.kueue import Kueue
+from tests.kueue.platform import GROUP, VERSION, Platform, condition, install, is_gated
+
+pytestmark = pytest.mark.kueue
+
+IMAGE = "registry.internal/tests/job:1.0"
+KUEUE_VALUES = VALUES_DIR / "kueue.yaml"
+# Two teams of small quotas (cpu-2gb is 1 CPU and 2Gi: four fit vision's), no borrowing, in
+# namespaces of their own prefix so no other test's namespaces are touched.
+QUEUE_VALUES: dict[str, Any] = {
+    "kueue": {"enabled": True},
+    "platform": {
+        "teams": {
+            "vision": {
+                "quota": {"cpu": "4", "memory": "8Gi", "nvidia.com/gpu": "0"},
+                "borrowing_limit": {"cpu": "0", "memory": "0"},
+            },
+            "nlp": {"quota": {"cpu": "2", "memory": "4Gi"}},
+            "analytics": {"quota": {"cpu": "1", "memory": "2Gi"}},
+        },
+        "policy": {"jobs_namespace": "kq-jobs"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def platform(kueue: Kueue, control_plane: ControlPlane) -> Iterator[Platform]:
+    with install(control_plane, QUEUE_VALUES) as installed:
+        yield installed
+
+
+def _job(team: str, flavor: str = "cpu-2gb") -> JobSpec:
+    return JobSpec(
+        name=f"{team}-burst",
+        team=team,
+        resource_flavor=flavor,
+        docker_image=IMAGE,
+        execution_time="10 minutes",
+        execution_script="python -c 'print(42)'",
+    )
+
+
+def _pods(platform: Platform, team: str, count: int, **annotations: str) -> list[dict[str, Any]]:
+    pods = []
+    for i in range(count):
+        pod = platform.pod(_job(team), f"task-{i:02d}")
+        pod["metadata"]["annotations"] = dict(annotations)
+        pods.append(pod)
+    return pods
+
+
+def _active(pod: dict[str, Any]) -> bool:
+    """Admitted and not finished: holding its share of the team's quota."""
+    return not is_gated(pod) and pod["status"].get("phase") not in ("Succeeded", "Failed")
+
+
+def test_the_charts_queues_for_several_teams_are_accepted_and_active(
+    kueue: Kueue, control_plane: ControlPlane
+) -> None:
+    with install(control_plane, {}, values_files=[KUEUE_VALUES], release="several") as platform:
+        for team in platform.config.teams:
+            wait_for(
+                lambda team=team: _queue_active(platform, team),
+                timeout=30,
+                what=f"ClusterQueue of {team} Active",
+            )
+            namespace = platform.config.namespace_of(team)
+            local = platform.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "localqueues", platform.config.kueue.local_queue
+            )
+            queue_name = platform.cluster_queue(team)["metadata"]["name"]
+            assert local["spec"]["clusterQueue"] == queue_name
+
+
+def _queue_active(platform: Platform, team: str) -> bool:
+    active = condition(platform.cluster_queue(team), "Active") or {}
+    return active.get("status") == "True"
+
+
+def test_a_burst_of_40_jobs_runs_at_most_4_at_a_time_and_all_complete_once(
+    platform: Platform,
+) -> None:
+    namespace = platform.config.namespace_of("vision")
+    pods = _pods(platform, "vision", 40, **{"airflow-platform.test/run-duration": "2s"})
+    assert {p["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] for p in pods} == {
+        "airflow-platform"
+    }
+    began = time.monotonic()
+    create_pods(platform.api_client, namespace, pods)
+    most_at_once, seen_gated = 0, False
+    deadline = time.monotonic() + 240
+    while True:
+        live = list_pods(platform.api_client, namespace)
+        most_at_once = max(most_at_once, sum(1 for p in live if _active(p)))
+        seen_gated = seen_gated or any(is_gated(p) for p in live)
+        if len(live) == 40 and all(p["status"].get("phase") == "Succeeded" for p in live):
+            break
+        assert time.monotonic() < deadline, (
+            f"{sum(p['status'].get('phase') == 'Succeeded' for p in live)} of 40 done in 240 s"
+        )
+        time.sleep(0.1)
+    elapsed = time.monotonic() - began
+    print(f"40 jobs, quota for 4: all done in {elapsed:.1f} s, at most {most_at_once} at once")
+    assert seen_gated
+    assert most_at_once <= 4
+    # Ran more than one at a time (the quota, not something else, was the limit) ...
+    assert most_at_once >= 2
+    # ... and each once: the 40 pods are the ones created, none restarted or replaced.
+    assert sorted(p["metadata"]["name"] for p in live) == sorted(
+        p["metadata"]["name"] for p in pods
+    )
+    assert all(
+        s["restartCount"] == 0 for p in live for s in p["status"].get("containerStatuses", [])
+    )
+    platform.delete_pods("vision")
+
+
+def test_another_teams_job_is_admitted_while_the_first_teams_backlog_waits(
+    platform: Platform,
+) -> None:
+    vision_ns, nlp_ns = (platform.config.namespace_of(t) for t in ("vision", "nlp"))
+    create_pods(
+        platform.api_client,
+        vision_ns,
+        _pods(platform, "vision", 12, **{KEEP_RUNNING: "true"}),
+    )
+    wait_for(
+        lambda: sum(1 for p in list_pods(platform.api_client, vision_ns) if _active(p)) == 4,
+        timeout=60,
+        what="vision's quota full",
+    )
+    [nlp_pod] = _pods(platform, "nlp", 1)
+    platform.core.create_namespaced_pod(nlp_ns, nlp_pod)
+    name = nlp_pod["metadata"]["name"]
+    wait_for(
+        lambda: platform.core.read_namespaced_pod(name, nlp_ns).status.phase == "Succeeded",
+        timeout=60,
+        what="nlp's job admitted and finished",
+    )
+    vision = list_pods(platform.api_client, vision_ns)
+    assert sum(1 for p in vision if is_gated(p)) == 8, "vision's backlog still waits"
+    queue = platform.cluster_queue("vision")["status"]
+    assert queue["pendingWorkloads"] == 8
+    platform.delete_pods("vision")
+    platform.delete_pods("nlp")
+
+
+def test_a_job_bigger_than_its_teams_whole_quota_is_refused_at_validation(
+    platform: Platform,
+) -> None:
+    """ram-64gb (64Gi) is over vision's 8Gi: validation says so, naming the quota. Built
+    anyway, Kueue would hold its pod gated for ever, which is why it is refused."""
+    spec = {
+        "job": {
+            "name": "too-big",
+            "team": "vision",
+            "resource_flavor": "ram-64gb",
+            "docker_image": IMAGE,
+            "execution_time": "10 minutes",
+            "execution_script": "true",
+        }
+    }
+    with pytest.raises(SpecError) as caught:
+        validate_data(spec, "jobs/vision/too-big.yaml", platform.config)
+    message = str(caught.value)
+    assert "teams.vision.quota: memory 64Gi > 8Gi" in message
+    namespace = platform.config.namespace_of("vision")
+    pod = platform.pod(_job("vision", "ram-64gb"), "too-big")
+    platform.core.create_namespaced_pod(namespace, pod)
+    name = pod["metadata"]["name"]
+
+    def inadmissible() -> str:
+        workloads = platform.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workloads"
+        )["items"]
+        for workload in workloads:
+            owners = workload["metadata"].get("ownerReferences", [])
+            if any(o["name"] == name for o in owners):
+                cond = condition(workload, "QuotaReserved") or {}
+                message = str(cond.get("message", ""))
+                if cond.get("status") == "False" and "memory" in message:
+                    return message
+        return ""
+
+    reason = wait_for(inadmissible, timeout=30, what="Kueue's verdict on the too-big pod")
+    print(f"Kueue on the too-big pod: {reason}")
+    gates = platform.core.read_namespaced_pod(name, namespace).spec.scheduling_gates or []
+    assert "kueue.x-k8s.io/admission" in [g.name for g in gates]
+    platform.delete_pods("vision")
