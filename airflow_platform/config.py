@@ -602,6 +602,13 @@ class KueueConfig(BaseModel):
         description="Name of the LocalQueue in every team's jobs namespace.",
         examples=["airflow-platform"],
     )
+    max_wait: Duration = Field(
+        default=timedelta(hours=24),
+        description="How long a job may wait for its team's quota (its pod gated by Kueue) "
+        "before its run fails; added to the flavor's `startup_allowance`, so queueing is not "
+        "taken for a slow start. `execution_time` counts from when the pod starts.",
+        examples=["24 hours"],
+    )
 
 
 class PlatformConfig(BaseModel):

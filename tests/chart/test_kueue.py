@@ -134,6 +134,7 @@ def test_the_platform_config_turns_the_queue_label_on_and_no_resource_quota_is_r
     config = parse_config(text.encode(), "platform.yaml")
     assert config.kueue.enabled
     assert config.kueue.local_queue == "airflow-platform"
+    assert config.kueue.max_wait.total_seconds() == 24 * 3600
     assert yaml.safe_load(text)["teams"]["vision"]["borrowing_limit"] == {
         "cpu": "16",
         "nvidia.com/gpu": "0",

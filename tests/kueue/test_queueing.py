@@ -4,12 +4,14 @@ behind it, and a job bigger than its team's quota is refused before it could wai
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from airflow_platform.kueue import is_waiting_for_quota, read_wait_message
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.models import JobSpec
 from airflow_platform.validation import validate_data
@@ -159,8 +161,26 @@ def test_another_teams_job_is_admitted_while_the_first_teams_backlog_waits(
     assert sum(1 for p in vision if is_gated(p)) == 8, "vision's backlog still waits"
     queue = platform.cluster_queue("vision")["status"]
     assert queue["pendingWorkloads"] == 8
+    # The task log's line for one of the waiting pods, from the team's own namespace.
+    waiting = next(p for p in vision if is_gated(p))
+    assert is_waiting_for_quota(waiting)
+    message = wait_for(
+        lambda: _full_message(platform, waiting),
+        timeout=30,
+        what="vision's LocalQueue showing its usage",
+    )
+    print(message)
+    ahead = int(
+        re.fullmatch(r"waiting for quota in queue vision: (\d+) jobs? ahead; .*", message)[1]
+    )
+    assert 0 <= ahead <= 7
     platform.delete_pods("vision")
     platform.delete_pods("nlp")
+
+
+def _full_message(platform: Platform, pod: dict[str, Any]) -> str:
+    message = read_wait_message(platform.api_client, pod, platform.config)
+    return message if message.endswith("vision uses 4 of 4 CPUs") else ""
 
 
 def test_a_job_bigger_than_its_teams_whole_quota_is_refused_at_validation(

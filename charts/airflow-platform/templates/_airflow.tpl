@@ -43,7 +43,7 @@ artifact store's transfer image defaulting to the platform image. */}}
 {{- end }}
 {{- /* The chart's kueue.* tells the library to put the queue label on job pods. */ -}}
 {{- if .Values.kueue.enabled -}}
-{{- $_ := set $platform "kueue" (dict "enabled" true "local_queue" .Values.kueue.localQueue) -}}
+{{- $_ := set $platform "kueue" (dict "enabled" true "local_queue" .Values.kueue.localQueue "max_wait" .Values.kueue.maxWait) -}}
 {{- end -}}
 {{- toYaml $platform -}}
 {{- end -}}
