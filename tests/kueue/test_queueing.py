@@ -25,8 +25,9 @@ pytestmark = pytest.mark.kueue
 
 IMAGE = "registry.internal/tests/job:1.0"
 KUEUE_VALUES = VALUES_DIR / "kueue.yaml"
-# Two teams of small quotas (cpu-2gb is 1 CPU and 2Gi: four fit vision's), no borrowing, in
-# namespaces of their own prefix so no other test's namespaces are touched.
+# Small quotas (cpu-2gb is 1 CPU and 2Gi: four fit vision's, which may not borrow; nlp borrows
+# freely), 27 CPUs in the cohort, in namespaces of their own prefix so no other test's are
+# touched.
 QUEUE_VALUES: dict[str, Any] = {
     "kueue": {"enabled": True},
     "platform": {
@@ -37,7 +38,14 @@ QUEUE_VALUES: dict[str, Any] = {
             },
             "nlp": {"quota": {"cpu": "2", "memory": "4Gi"}},
             "analytics": {"quota": {"cpu": "1", "memory": "2Gi"}},
+            # GPU jobs: two GPUs, CPU and memory for two gpu-1x-24gb pods (8 CPUs and 48Gi
+            # each) and a CPU job beside them, no borrowing.
+            "research": {
+                "quota": {"cpu": "20", "memory": "100Gi", "nvidia.com/gpu": "2"},
+                "borrowing_limit": {"cpu": "0", "memory": "0", "nvidia.com/gpu": "0"},
+            },
         },
+        "flavors": {"gpu-1x-24gb": {"teams": ["vision", "nlp", "research"]}},
         "policy": {"jobs_namespace": "kq-jobs"},
     },
 }
@@ -60,10 +68,12 @@ def _job(team: str, flavor: str = "cpu-2gb") -> JobSpec:
     )
 
 
-def _pods(platform: Platform, team: str, count: int, **annotations: str) -> list[dict[str, Any]]:
+def _pods(
+    platform: Platform, team: str, count: int, flavor: str = "cpu-2gb", **annotations: str
+) -> list[dict[str, Any]]:
     pods = []
     for i in range(count):
-        pod = platform.pod(_job(team), f"task-{i:02d}")
+        pod = platform.pod(_job(team, flavor), f"{flavor}-{i:02d}")
         pod["metadata"]["annotations"] = dict(annotations)
         pods.append(pod)
     return pods
@@ -176,6 +186,82 @@ def test_another_teams_job_is_admitted_while_the_first_teams_backlog_waits(
     assert 0 <= ahead <= 7
     platform.delete_pods("vision")
     platform.delete_pods("nlp")
+
+
+def _admitted(platform: Platform, team: str) -> int:
+    namespace = platform.config.namespace_of(team)
+    return sum(
+        1
+        for p in list_pods(platform.api_client, namespace)
+        if _active(p) and not p["metadata"].get("deletionTimestamp")
+    )
+
+
+def _borrowed_cpu(platform: Platform, team: str) -> str:
+    for flavor in platform.cluster_queue(team).get("status", {}).get("flavorsUsage", []):
+        for usage in flavor["resources"]:
+            if usage["name"] == "cpu":
+                return str(usage.get("borrowed", "0"))
+    return "0"
+
+
+def test_an_idle_teams_quota_is_borrowed_and_given_back_when_it_needs_it(
+    platform: Platform,
+) -> None:
+    """nlp (2 CPUs of its own) runs 26 one-CPU jobs on what the others leave idle (1 of the
+    cohort's 27 CPUs is left); when vision asks for its 4, Kueue takes them back from nlp's
+    borrowed share."""
+    nlp_ns, vision_ns = (platform.config.namespace_of(t) for t in ("nlp", "vision"))
+    create_pods(platform.api_client, nlp_ns, _pods(platform, "nlp", 26, **{KEEP_RUNNING: "true"}))
+    wait_for(lambda: _admitted(platform, "nlp") == 26, timeout=90, what="26 nlp jobs admitted")
+    wait_for(
+        lambda: _borrowed_cpu(platform, "nlp") == "24",
+        timeout=30,
+        what="nlp borrowing 24 CPUs",
+    )
+    create_pods(
+        platform.api_client, vision_ns, _pods(platform, "vision", 4, **{KEEP_RUNNING: "true"})
+    )
+    wait_for(
+        lambda: _admitted(platform, "vision") == 4,
+        timeout=90,
+        what="vision's 4 jobs admitted by reclaiming its lent quota",
+    )
+    wait_for(
+        lambda: _admitted(platform, "nlp") <= 23,
+        timeout=60,
+        what="nlp's borrowing jobs preempted to give the CPUs back",
+    )
+    platform.delete_pods("vision")
+    platform.delete_pods("nlp")
+
+
+def test_gpu_jobs_queue_on_the_gpu_quota_while_the_teams_cpu_jobs_run(
+    platform: Platform,
+) -> None:
+    """research has 2 GPUs and CPU for them: of 4 one-GPU jobs 2 run and 2 wait, for the GPU
+    flavor's quota only; a CPU job of the team is admitted past them."""
+    namespace = platform.config.namespace_of("research")
+    gpu_pods = _pods(platform, "research", 4, "gpu-1x-24gb", **{KEEP_RUNNING: "true"})
+    create_pods(platform.api_client, namespace, gpu_pods)
+    wait_for(lambda: _admitted(platform, "research") == 2, timeout=60, what="2 GPU jobs admitted")
+    time.sleep(3)  # Kueue had the time to admit more, were there quota
+    live = list_pods(platform.api_client, namespace)
+    assert sum(1 for p in live if is_gated(p)) == 2
+    bound = [p for p in live if p["spec"].get("nodeName")]
+    assert {p["spec"]["nodeName"] for p in bound} <= {"gpu-1", "gpu-2"}
+    # Kueue put the GPU flavor's node labels on the admitted pods, beside the builder's affinity.
+    assert all(p["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-A10G" for p in bound)
+    [cpu_pod] = _pods(platform, "research", 1, "cpu-2gb")
+    platform.core.create_namespaced_pod(namespace, cpu_pod)
+    name = cpu_pod["metadata"]["name"]
+    wait_for(
+        lambda: platform.core.read_namespaced_pod(name, namespace).status.phase == "Succeeded",
+        timeout=60,
+        what="research's CPU job admitted past its waiting GPU jobs",
+    )
+    assert sum(1 for p in list_pods(platform.api_client, namespace) if is_gated(p)) == 2
+    platform.delete_pods("research")
 
 
 def _full_message(platform: Platform, pod: dict[str, Any]) -> str:
