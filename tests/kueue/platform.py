@@ -30,6 +30,10 @@ from tests.harness.kube import wait_for
 GROUP, VERSION = "kueue.x-k8s.io", "v1beta2"
 ADMISSION_GATE = "kueue.x-k8s.io/admission"
 APPLIED_TEMPLATES = [
+    # The API server's own guard on job pods, so Kueue's changes to them (gate, finalizer,
+    # labels, then the flavor's node selector at admission) are shown to pass it.
+    "templates/admission/validatingadmissionpolicy.yaml",
+    "templates/admission/validatingadmissionpolicybinding.yaml",
     "templates/jobs/namespaces.yaml",
     "templates/jobs/job-serviceaccount.yaml",
     "templates/kueue/resourceflavor.yaml",
@@ -85,6 +89,7 @@ class Platform:
     def remove(self) -> None:
         for team in self.config.teams:
             self.delete_pods(team)
+        admission = client.AdmissionregistrationV1Api(self.api_client)
         for doc in reversed(self.documents):
             kind, name = doc["kind"], doc["metadata"]["name"]
             try:
@@ -98,6 +103,10 @@ class Platform:
                     )
                 elif kind == "Namespace":
                     self.core.delete_namespace(name)
+                elif kind == "ValidatingAdmissionPolicyBinding":
+                    admission.delete_validating_admission_policy_binding(name)
+                elif kind == "ValidatingAdmissionPolicy":
+                    admission.delete_validating_admission_policy(name)
             except client.ApiException as err:
                 if err.status != 404:
                     raise
@@ -137,6 +146,7 @@ def install(
     api_client = plane.api_client()
     platform = Platform(plane, api_client, config, documents)
     try:
+        _wait_for_admission_policy(platform)
         yield platform
     finally:
         platform.remove()
@@ -154,3 +164,31 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
 def is_gated(pod: dict[str, Any]) -> bool:
     gates = pod["spec"].get("schedulingGates") or []
     return any(g["name"] == ADMISSION_GATE for g in gates)
+
+
+def _wait_for_admission_policy(platform: Platform) -> None:
+    """The API server enforces a new ValidatingAdmissionPolicy a moment after it is created:
+    wait until it refuses a job pod stripped of the platform's labels (a dry run: nothing is
+    made; the pod passes Pod Security, so the refusal is the policy's)."""
+    team = next(iter(platform.config.teams))
+    job = JobSpec(
+        name="admission-probe",
+        team=team,
+        resource_flavor=platform.config.flavors_for(team)[0],
+        docker_image="registry.internal/tests/job:1.0",
+        execution_time="1 minute",
+        execution_script="true",
+    )
+    probe = platform.pod(job, "probe")
+    probe["metadata"]["labels"] = {}
+
+    def refused() -> bool:
+        try:
+            platform.core.create_namespaced_pod(
+                probe["metadata"]["namespace"], probe, dry_run="All"
+            )
+        except client.ApiException as err:
+            return "ValidatingAdmissionPolicy" in (err.body or "")
+        return False
+
+    wait_for(refused, timeout=30, what="the admission policy enforced", interval=0.5)

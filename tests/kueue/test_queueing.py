@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from airflow_platform.kueue import is_waiting_for_quota, read_wait_message
 from airflow_platform.spec.errors import SpecError
@@ -311,3 +312,16 @@ def test_a_job_bigger_than_its_teams_whole_quota_is_refused_at_validation(
     gates = platform.core.read_namespaced_pod(name, namespace).spec.scheduling_gates or []
     assert "kueue.x-k8s.io/admission" in [g.name for g in gates]
     platform.delete_pods("vision")
+
+
+def test_the_admission_policy_guards_the_jobs_namespaces_beside_kueue(platform: Platform) -> None:
+    """The chart's ValidatingAdmissionPolicy is applied with the queues (every pod above passed
+    it, Kueue's changes included); a pod that breaks it is still refused."""
+    namespace = platform.config.namespace_of("vision")
+    [pod] = _pods(platform, "vision", 1)
+    del pod["metadata"]["labels"]["airflow-platform/flavor"]
+    with pytest.raises(client.ApiException) as refused:
+        platform.core.create_namespaced_pod(namespace, pod)
+    assert refused.value.status == 403
+    assert "ValidatingAdmissionPolicy" in refused.value.body
+    assert "platform's labels" in refused.value.body
