@@ -144,3 +144,23 @@ def test_the_platform_config_turns_the_queue_label_on_and_no_resource_quota_is_r
 def test_kueue_under_platform_is_refused_because_the_chart_sets_it() -> None:
     with pytest.raises(HelmError, match="kueue"):
         render_chart({"platform": {"kueue": {"enabled": True}}})
+
+
+def test_with_kueue_the_launchers_may_read_the_teams_queues_and_workloads_only() -> None:
+    """The task log's waiting line reads the team's LocalQueue and Workloads: get and list, in
+    the jobs namespaces, nothing else of Kueue's and nothing in the workers' namespace."""
+    docs = render_chart(
+        show_only="templates/rbac/pod-launcher-role.yaml", values_files=[KUEUE_VALUES]
+    )
+    for role in by_kind(docs, "Role"):
+        kueue_rules = [r for r in role["rules"] if r["apiGroups"] == ["kueue.x-k8s.io"]]
+        if role["metadata"]["namespace"] in TEAM_NAMESPACES.values():
+            assert kueue_rules == [
+                {
+                    "apiGroups": ["kueue.x-k8s.io"],
+                    "resources": ["localqueues", "workloads"],
+                    "verbs": ["get", "list"],
+                }
+            ]
+        else:
+            assert kueue_rules == []
