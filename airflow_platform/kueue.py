@@ -71,6 +71,15 @@ def _amount(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def _quantity(resource: str, value: Decimal) -> str:
+    """Memory in the binary unit it divides into (as quotas are written), else plain."""
+    if resource == "memory" and value:
+        for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+            if value % size == 0:
+                return f"{_amount(value / size)}{unit}"
+    return _amount(value)
+
+
 def wait_message(
     pod: Mapping[str, Any],
     local_queue: Mapping[str, Any],
@@ -115,3 +124,45 @@ def read_wait_message(api_client: Any, pod: Mapping[str, Any], config: PlatformC
     )
     workloads = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "workloads")
     return wait_message(pod, local_queue, workloads["items"], config)
+
+
+def queue_summary(
+    team: str, config: PlatformConfig, local_queue: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A team's quota and, when its LocalQueue could be read, what it uses and how many jobs
+    wait and run (`airflow-platform queues` prints this)."""
+    quota = config.teams[team].quota or {}
+    summary: dict[str, Any] = {
+        "team": team,
+        "namespace": config.namespace_of(team),
+        "quota": dict(quota),
+    }
+    if local_queue is not None:
+        status = local_queue.get("status") or {}
+        resources = sorted(
+            {
+                usage["name"]
+                for flavor in status.get("flavorsReservation") or []
+                for usage in flavor.get("resources") or []
+            }
+            | set(quota)
+        )
+        summary["uses"] = {r: _quantity(r, _used(local_queue, r)) for r in resources}
+        summary["waiting"] = int(status.get("pendingWorkloads", 0))
+        summary["admitted"] = int(status.get("admittedWorkloads", 0))
+    return summary
+
+
+def read_local_queue(api_client: Any, namespace: str, name: str) -> dict[str, Any] | None:
+    """The LocalQueue ``name`` of ``namespace``, or ``None`` when it does not exist."""
+    from kubernetes import client
+
+    try:
+        found: dict[str, Any] = client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "localqueues", name
+        )
+    except client.ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return found

@@ -5,11 +5,15 @@ behind it, and a job bigger than its team's quota is refused before it could wai
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from airflow_platform.kueue import is_waiting_for_quota, read_wait_message
@@ -147,7 +151,7 @@ def test_a_burst_of_40_jobs_runs_at_most_4_at_a_time_and_all_complete_once(
 
 
 def test_another_teams_job_is_admitted_while_the_first_teams_backlog_waits(
-    platform: Platform,
+    platform: Platform, tmp_path: Path
 ) -> None:
     vision_ns, nlp_ns = (platform.config.namespace_of(t) for t in ("vision", "nlp"))
     create_pods(
@@ -181,6 +185,27 @@ def test_another_teams_job_is_admitted_while_the_first_teams_backlog_waits(
         what="vision's LocalQueue showing its usage",
     )
     print(message)
+    # `airflow-platform queues` shows the same from the cluster of $KUBECONFIG.
+    config_file = tmp_path / "platform.yaml"
+    config_file.write_text(
+        yaml.safe_dump(platform.config.model_dump(mode="json", exclude_none=True))
+    )
+    listed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "airflow-platform"),
+            "queues",
+            "--config",
+            str(config_file),
+        ],
+        env={**platform.plane.env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert (
+        "vision (kq-jobs-vision): quota cpu 4, memory 8Gi, nvidia.com/gpu 0; "
+        "uses cpu 4, memory 8Gi, nvidia.com/gpu 0; 4 admitted, 8 waiting"
+    ) in listed, listed
     ahead = int(
         re.fullmatch(r"waiting for quota in queue vision: (\d+) jobs? ahead; .*", message)[1]
     )
