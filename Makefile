@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools system-packages images demo test test-unit test-chart test-cluster test-node test-airflow test-e2e lint bench cluster docs clean
+.PHONY: venv tools system-packages images demo test test-unit test-chart test-cluster test-node test-airflow test-e2e test-kueue lint bench cluster docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -56,6 +56,9 @@ test-airflow: $(STAMP) tools
 	$(VENV)/bin/pytest -m airflow tests
 test-e2e: $(STAMP) tools
 	$(VENV)/bin/pytest -m e2e tests
+# The real Kueue controller manager on the test control plane (docs/kueue.md).
+test-kueue: $(STAMP) tools
+	$(VENV)/bin/pytest -m kueue tests
 
 bench: $(STAMP) tools
 	$(PY) benchmarks/run.py

@@ -282,6 +282,59 @@ def flavors(
         out.echo(text.rstrip("\n"))
 
 
+@app.command(epilog="Example: airflow-platform queues  (or: queues --format json)")
+def queues(
+    output: Annotated[OutputFormat, typer.Option("--format", help="text, or json for bots.")] = (
+        OutputFormat.text
+    ),
+    config_path: ConfigOption = None,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster/--no-cluster",
+            help="Read each team's Kueue LocalQueue (current use, jobs waiting) from the cluster "
+            "of $KUBECONFIG; with --no-cluster, the quotas only.",
+        ),
+    ] = True,
+) -> None:
+    """Each team's quota and, with Kueue on and a cluster reachable, what its jobs use now and
+    how many wait for quota (docs/kueue.md)."""
+    from airflow_platform import kueue
+
+    config = _config(config_path)
+    queues_of: dict[str, dict[str, Any] | None] = {team: None for team in config.teams}
+    note = ""
+    if cluster and config.kueue.enabled:
+        try:
+            from kubernetes import config as kube_config
+
+            api_client = kube_config.new_client_from_config()
+            try:
+                for team in config.teams:
+                    queues_of[team] = kueue.read_local_queue(
+                        api_client, config.namespace_of(team), config.kueue.local_queue
+                    )
+            finally:
+                api_client.close()
+        except Exception as exc:  # no cluster here is an answer, not a crash
+            note = f"(quotas only: the cluster could not be read: {str(exc).splitlines()[0]})"
+    elif not config.kueue.enabled:
+        note = "(Kueue is off in this platform config: quotas are ResourceQuotas, nothing queues)"
+    rows = [kueue.queue_summary(team, config, queues_of[team]) for team in config.teams]
+    if output is OutputFormat.json:
+        out.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        quota = ", ".join(f"{k} {v}" for k, v in row["quota"].items()) or "none"
+        line = f"{row['team']} ({row['namespace']}): quota {quota}"
+        if "uses" in row:
+            uses = ", ".join(f"{k} {v}" for k, v in row["uses"].items()) or "nothing"
+            line += f"; uses {uses}; {row['admitted']} admitted, {row['waiting']} waiting"
+        out.echo(line)
+    if note:
+        err.echo(note)
+
+
 def _flavor_cells(row: dict[str, Any]) -> list[str]:
     gpu = row["gpu"]
     return [

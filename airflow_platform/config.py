@@ -437,6 +437,14 @@ class Team(BaseModel):
         "team's namespace (`requests.<resource>`). No quota when absent.",
         examples=[{"cpu": "64", "memory": "256Gi", "nvidia.com/gpu": "8"}],
     )
+    borrowing_limit: dict[LabelKey, Annotated[str, AfterValidator(_check_quantity)]] | None = Field(
+        default=None,
+        description="With Kueue (`kueue.enabled`): how much the team may borrow, by "
+        "resource, beyond its `quota` from idle teams of the cohort (Kueue's "
+        "`borrowingLimit`); `0` forbids borrowing that resource. As much as is idle when "
+        "absent.",
+        examples=[{"cpu": "16", "nvidia.com/gpu": "0"}],
+    )
     kerberos: TeamKerberos | None = Field(
         default=None,
         description="The team's Kerberos principal and keytab Secret; jobs of a team without "
@@ -593,6 +601,32 @@ class SparkConfig(BaseModel):
     )
 
 
+class KueueConfig(BaseModel):
+    """Whether job pods queue in Kueue for their team's quota (the chart's `kueue.enabled`
+    sets this; Kueue itself is installed separately, see docs/kueue.md)."""
+
+    model_config = _STRICT
+
+    enabled: bool = Field(
+        default=False,
+        description="Job pods carry the `kueue.x-k8s.io/queue-name` label of their team's "
+        "LocalQueue, so Kueue holds each one (a scheduling gate) until the team's quota "
+        "admits it.",
+    )
+    local_queue: Annotated[str, _check_name("LocalQueue name")] = Field(
+        default="airflow-platform",
+        description="Name of the LocalQueue in every team's jobs namespace.",
+        examples=["airflow-platform"],
+    )
+    max_wait: Duration = Field(
+        default=timedelta(hours=24),
+        description="How long a job may wait for its team's quota (its pod gated by Kueue) "
+        "before its run fails; added to the flavor's `startup_allowance`, so queueing is not "
+        "taken for a slow start. `execution_time` counts from when the pod starts.",
+        examples=["24 hours"],
+    )
+
+
 class PlatformConfig(BaseModel):
     """The whole platform config document."""
 
@@ -621,6 +655,10 @@ class PlatformConfig(BaseModel):
         description="Where job pods keep their artifacts on the cluster; without it each "
         "task's output folder is scratch space that ends with its pod (the local runner keeps "
         "artifacts in a local folder either way).",
+    )
+    kueue: KueueConfig = Field(
+        default_factory=KueueConfig,
+        description="Queueing for the teams' quotas with Kueue; off when absent.",
     )
 
     @model_validator(mode="after")

@@ -59,6 +59,7 @@ INPUT_DIR = "/var/run/airflow-platform/input"
 _SCRATCH_VOLUMES = {"tmp": TMP_DIR, "work": WORK_DIR, "output": OUTPUT_DIR, "input": INPUT_DIR}
 _READ_ONLY_VOLUMES = frozenset({"input"})
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,12 +338,15 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
         ],
     )
     namespace = (context.namespace if context else None) or config.namespace_of(job.team)
+    labels = pod_labels(job, context)
+    if config.kueue.enabled:
+        # Kueue's pod integration gates a pod with this label until its team's ClusterQueue
+        # (behind the LocalQueue of this name in the team's namespace) has quota for it.
+        labels[KUEUE_QUEUE_LABEL] = config.kueue.local_queue
     pod = V1Pod(
         api_version="v1",
         kind="Pod",
-        metadata=V1ObjectMeta(
-            name=pod_name(job, context), namespace=namespace, labels=pod_labels(job, context)
-        ),
+        metadata=V1ObjectMeta(name=pod_name(job, context), namespace=namespace, labels=labels),
         spec=V1PodSpec(
             containers=[container],
             restart_policy="Never",

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from airflow_platform import inline_secrets
-from airflow_platform.config import PlatformConfig, parse_memory
+from airflow_platform.config import Flavor, PlatformConfig, parse_memory
+from airflow_platform.quantity import parse_quantity
 from airflow_platform.spec.durations import format_duration
 from airflow_platform.spec.errors import did_you_mean
 from airflow_platform.spec.models import (
@@ -32,6 +33,7 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "unknown_team": frozenset({"team"}),
     "unknown_flavor": frozenset({"resource_flavor"}),
     "flavor_not_allowed": frozenset({"team", "resource_flavor"}),
+    "over_team_quota": frozenset({"team", "resource_flavor"}),
     "image_not_allowed": frozenset({"docker_image"}),
     "image_not_pinned": frozenset({"docker_image"}),
     "execution_time": frozenset({"execution_time", "resource_flavor"}),
@@ -77,6 +79,8 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
                 "flavor_not_allowed",
             )
         )
+    elif job.team in config.teams:
+        out.extend(_quota_violations(job, flavor, config))
     out.extend(_image_violations(job, config))
     limit = policy.max_execution_time
     limit_source = "the platform's limit"
@@ -108,6 +112,50 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
         out.extend(_kerberos_violations(job, config))
         out.extend(_spark_violations(job, config))
     return out
+
+
+def flavor_requests(flavor: Flavor) -> dict[str, str]:
+    """What one pod of ``flavor`` requests, by resource, as the pod builder sets it."""
+    requests = {"cpu": flavor.cpu, "memory": flavor.memory}
+    if flavor.gpu:
+        requests[flavor.gpu.resource] = str(flavor.gpu.count)
+    return requests
+
+
+def _quota_violations(job: JobSpec, flavor: Flavor, config: PlatformConfig) -> list[Violation]:
+    """A flavor bigger than the team's whole quota could never start: the ResourceQuota would
+    refuse its pod, and Kueue would hold it forever, so it is refused here, by name."""
+    quota = config.teams[job.team].quota
+    if not quota:
+        return []
+    over = [
+        f"{resource} {amount} > {quota[resource]}"
+        for resource, amount in flavor_requests(flavor).items()
+        if resource in quota and parse_quantity(amount) > parse_quantity(quota[resource])
+    ]
+    if not over:
+        return []
+    fitting = [
+        name
+        for name in config.flavors_for(job.team)
+        if all(
+            parse_quantity(amount) <= parse_quantity(quota[resource])
+            for resource, amount in flavor_requests(config.flavors[name]).items()
+            if resource in quota
+        )
+    ]
+    hint = (
+        f"flavors that fit: {', '.join(fitting)}" if fitting else "no flavor fits the quota"
+    ) + f"; or ask the platform team to raise teams.{job.team}.quota"
+    return [
+        Violation(
+            ("resource_flavor",),
+            f"flavor '{job.resource_flavor}' needs more than team {job.team}'s whole quota "
+            f"(teams.{job.team}.quota: {', '.join(over)}), so it could never start",
+            hint,
+            "over_team_quota",
+        )
+    ]
 
 
 # A size written into a flavor name: `ram-256gb`, `gpu-8x-24gb`, `cpu-2Gi`.

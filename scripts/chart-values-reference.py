@@ -49,6 +49,9 @@ PLATFORM_DESCRIPTION = (
     "generated from the whole document."
 )
 CHART_REQUIRED = {"policy": ["jobs_namespace", "service_account"]}
+# Keys of the platform document the chart writes itself from values of its own, so that each
+# is set in one place: `kueue` from the chart's `kueue.*` (templates/kueue/).
+CHART_OWNED = ("kueue",)
 
 
 def platform_schema() -> dict[str, Any]:
@@ -78,6 +81,8 @@ def platform_schema() -> dict[str, Any]:
 
     schema: dict[str, Any] = inline(raw)
     schema["description"] = PLATFORM_DESCRIPTION
+    for key in CHART_OWNED:
+        del schema["properties"][key]
     for key, required in CHART_REQUIRED.items():
         sub = schema["properties"][key]
         sub["required"] = sorted(set(sub.get("required", [])) | set(required))

@@ -170,6 +170,23 @@ build_seaweedfs() {
   log "seaweedfs $SEAWEEDFS_VERSION: built in $((SECONDS - start)) s"
 }
 
+# The Kueue controller manager (quotas and fair queueing of job pods). Its CRDs stay in the Go
+# module cache (config/components/crd), where the tests read them: `go mod download` of the
+# pinned version brings them back when the cache was cleaned.
+build_kueue() {
+  local dest="$cache/kueue-$KUEUE_VERSION"
+  [ -x "$dest/kueue" ] && { log "kueue $KUEUE_VERSION: cached"; return; }
+  local start=$SECONDS work="$cache/.build/kueue"
+  throwaway_module "$work"
+  cd "$work"
+  go get "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION" >/dev/null
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" \
+    -o "$dest.tmp/kueue" sigs.k8s.io/kueue/cmd/kueue
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "kueue $KUEUE_VERSION: built in $((SECONDS - start)) s"
+}
+
 # The sandbox program of the real test node (images/pause), keyed by a hash of its source.
 build_pause() {
   local src="$here/../images/pause" hash
@@ -192,4 +209,5 @@ build_kubernetes
 build_coredns
 build_pause
 build_seaweedfs
+build_kueue
 log "all tools ready in $((SECONDS - total)) s under $cache"

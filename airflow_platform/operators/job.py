@@ -19,7 +19,7 @@ from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_platform import metrics
+from airflow_platform import kueue, metrics
 from airflow_platform.artifacts import TaskArtifacts, default_root
 from airflow_platform.artifacts import pod as transfer
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
@@ -147,6 +147,10 @@ class JobOperator(KubernetesPodOperator):
         object.__setattr__(self, "_job", job)
         object.__setattr__(self, "workdir", workdir)
         object.__setattr__(self, "dag_name", dag_name)
+        if config.kueue.enabled:
+            # A pod gated by Kueue is Pending until its team's quota admits it: that wait is
+            # queueing, not a slow start, and must not fail the run as unschedulable.
+            startup += config.kueue.max_wait
         allowance = int(startup.total_seconds())
         return {
             **kwargs,
@@ -299,6 +303,27 @@ class JobOperator(KubernetesPodOperator):
             return bytes(response.data).decode("utf-8", "replace")
         except Exception:
             return ""
+
+    def invoke_defer_method(self, last_log_time: Any = None, context: Any = None) -> None:
+        """Before handing the pod to the trigger, say once in the task log when it waits for
+        its team's quota (Kueue's scheduling gate), with its place in the queue."""
+        if not self.__dict__.get("_quota_wait_logged"):
+            self.__dict__["_quota_wait_logged"] = True
+            self._log_quota_wait()
+        super().invoke_defer_method(last_log_time=last_log_time, context=context)
+
+    def _log_quota_wait(self) -> None:
+        config = self._checked or load_config()
+        if not config.kueue.enabled or self.pod is None:
+            return
+        try:
+            remote = self.client.api_client.sanitize_for_serialization(
+                self.pod_manager.read_pod(self.pod)
+            )
+            if kueue.is_waiting_for_quota(remote):
+                self.log.info(kueue.read_wait_message(self.client.api_client, remote, config))
+        except Exception as exc:  # the line is for people; it never fails the task
+            self.log.info("waiting for quota (queue state unreadable: %s)", exc)
 
     def trigger_reentry(self, context: Any, event: dict[str, Any]) -> Any:
         self.job_for(context)

@@ -139,3 +139,18 @@ def test_the_hand_written_dag_example_of_the_platform_guide_builds() -> None:
     operator = namespace["dag"].task_dict["count_tokens"]
     assert operator.job_for(None).name == "count-tokens"
     assert operator.retries == 2
+
+
+def test_with_kueue_a_job_may_wait_for_quota_before_its_run_counts_as_unschedulable() -> None:
+    """A gated pod is queued, not slow to start: the startup allowance and the run's timeout
+    grow by kueue.max_wait; execution_time still counts from the pod's start."""
+    from airflow_platform.config import KueueConfig
+    from airflow_platform.operators.job import TIMEOUT_MARGIN, JobOperator
+
+    config = load_config().model_copy(
+        update={"kueue": KueueConfig(enabled=True, max_wait=timedelta(hours=2))}
+    )
+    operator = JobOperator(task_id="count", job=_job(), config=config)
+    startup = config.flavors["cpu-2gb"].startup_allowance + timedelta(hours=2)
+    assert operator.schedule_timeout_seconds == int(startup.total_seconds())
+    assert operator.execution_timeout == timedelta(minutes=15) + startup + TIMEOUT_MARGIN

@@ -15,6 +15,7 @@ import pytest
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kube import wait_for
+from tests.harness.kueue import Kueue
 from tests.harness.node import RealNode
 from tests.harness.objectstore import ObjectStore, seaweedfs
 from tests.harness.tools import REPO_ROOT, ToolMissingError
@@ -40,6 +41,26 @@ def control_plane() -> Iterator[ControlPlane]:
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kueue(control_plane: ControlPlane) -> Iterator[Kueue]:
+    """The real Kueue controller manager (pod integration, jobs namespaces only) on the
+    session's control plane, its webhooks registered; they are removed and it is stopped at
+    the end."""
+    controller = Kueue(control_plane)
+    try:
+        controller.start()
+    except ToolMissingError as err:
+        controller.stop()
+        pytest.fail(str(err), pytrace=False)
+    except BaseException:
+        controller.stop()
+        raise
+    try:
+        yield controller
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,7 @@ _TOOL_DIRS = {
     "statsd_exporter": ("statsd_exporter", "STATSD_EXPORTER_VERSION"),
     "coredns": ("coredns", "COREDNS_VERSION"),
     "weed": ("seaweedfs", "SEAWEEDFS_VERSION"),
+    "kueue": ("kueue", "KUEUE_VERSION"),
 }
 
 
@@ -99,3 +101,38 @@ def kwok_stage_dir() -> Path:
     if not stage.is_dir():
         raise ToolMissingError(f"kwok stage files not found at {stage}; {INSTALL_HINT}")
     return stage
+
+
+def go_module_dir(module: str, version: str) -> Path:
+    """Where the Go module cache holds ``module@version`` (the installer's `go get` put it
+    there); raises `ToolMissingError` naming the install command when it is not there."""
+    modcache = os.environ.get("GOMODCACHE")
+    if not modcache:
+        try:
+            modcache = subprocess.run(
+                ["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError) as err:
+            raise ToolMissingError(
+                f"cannot ask go for its module cache ({err}); {INSTALL_HINT}"
+            ) from None
+    # The module cache escapes upper-case letters as '!' + lower case.
+    escaped = "".join(f"!{c.lower()}" if c.isupper() else c for c in module)
+    path = Path(modcache) / f"{escaped}@{version}"
+    if not path.is_dir():
+        raise ToolMissingError(f"{module}@{version} not in the Go module cache; {INSTALL_HINT}")
+    return path
+
+
+def kueue_crd_dir() -> Path:
+    """The CRDs of the pinned Kueue, read from its module's source (config/components/crd)."""
+    return go_module_dir("sigs.k8s.io/kueue", versions()["KUEUE_VERSION"]) / (
+        "config/components/crd/bases"
+    )
+
+
+def kueue_webhook_manifests() -> Path:
+    """The pinned Kueue's webhook configurations (config/components/webhook)."""
+    return go_module_dir("sigs.k8s.io/kueue", versions()["KUEUE_VERSION"]) / (
+        "config/components/webhook/manifests.yaml"
+    )

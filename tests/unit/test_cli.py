@@ -346,3 +346,17 @@ def test_an_unmarked_file_with_a_misspelt_top_level_key_is_still_an_error(
         result.stdout
     )
     assert "starts with the line `# airflow-platform: not-a-spec`" in result.stdout
+
+
+def test_queues_lists_each_teams_quota_and_says_when_kueue_is_off(tmp_path: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text(
+        "teams: {vision: {quota: {cpu: '64', memory: 256Gi}}, nlp: {}}\n"
+        "flavors: {cpu-2gb: {cpu: '1', memory: 2Gi}}\n"
+        "policy: {allowed_images: ['registry.internal/']}\n"
+    )
+    result = _run("queues", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "vision (airflow-jobs-vision): quota cpu 64, memory 256Gi" in result.output
+    assert "nlp (airflow-jobs-nlp): quota none" in result.output
+    assert "Kueue is off" in result.output

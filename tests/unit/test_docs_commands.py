@@ -10,7 +10,7 @@ is checked only for its exit status. A command exits 0 unless it ends with `# ex
 Each block runs in a fresh folder holding a copy of the repository's `jobs/`, `docs/` and
 `tests/data/` (the paths the docs use), through bash, with the virtualenv's `bin/` first on
 PATH and the local runner's artifacts kept in that folder. The platform's other commands
-(`submit`, `status`, `usage`) need a running platform: docs show them in `bash` blocks, which
+(`submit`, `status`, `usage`, `queues`) need a running platform: docs show them in `bash` blocks, which
 are not run, and every `airflow-platform` command in a block that is not run is either one
 of those or listed in ``NOT_RUN`` with the reason.
 """
@@ -38,7 +38,7 @@ FENCE = re.compile(r"^```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```", re.MULTILIN
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<word>\w+)\1")
 EXIT = re.compile(r"#\s*exit\s+(?P<code>\d+)\s*$")
 COMMAND = re.compile(r"^\s*(?:\$\s+)?(?:\.venv/bin/)?airflow-platform\s+(?P<sub>[\w-]+)", re.M)
-NEEDS_THE_PLATFORM = frozenset({"submit", "status", "usage"})
+NEEDS_THE_PLATFORM = frozenset({"submit", "status", "usage", "queues"})  # queues: Kueue's use
 # (doc, the command's start): why it is shown but not run here.
 NOT_RUN = {
     ("README.md", "airflow-platform run --local jobs/analytics/strain-normalization.yaml"): (

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_platform.config import PlatformConfig
+from airflow_platform.config import KueueConfig, PlatformConfig
 from airflow_platform.pods import RunContext, build_pod, label_value, pod_to_dict, pod_to_yaml
 from airflow_platform.spec.models import JobSpec
 
@@ -252,6 +252,15 @@ def test_labels_name_team_job_and_flavor(config: PlatformConfig) -> None:
         "airflow-platform/job": "train-classifier",
         "airflow-platform/flavor": "gpu-1x-24gb",
     }
+
+
+def test_with_kueue_on_pods_carry_their_teams_local_queue_label(config: PlatformConfig) -> None:
+    queued = config.model_copy(
+        update={"kueue": KueueConfig(enabled=True, local_queue="team-queue")}
+    )
+    labels = _pod(queued)["metadata"]["labels"]
+    assert labels["kueue.x-k8s.io/queue-name"] == "team-queue"
+    assert "kueue.x-k8s.io/queue-name" not in _pod(config)["metadata"]["labels"]
 
 
 def test_dag_and_task_labels_are_sanitised_to_label_syntax(config: PlatformConfig) -> None:

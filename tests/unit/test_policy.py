@@ -339,3 +339,45 @@ def test_unknown_flavor_suggests_one_of_the_same_family(
 ) -> None:
     (violation,) = check_job(_job(resource_flavor=typed), config)
     assert violation.hint == f"did you mean '{suggested}'?"
+
+
+QUOTA_CONFIG = """\
+teams:
+  vision: {quota: {cpu: "16", memory: 64Gi, nvidia.com/gpu: "2"}}
+  nlp: {quota: {cpu: "4"}}
+  analytics: {}
+flavors:
+  cpu-2gb: {cpu: "1", memory: 2Gi}
+  ram-128gb: {cpu: "4", memory: 128Gi}
+  gpu-4x: {cpu: "8", memory: 48Gi, gpu: {count: 4}}
+  cpu-8: {cpu: "8", memory: 8Gi}
+policy:
+  allowed_images: ["registry.internal/"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("team", "flavor", "over"),
+    [
+        ("vision", "ram-128gb", "memory 128Gi > 64Gi"),
+        ("vision", "gpu-4x", "nvidia.com/gpu 4 > 2"),
+        ("nlp", "cpu-8", "cpu 8 > 4"),
+    ],
+)
+def test_a_flavor_over_the_teams_whole_quota_is_refused_naming_the_quota(
+    team: str, flavor: str, over: str
+) -> None:
+    config = parse_config(QUOTA_CONFIG.encode(), "platform.yaml")
+    [violation] = check_job(_job(team=team, resource_flavor=flavor), config)
+    assert violation.reason == "over_team_quota"
+    assert f"teams.{team}.quota: {over}" in violation.message
+    assert "cpu-2gb" in violation.hint
+
+
+@pytest.mark.parametrize(
+    ("team", "flavor"), [("vision", "cpu-8"), ("nlp", "ram-128gb"), ("analytics", "gpu-4x")]
+)
+def test_a_flavor_within_the_quota_or_of_a_team_without_one_passes(team: str, flavor: str) -> None:
+    # nlp's quota names only cpu; analytics has none: what a quota does not name is unbounded.
+    config = parse_config(QUOTA_CONFIG.encode(), "platform.yaml")
+    assert check_job(_job(team=team, resource_flavor=flavor), config) == []

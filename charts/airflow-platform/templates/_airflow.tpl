@@ -41,6 +41,10 @@ artifact store's transfer image defaulting to the platform image. */}}
 {{- $_ := set . "image" (printf "%s:%s" $.Values.images.airflow.repository (toString $.Values.images.airflow.tag)) }}
 {{- end }}
 {{- end }}
+{{- /* The chart's kueue.* tells the library to put the queue label on job pods. */ -}}
+{{- if .Values.kueue.enabled -}}
+{{- $_ := set $platform "kueue" (dict "enabled" true "local_queue" .Values.kueue.localQueue "max_wait" .Values.kueue.maxWait) -}}
+{{- end -}}
 {{- toYaml $platform -}}
 {{- end -}}
 

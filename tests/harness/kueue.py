@@ -1,0 +1,342 @@
+"""The real Kueue controller manager against the test control plane.
+
+Kueue is built from the module proxy at the version pinned in `scripts/versions.env` (`make
+tools`); its CRDs and webhook configurations come from the same module's source in the Go
+module cache, so nothing of Kueue is copied into this repository. The harness does what
+Kueue's kustomize install and cert-manager would do on a real cluster:
+
+* applies the CRDs (served version v1beta2, the one the platform renders);
+* makes a CA and a serving certificate for 127.0.0.1 (Kueue's internal cert management is
+  off: it would write a Secret and patch a Service-backed webhook the API server cannot reach);
+* gives Kueue the metrics certificate it insists on reading from the fixed path
+  `/etc/kueue/metrics/certs` when internal cert management is off: it runs in a private
+  mount namespace where an overlay on `/etc` adds only that folder, so nothing on the machine
+  changes (this needs root, as the real node's harness does);
+* writes a Kueue `Configuration` with only the pod integration, for the jobs namespaces only
+  (namespaces labelled `airflow-platform/team`, as the chart labels them), fair sharing on;
+* registers Kueue's own webhooks and its pod webhooks with a loopback `url` and the CA, once
+  Kueue serves them; `stop()` removes them first, so no dead webhook outlives Kueue.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import shutil
+import ssl
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.harness import tools
+from tests.harness.controlplane import Component, ControlPlane, ControlPlaneError, free_port
+from tests.harness.kube import wait_for
+
+KUEUE_NAMESPACE = "kueue-system"
+# The chart labels every jobs namespace with its team (templates/jobs/namespaces.yaml); Kueue
+# manages pods there only, so no other pod of the session waits on its webhook.
+TEAM_LABEL = "airflow-platform/team"
+JOBS_NAMESPACE_SELECTOR = {"matchExpressions": [{"key": TEAM_LABEL, "operator": "Exists"}]}
+WEBHOOK_PREFIX = "airflow-platform-test-"
+# The webhooks kept from Kueue's manifests: its own API's and the pod integration's. The
+# others (batch Jobs, JobSets, Ray, ...) belong to integrations this Kueue does not run; with
+# failurePolicy Fail they would refuse every such object.
+_KEPT_PATHS = ("kueue-x-k8s-io", "--v1-pod")
+
+
+def kueue_configuration(webhook_port: int, health_port: int, cert_dir: Path) -> dict[str, Any]:
+    """Kueue's `Configuration` for the tests (the same settings docs/kueue.md gives)."""
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+        "kind": "Configuration",
+        "namespace": KUEUE_NAMESPACE,
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{health_port}"},
+        # "0" turns the metrics endpoint off: nothing scrapes it in these tests.
+        "metrics": {"bindAddress": "0"},
+        "webhook": {"host": "127.0.0.1", "port": webhook_port, "certDir": str(cert_dir)},
+        # The visibility API server reads its certificate from a fixed /visibility/ and needs
+        # an APIService in front of it; queue positions are read from Workloads instead.
+        "featureGates": {"VisibilityOnDemand": False},
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {"enable": False},
+        "clientConnection": {"qps": 200, "burst": 400},
+        "manageJobsWithoutQueueName": False,
+        "managedJobsNamespaceSelector": JOBS_NAMESPACE_SELECTOR,
+        "integrations": {"frameworks": ["pod"]},
+        # Present means on (v1beta2): admission and preemption across the cohort by share.
+        "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare"]},
+    }
+
+
+@dataclass
+class Kueue:
+    """Start with `start()`; `stop()` removes its webhooks and ends the process."""
+
+    plane: ControlPlane
+    workdir: Path = field(init=False)
+    webhook_port: int = field(init=False, default=0)
+    health_port: int = field(init=False, default=0)
+    startup_seconds: float = field(init=False, default=0.0)
+    component: Component | None = field(init=False, default=None)
+    _webhooks: list[tuple[str, str]] = field(init=False, default_factory=list)
+
+    def start(self) -> Kueue:
+        binary = tools.tool_path("kueue")
+        crd_dir = tools.kueue_crd_dir()
+        manifests = tools.kueue_webhook_manifests()
+        began = time.monotonic()
+        self.workdir = Path(tempfile.mkdtemp(prefix="kueue-", dir=self.plane.workdir))
+        cert_dir = self.workdir / "certs"
+        ca_pem = _write_serving_cert(cert_dir)
+        etc_upper, etc_work = self.workdir / "etc-upper", self.workdir / "etc-work"
+        metrics_certs = etc_upper / "kueue" / "metrics" / "certs"
+        metrics_certs.mkdir(parents=True)
+        etc_work.mkdir()
+        for name in ("tls.crt", "tls.key"):
+            (metrics_certs / name).write_bytes((cert_dir / name).read_bytes())
+        self.webhook_port, self.health_port = free_port(), free_port()
+        config = kueue_configuration(self.webhook_port, self.health_port, cert_dir)
+        config_path = self.workdir / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        api_client = self.plane.api_client()
+        try:
+            self._apply_crds(api_client, crd_dir)
+            _ensure_namespace(api_client, KUEUE_NAMESPACE)
+            self.component = Component(
+                "kueue",
+                [
+                    *_in_private_etc(etc_upper, etc_work),
+                    str(binary),
+                    f"--config={config_path}",
+                    f"--kubeconfig={self.plane.kubeconfig}",
+                    "--zap-log-level=info",
+                ],
+                self.plane.log_dir() / "kueue.log",
+            )
+            self.plane.components.append(self.component)
+            self.component.start(self.workdir)
+            self._wait_ready()
+            self._register_webhooks(api_client, manifests, ca_pem)
+        finally:
+            api_client.close()
+        self.startup_seconds = time.monotonic() - began
+        print(
+            f"[kueue] Kueue {tools.versions()['KUEUE_VERSION']} ready in "
+            f"{self.startup_seconds:.1f} s (webhooks on 127.0.0.1:{self.webhook_port}; "
+            f"log {self.plane.log_dir() / 'kueue.log'})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return self
+
+    def stop(self) -> None:
+        """Remove the webhooks (so the API server stops calling them), then end Kueue."""
+        if self._webhooks:
+            from kubernetes import client
+
+            api_client = self.plane.api_client()
+            try:
+                admission = client.AdmissionregistrationV1Api(api_client)
+                for kind, name in self._webhooks:
+                    delete = (
+                        admission.delete_mutating_webhook_configuration
+                        if kind == "MutatingWebhookConfiguration"
+                        else admission.delete_validating_webhook_configuration
+                    )
+                    try:
+                        delete(name)
+                    except client.ApiException as err:
+                        if err.status != 404:
+                            raise
+            finally:
+                api_client.close()
+            self._webhooks = []
+        if self.component is not None:
+            self.component.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return self.component.log_tail(lines) if self.component else "(not started)"
+
+    # ----------------------------------------------------------------------- internals
+
+    def _apply_crds(self, api_client: Any, crd_dir: Path) -> None:
+        from kubernetes import client
+
+        api = client.ApiextensionsV1Api(api_client)
+        names = []
+        for path in sorted(crd_dir.glob("*.yaml")):
+            crd = yaml.safe_load(path.read_text())
+            names.append(crd["metadata"]["name"])
+            try:
+                api.create_custom_resource_definition(crd)
+            except client.ApiException as err:
+                if err.status != 409:  # a session that started Kueue before in this plane
+                    raise
+
+        def established() -> bool:
+            for name in names:
+                conditions = api.read_custom_resource_definition(name).status.conditions or []
+                if not any(c.type == "Established" and c.status == "True" for c in conditions):
+                    return False
+            return True
+
+        wait_for(established, timeout=60, what="Kueue's CRDs established")
+
+    def _wait_ready(self) -> None:
+        assert self.component is not None
+        url = f"http://127.0.0.1:{self.health_port}/readyz"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not self.component.running():
+                raise ControlPlaneError(
+                    f"kueue exited before it was ready; last lines of its log:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise ControlPlaneError(f"kueue not ready after 120 s; last lines:\n{self.log_tail()}")
+
+    def _register_webhooks(self, api_client: Any, manifests: Path, ca_pem: bytes) -> None:
+        from kubernetes import client
+
+        admission = client.AdmissionregistrationV1Api(api_client)
+        import base64
+
+        ca_bundle = base64.b64encode(ca_pem).decode()
+        for document in yaml.safe_load_all(manifests.read_text()):
+            if not document:
+                continue
+            kept = []
+            for hook in document.get("webhooks", []):
+                path = hook["clientConfig"]["service"]["path"]
+                if not any(part in path for part in _KEPT_PATHS):
+                    continue
+                hook["clientConfig"] = {
+                    "url": f"https://127.0.0.1:{self.webhook_port}{path}",
+                    "caBundle": ca_bundle,
+                }
+                if path.endswith("--v1-pod"):
+                    hook["namespaceSelector"] = JOBS_NAMESPACE_SELECTOR
+                kept.append(hook)
+            name = WEBHOOK_PREFIX + document["metadata"]["name"]
+            body = {**document, "metadata": {"name": name}, "webhooks": kept}
+            kind = document["kind"]
+            create = (
+                admission.create_mutating_webhook_configuration
+                if kind == "MutatingWebhookConfiguration"
+                else admission.create_validating_webhook_configuration
+            )
+            create(body)
+            self._webhooks.append((kind, name))
+        # The API server picks new webhook configurations up asynchronously: wait until a
+        # ResourceFlavor that Kueue's validating webhook refuses is refused.
+        custom = client.CustomObjectsApi(api_client)
+        bad = {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ResourceFlavor",
+            "metadata": {"name": "airflow-platform-webhook-probe"},
+            "spec": {"nodeLabels": {"bad key!": "x"}},
+        }
+
+        def refused() -> bool:
+            try:
+                custom.create_cluster_custom_object(
+                    "kueue.x-k8s.io", "v1beta2", "resourceflavors", bad
+                )
+            except client.ApiException as err:
+                return "webhook" in (err.body or "") or err.status in (400, 422)
+            custom.delete_cluster_custom_object(
+                "kueue.x-k8s.io", "v1beta2", "resourceflavors", bad["metadata"]["name"]
+            )
+            return False
+
+        wait_for(refused, timeout=30, what="Kueue's webhooks called by the API server")
+
+
+def _in_private_etc(upper: Path, work: Path) -> list[str]:
+    """The command prefix that runs a program with ``upper`` laid over /etc, in a mount
+    namespace of its own (`exec`, so the program keeps the PID the harness stops)."""
+    script = (
+        'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc '
+        '&& shift 2 && exec "$@"'
+    )
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise tools.ToolMissingError("unshare (util-linux) is needed to start Kueue")
+    return [unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            str(upper), str(work)]  # fmt: skip
+
+
+def _ensure_namespace(api_client: Any, name: str) -> None:
+    from kubernetes import client
+
+    try:
+        client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
+    except client.ApiException as err:
+        if err.status != 409:
+            raise
+
+
+def _write_serving_cert(cert_dir: Path) -> bytes:
+    """A CA and a certificate for 127.0.0.1 in Kueue's default file names; returns the CA."""
+    cert_dir.mkdir(parents=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airflow-platform-kueue-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kueue-webhook")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_pem = ca.public_bytes(pem)
+    (cert_dir / "tls.crt").write_bytes(cert.public_bytes(pem))
+    key_path = cert_dir / "tls.key"
+    key_path.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    # ssl.create_default_context would refuse a bad CA here rather than at the first webhook.
+    ssl.create_default_context(cadata=ca_pem.decode())
+    return ca_pem
