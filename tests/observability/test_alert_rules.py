@@ -62,6 +62,22 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
             },
         ],
     ),
+    "TeamJobsWaitingForQuota": (
+        {"cluster_queue": "platform-vision", "severity": "warning"},
+        "70m",
+        [
+            {
+                "series": 'kueue_pending_workloads{cluster_queue="platform-vision",status="inadmissible"}',
+                "values": "3x80",
+            }
+        ],
+        [  # a backlog that empties every half hour: jobs wait, but not for an hour
+            {
+                "series": 'kueue_pending_workloads{cluster_queue="platform-vision",status="active"}',
+                "values": "2x20 0x10 2x20 0x10 2x20",
+            }
+        ],
+    ),
     "JobsWaitingForCapacity": (
         {"flavor": "gpu-1x-24gb", "severity": "warning"},
         "20m",

@@ -141,6 +141,16 @@ def test_rendered_rules_point_runbooks_at_the_configured_base_and_pass_promtool(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_quota_wait_alert_waits_as_long_as_kueue_alert_after_says() -> None:
+    docs = render_chart({"kueue": {"alertAfter": "3h"}})
+    text = find(docs, "ConfigMap", f"{FULLNAME}-alert-rules", NAMESPACE)["data"][
+        "airflow-platform.rules.yaml"
+    ]
+    rules = {r["alert"]: r for g in yaml.safe_load(text)["groups"] for r in g["rules"]}
+    assert rules["TeamJobsWaitingForQuota"]["for"] == "3h"
+    assert rules["JobsWaitingForCapacity"].get("for") != "3h"
+
+
 def _alertmanager_config(docs: list[dict[str, Any]]) -> dict[str, Any]:
     secret = find(docs, "ConfigMap", f"{FULLNAME}-alertmanager-config", NAMESPACE)
     config: dict[str, Any] = yaml.safe_load(secret["data"]["alertmanager.yaml"])

@@ -38,5 +38,5 @@ metrics and notification environment, Airflow's [metrics] section.
 
 {{/* The plain rules file with runbook URLs pointing at alerting.runbookBaseUrl. */}}
 {{- define "airflow-platform.alertRules" -}}
-{{- .Files.Get "files/alerts.rules.yaml" | replace "https://airflow-platform.example.internal/docs/runbooks" .Values.alerting.runbookBaseUrl -}}
+{{- .Files.Get "files/alerts.rules.yaml" | replace "https://airflow-platform.example.internal/docs/runbooks" .Values.alerting.runbookBaseUrl | replace "for: 1h # kueue.alertAfter" (printf "for: %s" .Values.kueue.alertAfter) -}}
 {{- end -}}
