@@ -98,6 +98,19 @@ def test_a_task_whose_pod_waits_for_quota_says_so_and_runs_once_admitted(
         timeout=60,
         what="the blocking job running",
     )
+    # Kueue reports the LocalQueue's reservations a moment after admitting: wait for them, so
+    # the task's line states the use the blocker holds.
+    from airflow_platform.kueue import _used, read_local_queue
+
+    assert platform.config.kueue is not None
+    queue = platform.config.kueue.local_queue
+    wait_for(
+        lambda: (
+            _used(read_local_queue(platform.core.api_client, namespace, queue) or {}, "cpu") == 1
+        ),
+        timeout=60,
+        what="vision's LocalQueue reporting the blocker's CPU",
+    )
     job = {
         "name": "queued-job",
         "resource_flavor": "cpu-2gb",
