@@ -261,6 +261,13 @@ class Flavor(BaseModel):
         """Whether ``team`` may use the flavor (every team may when it names none)."""
         return self.teams is None or team in self.teams
 
+    def requests(self) -> dict[str, str]:
+        """What one pod of this flavor requests, by resource: CPU, memory and its GPUs."""
+        requests = {"cpu": self.cpu, "memory": self.memory}
+        if self.gpu:
+            requests[self.gpu.resource] = str(self.gpu.count)
+        return requests
+
 
 class Policy(BaseModel):
     """The bumper rails every job is checked against at validation time and at task start."""
@@ -514,12 +521,12 @@ def _check_endpoint(value: str) -> str:
 
 
 def _check_key_prefix(value: str) -> str:
-    parts = value.strip("/").split("/")
-    if any(part in ("", ".", "..") for part in parts) and value.strip("/"):
+    prefix = value.strip("/")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
         raise ValueError(
             f"'{value}' is not a key prefix: use names separated by '/', e.g. 'airflow/runs'"
         )
-    return value.strip("/")
+    return prefix
 
 
 class ArtifactStore(BaseModel):

@@ -255,11 +255,8 @@ def job_env(job: JobSpec, context: RunContext | None = None) -> list[V1EnvVar]:
 
 def resources(flavor: Flavor) -> V1ResourceRequirements:
     """Requests from the flavor; memory (and GPUs) limited to the request. CPU is not limited."""
-    requests = {"cpu": flavor.cpu, "memory": flavor.memory}
-    limits = {"memory": flavor.memory}
-    if flavor.gpu:
-        requests[flavor.gpu.resource] = str(flavor.gpu.count)
-        limits[flavor.gpu.resource] = str(flavor.gpu.count)
+    requests = flavor.requests()
+    limits = {resource: amount for resource, amount in requests.items() if resource != "cpu"}
     return V1ResourceRequirements(requests=requests, limits=limits)
 
 
@@ -367,8 +364,9 @@ def build_pod(job: JobSpec, config: PlatformConfig, context: RunContext | None =
     )
     transfer = context.transfer(config.artifacts.prefix) if context and config.artifacts else None
     if transfer:  # fetch init container + keep sidecar (airflow_platform.artifacts.pod)
-        folders = {n: (n, p) for n, p in _SCRATCH_VOLUMES.items()}
-        add_transfer(pod, config, transfer, job.outputs, folders, restricted_container_security)
+        add_transfer(
+            pod, config, transfer, job.outputs, _SCRATCH_VOLUMES, restricted_container_security
+        )
     if job.kerberos:  # kinit init container + renewal sidecar (airflow_platform.kerberos)
         kerberos.add_kerberos(pod, job.team, config, restricted_container_security, CONTAINER_NAME)
     return pod

@@ -9,7 +9,7 @@ same rules (``image_allowed``'s prefixes, the flavors each team may use).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from airflow_platform import inline_secrets
@@ -114,12 +114,13 @@ def check_job(job: JobSpec, config: PlatformConfig) -> list[Violation]:
     return out
 
 
-def flavor_requests(flavor: Flavor) -> dict[str, str]:
-    """What one pod of ``flavor`` requests, by resource, as the pod builder sets it."""
-    requests = {"cpu": flavor.cpu, "memory": flavor.memory}
-    if flavor.gpu:
-        requests[flavor.gpu.resource] = str(flavor.gpu.count)
-    return requests
+def _over_quota(flavor: Flavor, quota: Mapping[str, str]) -> list[str]:
+    """What one pod of ``flavor`` requests beyond ``quota`` (``cpu 8 > 4``), by resource."""
+    return [
+        f"{resource} {amount} > {quota[resource]}"
+        for resource, amount in flavor.requests().items()
+        if resource in quota and parse_quantity(amount) > parse_quantity(quota[resource])
+    ]
 
 
 def _quota_violations(job: JobSpec, flavor: Flavor, config: PlatformConfig) -> list[Violation]:
@@ -128,21 +129,13 @@ def _quota_violations(job: JobSpec, flavor: Flavor, config: PlatformConfig) -> l
     quota = config.teams[job.team].quota
     if not quota:
         return []
-    over = [
-        f"{resource} {amount} > {quota[resource]}"
-        for resource, amount in flavor_requests(flavor).items()
-        if resource in quota and parse_quantity(amount) > parse_quantity(quota[resource])
-    ]
+    over = _over_quota(flavor, quota)
     if not over:
         return []
     fitting = [
         name
         for name in config.flavors_for(job.team)
-        if all(
-            parse_quantity(amount) <= parse_quantity(quota[resource])
-            for resource, amount in flavor_requests(config.flavors[name]).items()
-            if resource in quota
-        )
+        if not _over_quota(config.flavors[name], quota)
     ]
     hint = (
         f"flavors that fit: {', '.join(fitting)}" if fitting else "no flavor fits the quota"

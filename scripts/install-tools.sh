@@ -30,6 +30,25 @@ throwaway_module() {
   rm -rf "$1" && mkdir -p "$1" && (cd "$1" && go mod init airflow-platform.local/toolbuild >/dev/null 2>&1)
 }
 
+# build_go_tool NAME VERSION PACKAGE BINARY LDFLAGS [GO-MOD-EDIT-ARG...]: the main package
+# PACKAGE of a third-party module at VERSION, built in a throwaway module into
+# $cache/NAME-VERSION/BINARY (edit arguments first, e.g. a -replace its go.mod needs).
+build_go_tool() {
+  local name=$1 version=$2 package=$3 binary=$4 ldflags=$5
+  shift 5
+  local dest="$cache/$name-$version"
+  [ -x "$dest/$binary" ] && { log "$name $version: cached"; return; }
+  local start=$SECONDS work="$cache/.build/$name"
+  throwaway_module "$work"
+  cd "$work"
+  [ $# -eq 0 ] || go mod edit "$@"
+  go get "$package@$version" >/dev/null
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  go build -trimpath -ldflags "-s -w $ldflags" -o "$dest.tmp/$binary" "$package"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "$name $version: built in $((SECONDS - start)) s"
+}
+
 build_helm() {
   local dest="$cache/helm-$HELM_VERSION"
   [ -x "$dest/helm" ] && { log "helm $HELM_VERSION: cached"; return; }
@@ -88,16 +107,7 @@ build_kwok() {
 }
 
 build_statsd_exporter() {
-  local dest="$cache/statsd_exporter-$STATSD_EXPORTER_VERSION"
-  [ -x "$dest/statsd_exporter" ] && { log "statsd_exporter $STATSD_EXPORTER_VERSION: cached"; return; }
-  local start=$SECONDS work="$cache/.build/statsd_exporter"
-  throwaway_module "$work"
-  cd "$work"
-  go get "github.com/prometheus/statsd_exporter@$STATSD_EXPORTER_VERSION" >/dev/null
-  mkdir -p "$dest.tmp"
-  go build -trimpath -ldflags "-s -w" -o "$dest.tmp/statsd_exporter" github.com/prometheus/statsd_exporter
-  mv "$dest.tmp" "$dest"
-  log "statsd_exporter $STATSD_EXPORTER_VERSION: built in $((SECONDS - start)) s"
+  build_go_tool statsd_exporter "$STATSD_EXPORTER_VERSION" github.com/prometheus/statsd_exporter statsd_exporter ""
 }
 
 build_kubernetes() {
@@ -141,50 +151,23 @@ build_kubernetes() {
 
 # Cluster DNS of the real test node (its `kubernetes` plugin answers for Services and pods).
 build_coredns() {
-  local dest="$cache/coredns-$COREDNS_VERSION"
-  [ -x "$dest/coredns" ] && { log "coredns $COREDNS_VERSION: cached"; return; }
-  local start=$SECONDS work="$cache/.build/coredns"
-  throwaway_module "$work"
-  cd "$work"
-  go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null
-  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-  go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
-    -o "$dest.tmp/coredns" github.com/coredns/coredns
-  rm -rf "$dest" && mv "$dest.tmp" "$dest"
-  log "coredns $COREDNS_VERSION: built in $((SECONDS - start)) s"
+  build_go_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns coredns \
+    "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
 }
 
 # The S3-compatible object store of the tests (run artifacts, remote task logs). Its go.mod
 # replaces one module, which a module that requires it must copy.
 build_seaweedfs() {
-  local dest="$cache/seaweedfs-$SEAWEEDFS_VERSION"
-  [ -x "$dest/weed" ] && { log "seaweedfs $SEAWEEDFS_VERSION: cached"; return; }
-  local start=$SECONDS work="$cache/.build/seaweedfs"
-  throwaway_module "$work"
-  cd "$work"
-  go mod edit -replace=github.com/tyler-smith/go-bip39=github.com/cosmos/go-bip39@v1.0.0
-  go get "github.com/seaweedfs/seaweedfs/weed@$SEAWEEDFS_VERSION" >/dev/null
-  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-  go build -trimpath -ldflags "-s -w" -o "$dest.tmp/weed" github.com/seaweedfs/seaweedfs/weed
-  rm -rf "$dest" && mv "$dest.tmp" "$dest"
-  log "seaweedfs $SEAWEEDFS_VERSION: built in $((SECONDS - start)) s"
+  build_go_tool seaweedfs "$SEAWEEDFS_VERSION" github.com/seaweedfs/seaweedfs/weed weed "" \
+    -replace=github.com/tyler-smith/go-bip39=github.com/cosmos/go-bip39@v1.0.0
 }
 
 # The Kueue controller manager (quotas and fair queueing of job pods). Its CRDs stay in the Go
 # module cache (config/components/crd), where the tests read them: `go mod download` of the
 # pinned version brings them back when the cache was cleaned.
 build_kueue() {
-  local dest="$cache/kueue-$KUEUE_VERSION"
-  [ -x "$dest/kueue" ] && { log "kueue $KUEUE_VERSION: cached"; return; }
-  local start=$SECONDS work="$cache/.build/kueue"
-  throwaway_module "$work"
-  cd "$work"
-  go get "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION" >/dev/null
-  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" \
-    -o "$dest.tmp/kueue" sigs.k8s.io/kueue/cmd/kueue
-  rm -rf "$dest" && mv "$dest.tmp" "$dest"
-  log "kueue $KUEUE_VERSION: built in $((SECONDS - start)) s"
+  build_go_tool kueue "$KUEUE_VERSION" sigs.k8s.io/kueue/cmd/kueue kueue \
+    "-X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION"
 }
 
 # The sandbox program of the real test node (images/pause), keyed by a hash of its source.

@@ -70,12 +70,12 @@ def add_transfer(
     config: PlatformConfig,
     transfer: Transfer,
     outputs: Sequence[str] | None,
-    folders: Mapping[str, tuple[str, str]],
+    volumes: Mapping[str, str],
     security_context: Callable[[], V1SecurityContext],
 ) -> None:
     """Adds the transfer containers to ``pod`` and lengthens its grace period by the time the
-    sidecar has to keep the outputs. ``folders`` names the pod's volumes: ``input``,
-    ``output`` and ``tmp`` → (volume name, mount path)."""
+    sidecar has to keep the outputs. ``volumes`` are the pod's scratch volumes by name
+    (``input``, ``output``, ``tmp`` among them) → their mount path."""
     store = config.artifacts
     assert store is not None
     assert store.image is not None
@@ -86,12 +86,10 @@ def add_transfer(
             name=name,
             image=store.image,
             command=["python", "-m", MODULE, *args],
-            env=[*_credentials(store), V1EnvVar(name="HOME", value=folders["tmp"][1])],
+            env=[*_credentials(store), V1EnvVar(name="HOME", value=volumes["tmp"])],
             resources=SIDE_RESOURCES,
             security_context=security_context(),
-            volume_mounts=[
-                V1VolumeMount(name=folders[m][0], mount_path=folders[m][1]) for m in mounts
-            ],
+            volume_mounts=[V1VolumeMount(name=m, mount_path=volumes[m]) for m in mounts],
             termination_message_policy="FallbackToLogsOnError",
             **extra,
         )
@@ -102,7 +100,7 @@ def add_transfer(
         containers.append(
             side(
                 FETCH_CONTAINER,
-                ["fetch", *_store_args(store), "--into", folders["input"][1], *sources],
+                ["fetch", *_store_args(store), "--into", volumes["input"], *sources],
                 ["input", "tmp"],
             )
         )
@@ -110,7 +108,7 @@ def add_transfer(
         "keep",
         *_store_args(store),
         "--from",
-        folders["output"][1],
+        volumes["output"],
         "--to",
         transfer.prefix,
         "--task",

@@ -15,12 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_platform.artifacts.layout import kept_files, too_large
-
-if TYPE_CHECKING:
-    from airflow_platform.config import ArtifactStore
 
 # Parts of 8 MiB, four at a time: at most 32 MiB of buffers in flight for any size of file.
 PART_SIZE = 8 * 2**20
@@ -62,10 +59,6 @@ def client(endpoint: str, region: str) -> Any:
             read_timeout=60,
         ),
     )
-
-
-def client_for(store: ArtifactStore) -> Any:
-    return client(store.endpoint, store.region)
 
 
 def _transfer_config() -> Any:

@@ -83,6 +83,7 @@ class JobOperator(KubernetesPodOperator):
     _job: JobSpec | None
     _checked: PlatformConfig | None = None  # the config this try was guarded against
     _kept: dict[str, Any] | None = None  # what this try's pod kept in the artifact store
+    _quota_wait_logged = False  # the task log has said once that the pod waits for quota
     workdir: str | None
     dag_name: str | None
 
@@ -307,8 +308,8 @@ class JobOperator(KubernetesPodOperator):
     def invoke_defer_method(self, last_log_time: Any = None, context: Any = None) -> None:
         """Before handing the pod to the trigger, say once in the task log when it waits for
         its team's quota (Kueue's scheduling gate), with its place in the queue."""
-        if not self.__dict__.get("_quota_wait_logged"):
-            self.__dict__["_quota_wait_logged"] = True
+        if not self._quota_wait_logged:
+            self._quota_wait_logged = True
             self._log_quota_wait()
         super().invoke_defer_method(last_log_time=last_log_time, context=context)
 

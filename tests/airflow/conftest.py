@@ -6,7 +6,6 @@ any test module of this folder imports it.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.airflow.backend import use_the_test_cluster
 from tests.harness.fixtures import RESTRICTED_LABELS
+from tests.harness.kube import ensure_namespace
 from tests.harness.node import RealNode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,23 +64,6 @@ def node_backend(
 ) -> Any:
     """Airflow's kubernetes_default connection on the test control plane, the real-node
     platform config, and vision's jobs namespace (Pod Security `restricted`)."""
-    from kubernetes.client.rest import ApiException
-
-    namespace = node_config.namespace_of("vision")
-    try:
-        core_v1.create_namespace({"metadata": {"name": namespace, "labels": RESTRICTED_LABELS}})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    monkeypatch.setenv("AIRFLOW_PLATFORM_BACKEND", "kubernetes")
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KUBERNETES_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "kubernetes",
-                "extra": {"kube_config_path": str(control_plane.kubeconfig)},
-            }
-        ),
-    )
+    ensure_namespace(core_v1, node_config.namespace_of("vision"), RESTRICTED_LABELS)
+    use_the_test_cluster(monkeypatch, control_plane)
     return core_v1

@@ -8,7 +8,6 @@ through the `airflow-platform.test/*` annotations, added here through Airflow's
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness.kube import FAIL_EXIT_CODE, FAIL_REASON, KEEP_RUNNING
+from tests.airflow.backend import use_the_test_cluster
+from tests.harness.kube import FAIL_EXIT_CODE, FAIL_REASON, KEEP_RUNNING, ensure_namespace
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster]
 # The jobs of these tests are vision's: they run in its namespace of the packaged config.
@@ -30,32 +30,8 @@ def kube_backend(
     control_plane: Any, core_v1: Any, airflow_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Any:
     """Points Airflow's kubernetes_default connection at the test control plane."""
-    from kubernetes.client.rest import ApiException
-
-    try:
-        core_v1.create_namespace(
-            {
-                "metadata": {
-                    "name": NAMESPACE,
-                    "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
-                }
-            }
-        )
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    monkeypatch.setenv("AIRFLOW_PLATFORM_BACKEND", "kubernetes")
-    # Only the connection: with $KUBECONFIG too, the trigger sees two configs and refuses both.
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KUBERNETES_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "kubernetes",
-                "extra": {"kube_config_path": str(control_plane.kubeconfig)},
-            }
-        ),
-    )
+    ensure_namespace(core_v1, NAMESPACE, {"pod-security.kubernetes.io/enforce": "restricted"})
+    use_the_test_cluster(monkeypatch, control_plane)
     return core_v1
 
 

@@ -8,7 +8,6 @@ is the one the chart renders with `kueue.enabled`.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.airflow.backend import use_the_test_cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kube import KEEP_RUNNING, wait_for
 from tests.harness.kueue import Kueue
@@ -55,17 +55,7 @@ def queued_platform(
         path = tmp_path / "platform.yaml"
         path.write_text(yaml.safe_dump(platform.config.model_dump(mode="json", exclude_none=True)))
         monkeypatch.setenv("AIRFLOW_PLATFORM_CONFIG", str(path))
-        monkeypatch.setenv("AIRFLOW_PLATFORM_BACKEND", "kubernetes")
-        monkeypatch.delenv("KUBECONFIG", raising=False)
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_KUBERNETES_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "kubernetes",
-                    "extra": {"kube_config_path": str(control_plane.kubeconfig)},
-                }
-            ),
-        )
+        use_the_test_cluster(monkeypatch, control_plane)
         yield platform
 
 

@@ -12,7 +12,6 @@ import atexit
 import base64
 import contextlib
 import ctypes
-import datetime
 import ipaddress
 import json
 import os
@@ -34,11 +33,11 @@ from typing import Any
 
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.harness import tools
+from tests.harness import pki, tools
 from tests.harness.network import NODE_IP
 
 DATA_DIR = tools.REPO_ROOT / "tests" / "data" / "cluster"
@@ -559,97 +558,41 @@ def _b64(data: bytes) -> str:
 def _write_pki(directory: Path) -> None:
     """A CA, a serving certificate for the apiserver, its client certificate for kubelets, and
     the service-account signing key."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airflow-platform-test-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [
-        x509.DNSName(n)
-        for n in (
+    ca = pki.new_ca("airflow-platform-test-ca")
+    apiserver = pki.server_cert(
+        ca,
+        "kube-apiserver",
+        dns=[
             "localhost",
             "kubernetes",
             "kubernetes.default",
             "kubernetes.default.svc",
             "kubernetes.default.svc.cluster.local",
-        )
-    ]
-    names += [
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        # The real node's kubelet reaches the API server at this address (tests/harness/node.py).
-        x509.IPAddress(ipaddress.ip_address(NODE_IP)),
-        x509.IPAddress(next(ipaddress.ip_network(SERVICE_CIDR).hosts())),
-    ]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+        ],
+        # The real node's kubelet reaches the API server at NODE_IP (tests/harness/node.py).
+        ips=["127.0.0.1", NODE_IP, str(next(ipaddress.ip_network(SERVICE_CIDR).hosts()))],
     )
-    client_key = ec.generate_private_key(ec.SECP256R1())
-    client_cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver-kubelet-client"),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
-                ]
-            )
-        )
-        .issuer_name(ca_name)
-        .public_key(client_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+    kubelet_client = pki.client_cert(
+        ca,
+        x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver-kubelet-client"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+            ]
+        ),
     )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = serialization.Encoding.PEM
-    pkcs8 = serialization.PrivateFormat.PKCS8
-    plain = serialization.NoEncryption()
     files = {
-        "ca.crt": ca_cert.public_bytes(pem),
-        "apiserver.crt": cert.public_bytes(pem),
-        "apiserver.key": key.private_bytes(pem, pkcs8, plain),
-        "kubelet-client.crt": client_cert.public_bytes(pem),
-        "kubelet-client.key": client_key.private_bytes(pem, pkcs8, plain),
-        "sa.key": sa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, plain),
+        "ca.crt": ca.cert_pem,
+        "apiserver.crt": apiserver.cert_pem,
+        "apiserver.key": apiserver.key_pem,
+        "kubelet-client.crt": kubelet_client.cert_pem,
+        "kubelet-client.key": kubelet_client.key_pem,
+        "sa.key": sa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
     }
     for name, data in files.items():
         path = directory / name

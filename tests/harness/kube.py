@@ -33,6 +33,17 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
         time.sleep(interval)
 
 
+def ensure_namespace(core_v1: Any, name: str, labels: dict[str, str] | None = None) -> None:
+    """Create namespace ``name`` (with ``labels``) unless it exists already."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        core_v1.create_namespace({"metadata": {"name": name, "labels": labels or {}}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 def list_pods(api_client: Any, namespace: str) -> list[dict[str, Any]]:
     """The namespace's pods as plain JSON; skipping model deserialization keeps 1,000-pod
     polls cheap enough not to slow the apiserver they measure."""

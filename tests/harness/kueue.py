@@ -20,8 +20,6 @@ Kueue's kustomize install and cert-manager would do on a real cluster:
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import shutil
 import ssl
 import sys
@@ -34,14 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from tests.harness import tools
+from tests.harness import pki, tools
 from tests.harness.controlplane import Component, ControlPlane, ControlPlaneError, free_port
-from tests.harness.kube import wait_for
+from tests.harness.kube import ensure_namespace, wait_for
 
 KUEUE_NAMESPACE = "kueue-system"
 # The chart labels every jobs namespace with its team (templates/jobs/namespaces.yaml); Kueue
@@ -112,7 +106,9 @@ class Kueue:
         api_client = self.plane.api_client()
         try:
             self._apply_crds(api_client, crd_dir)
-            _ensure_namespace(api_client, KUEUE_NAMESPACE)
+            from kubernetes import client
+
+            ensure_namespace(client.CoreV1Api(api_client), KUEUE_NAMESPACE)
             self.component = Component(
                 "kueue",
                 [
@@ -282,60 +278,15 @@ def _in_private_etc(upper: Path, work: Path) -> list[str]:
             str(upper), str(work)]  # fmt: skip
 
 
-def _ensure_namespace(api_client: Any, name: str) -> None:
-    from kubernetes import client
-
-    try:
-        client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
-    except client.ApiException as err:
-        if err.status != 409:
-            raise
-
-
 def _write_serving_cert(cert_dir: Path) -> bytes:
     """A CA and a certificate for 127.0.0.1 in Kueue's default file names; returns the CA."""
     cert_dir.mkdir(parents=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airflow-platform-kueue-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kueue-webhook")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    ca_pem = ca.public_bytes(pem)
-    (cert_dir / "tls.crt").write_bytes(cert.public_bytes(pem))
+    ca = pki.new_ca("airflow-platform-kueue-ca")
+    webhook = pki.server_cert(ca, "kueue-webhook", dns=["localhost"], ips=["127.0.0.1"])
+    ca_pem = ca.cert_pem
+    (cert_dir / "tls.crt").write_bytes(webhook.cert_pem)
     key_path = cert_dir / "tls.key"
-    key_path.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_path.write_bytes(webhook.key_pem)
     key_path.chmod(0o600)
     # ssl.create_default_context would refuse a bad CA here rather than at the first webhook.
     ssl.create_default_context(cadata=ca_pem.decode())

@@ -19,6 +19,8 @@ from airflow_platform.config import PlatformConfig
 from airflow_platform.failures import explain_failure, failure_reason
 from airflow_platform.pods import JOB_UID, WORK_DIR
 from tests.harness import tools
+from tests.harness.fixtures import RESTRICTED_LABELS
+from tests.harness.kube import ensure_namespace
 from tests.harness.node import RealNode
 from tests.node import podrun
 
@@ -56,7 +58,7 @@ def test_rendered_spec_applied_with_kubectl_runs_on_the_real_node(
     ).stdout
     pod = yaml.safe_load(rendered)
     namespace = pod["metadata"]["namespace"]
-    _ensure_restricted_namespace(core_v1, namespace)
+    ensure_namespace(core_v1, namespace, RESTRICTED_LABELS)
     kubectl = str(tools.tool_path("kubectl"))
     subprocess.run(
         [kubectl, "apply", "-f", "-"], input=rendered, text=True, check=True, env=control_plane.env
@@ -74,18 +76,6 @@ def test_rendered_spec_applied_with_kubectl_runs_on_the_real_node(
         assert "hello from hello" in logs
     finally:
         core_v1.delete_namespaced_pod(pod["metadata"]["name"], namespace, grace_period_seconds=0)
-
-
-def _ensure_restricted_namespace(core_v1: Any, name: str) -> None:
-    from kubernetes.client.rest import ApiException
-
-    from tests.harness.fixtures import RESTRICTED_LABELS
-
-    try:
-        core_v1.create_namespace({"metadata": {"name": name, "labels": RESTRICTED_LABELS}})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
 
 
 CHECK_SANDBOX = r"""
