@@ -14,8 +14,27 @@ from airflow_platform.backend import RUNNER_DAG
 
 RUNNER_TASK = "run_job"
 TERMINAL_STATES = {"success", "failed"}
-FINAL_LOG_POLLS = 20
+# After a run ends, how long to wait for each task's stored log (the worker uploads it when its
+# process exits; until then the API answers with what it could read elsewhere, often nothing).
+STORED_LOG_WAIT_SECONDS = 120.0
 QUIET_POLLS = 3
+SOURCE_GROUP = "::group::Log message source details"
+# How Airflow names a log source it tried and could not read.
+UNREADABLE_SOURCE = "Could not read"
+
+
+@dataclass(frozen=True)
+class TaskLog:
+    """One read of a task's log: its lines as (identity, text), and where Airflow read them."""
+
+    entries: list[tuple[str, str]]
+    sources: list[str]
+
+    @property
+    def stored(self) -> bool:
+        """Airflow read the log from a copy that holds all of it (the remote store, or a local
+        file), not only from places it could not reach."""
+        return any(not source.startswith(UNREADABLE_SOURCE) for source in self.sources)
 
 
 class ApiError(RuntimeError):
@@ -31,10 +50,11 @@ class AirflowClient:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    transport: httpx.BaseTransport | None = None
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=self.timeout)
+        self._http = httpx.Client(base_url=self.url, timeout=self.timeout, transport=self.transport)
 
     def close(self) -> None:
         self._http.close()
@@ -105,14 +125,12 @@ class AirflowClient:
         self, run_id: str, task_id: str, try_number: int, dag_id: str = RUNNER_DAG
     ) -> list[str]:
         """The task's log so far, one string per line."""
-        return [text for _, text in self._log_entries(run_id, task_id, try_number, dag_id)]
+        return [text for _, text in self._read_log(run_id, task_id, try_number, dag_id).entries]
 
-    def _log_entries(
-        self, run_id: str, task_id: str, try_number: int, dag_id: str
-    ) -> list[tuple[str, str]]:
-        """(identity, text) per line of the task's log. The API's answer for a running task
-        carries other source headers than for a finished one, so lines are told apart by what
-        they are (their timestamp and text), not by their position."""
+    def _read_log(self, run_id: str, task_id: str, try_number: int, dag_id: str) -> TaskLog:
+        """The task's log lines, each with an identity, and its sources. The API's answer for a
+        running task carries other source headers than for a finished one, so lines are told
+        apart by what they are (their timestamp and text), not by their position."""
         path = (
             f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/"
             f"{quote(task_id)}/logs/{try_number}"
@@ -120,11 +138,17 @@ class AirflowClient:
         data = self._send("GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"})  # fmt: skip
         content = data.get("content", []) if isinstance(data, dict) else []
         entries: list[tuple[str, str]] = []
+        sources: list[str] = []
+        in_sources = False
         for item in content:
             if isinstance(item, dict):
                 stamp = str(item.get("timestamp", ""))
                 event = item.get("event")
-                if event is not None and not str(event).startswith("::"):
+                if event == SOURCE_GROUP or (in_sources and event == "::endgroup::"):
+                    in_sources = event == SOURCE_GROUP
+                elif in_sources:
+                    sources.append(str(event))
+                elif event is not None and not str(event).startswith("::"):
                     entries.append((f"{stamp}|{event}", str(event)))
                 # A failure's reason travels in the structured exception, not in the event text.
                 for detail in item.get("error_detail") or []:
@@ -139,7 +163,7 @@ class AirflowClient:
         for identity, text in entries:
             occurrences[identity] = occurrences.get(identity, 0) + 1
             numbered.append((f"{identity}#{occurrences[identity]}", text))
-        return numbered
+        return TaskLog(numbered, sources)
 
     def run_url(self, run_id: str, dag_id: str = RUNNER_DAG) -> str:
         return f"{self.url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
@@ -155,16 +179,18 @@ class AirflowClient:
             if state in TERMINAL_STATES:
                 break
             time.sleep(poll_seconds)
-        # The run's state can be final before its task's log is complete: read until the log
-        # has not grown for a few polls in a row.
+        # The run's state is final before its tasks' logs are stored: until then the API has
+        # only what it could read elsewhere. Read until every log is stored, then until it has
+        # not grown for a few polls in a row.
+        deadline = time.monotonic() + STORED_LOG_WAIT_SECONDS
+        stored: set[tuple[str, int]] = set()
         quiet = 0
-        for _ in range(FINAL_LOG_POLLS):
+        while quiet < QUIET_POLLS and time.monotonic() < deadline:
             time.sleep(poll_seconds / 2)
-            new = list(self._new_log_lines(run_id, dag_id, printed))
+            new = list(self._new_log_lines(run_id, dag_id, printed, stored))
             yield from new
-            quiet = 0 if new else quiet + 1
-            if quiet >= QUIET_POLLS:
-                break
+            all_stored = stored >= printed.keys()
+            quiet = quiet + 1 if all_stored and not new else 0
         yield "state", state
 
     def _new_log_lines(
@@ -172,6 +198,7 @@ class AirflowClient:
         run_id: str,
         dag_id: str,
         printed: dict[tuple[str, int], set[str]],
+        stored: set[tuple[str, int]] | None = None,
     ) -> Iterator[tuple[str, str]]:
         for ti in self.task_instances(run_id, dag_id):
             try_number = int(ti.get("try_number") or 0)
@@ -179,7 +206,10 @@ class AirflowClient:
                 continue
             key = (str(ti["task_id"]), try_number)
             seen = printed.setdefault(key, set())
-            for identity, text in self._log_entries(run_id, key[0], try_number, dag_id):
+            log = self._read_log(run_id, key[0], try_number, dag_id)
+            if stored is not None and log.stored:
+                stored.add(key)
+            for identity, text in log.entries:
                 if identity not in seen:
                     seen.add(identity)
                     yield "log", text
