@@ -6,7 +6,10 @@ checks that the names the alert rules query come out of the exporter.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,3 +71,37 @@ def test_airflow_statsd_metrics_come_out_under_the_names_the_alerts_use(tmp_path
     rules = RULES.read_text()
     for name in ("airflow_scheduler_heartbeat_total", "airflow_dag_processing_import_errors"):
         assert name in rules, f"the alert rules no longer use {name}; update this test"
+
+
+def test_airflow_s_own_statsd_client_reaches_the_exporter(tmp_path: Path) -> None:
+    """Airflow's `Stats`, configured as the chart configures it (`[metrics] statsd_on`, host,
+    port, prefix), sends through the installed `statsd` client: without that package Airflow
+    quietly falls back to sending nothing."""
+    with statsd_exporter(tmp_path, MAPPING) as (server, udp_port):
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(udp_port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        }
+        emit = (
+            "from airflow.stats import Stats\n"
+            "Stats.incr('scheduler_heartbeat', 1, 1)\n"
+            "Stats.gauge('dag_processing.import_errors', 3)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", emit], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        deadline = time.monotonic() + 10
+        scraped = _scrape(server.url)
+        while "airflow_dag_processing_import_errors" not in scraped and time.monotonic() < deadline:
+            time.sleep(0.2)
+            scraped = _scrape(server.url)
+    assert scraped.get("airflow_dag_processing_import_errors") == 3.0, (
+        done.stderr[-2000:],
+        sorted(scraped)[:40],
+    )
+    assert scraped.get("airflow_scheduler_heartbeat_total") == 1.0
