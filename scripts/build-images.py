@@ -303,10 +303,9 @@ class Builder:
             "--layers",
             "--file",
             str(artifact.dockerfile),
-            "--build-arg",
-            f"BASE={base_ref}",
         ]
-        for name, value in args.items():
+        # An image built on another artifact gets that one as BASE (skaffold's `requires`).
+        for name, value in {"BASE": base_ref, **args}.items():
             command += ["--build-arg", f"{name}={value}"]
         bundle = _host_ca_bundle()
         if bundle is not None:

@@ -1,4 +1,5 @@
-"""skaffold.yaml: builds every image under images/ and deploys the chart, in dev and CI."""
+"""skaffold.yaml: builds every image under images/ and the example job image, and deploys the
+chart, in dev and CI."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def _sanitized(image: str) -> str:
 
 
 def test_every_image_is_built_from_its_dockerfile() -> None:
-    """One artifact per Dockerfile under images/, each pointing at a file that exists."""
+    """One artifact per Dockerfile under images/, and the example pipeline's job image, each
+    pointing at a file that exists."""
     artifacts = CONFIG["build"]["artifacts"]
     built = set()
     for artifact in artifacts:
@@ -27,7 +29,9 @@ def test_every_image_is_built_from_its_dockerfile() -> None:
         dockerfile = context / artifact.get("docker", {}).get("dockerfile", "Dockerfile")
         assert dockerfile.is_file(), artifact
         built.add(dockerfile.resolve())
-    assert built == {p.resolve() for p in (REPO_ROOT / "images").glob("*/Dockerfile")}
+    example = REPO_ROOT / "jobs" / "analytics" / "norm" / "Dockerfile"
+    platform = {p.resolve() for p in (REPO_ROOT / "images").glob("*/Dockerfile")}
+    assert built == platform | {example.resolve()}
 
 
 def test_release_deploys_the_chart_with_the_built_platform_image() -> None:

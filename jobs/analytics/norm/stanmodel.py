@@ -35,6 +35,7 @@ PROGRAM = (Path(__file__).with_name("model.stan")).read_text(encoding="utf-8")
 CACHE_ENV = "NORM_STAN_CACHE"
 # Measured on the 2-core development machine, shared with other work: 34 s idle, 85 s loaded.
 COMPILE_ESTIMATE = "about 0.5-1.5 minutes on 2 cores"
+COMPILE_ATTEMPTS = 5
 SAMPLER_PARAMS = (
     "lp__",
     "accept_stat__",
@@ -100,10 +101,20 @@ def build(data: dict[str, Any], seed: int, say: Any = print) -> Any:
             f"{os.environ['XDG_CACHE_HOME']} ..."
         )
     started = time.monotonic()
-    with warnings.catch_warnings():
-        # aiohttp's advice to httpstan about its app keys, printed on every build.
-        warnings.simplefilter("ignore")
-        model = stan.build(PROGRAM, data=data, random_seed=seed)
+    for attempt in range(1, COMPILE_ATTEMPTS + 1):
+        try:
+            with warnings.catch_warnings():
+                # aiohttp's advice to httpstan about its app keys, printed on every build.
+                warnings.simplefilter("ignore")
+                model = stan.build(PROGRAM, data=data, random_seed=seed)
+            break
+        except Exception as exc:
+            # httpstan gives the Stan-to-C++ translator one second (httpstan/compile.py); on a
+            # busy machine it runs out, and the server answers with an error page. The program
+            # itself is fixed and known to compile, so another try is the remedy.
+            if compiled or attempt == COMPILE_ATTEMPTS:
+                raise
+            say(f"Compiling failed ({type(exc).__name__}), likely stanc's 1 s limit; retrying")
     if not compiled:
         say(
             f"Compiled the Stan model in {time.monotonic() - started:.0f} s (cached for later runs)"

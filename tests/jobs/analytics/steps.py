@@ -19,6 +19,25 @@ STEPS = (
     ("report", "norm.report"),
 )
 _KEPT = ("PATH", "HOME", "LANG", "TMPDIR")
+# A small simulated design, and shorter chains with limits loosened to match, for the tests of
+# the whole pipeline (as processes here, as pods in tests/airflow/test_norm_pipeline_node.py).
+DESIGN = [
+    "--seed",
+    "21",
+    "--strains",
+    "60",
+    "--batches",
+    "3",
+    "--plates-per-batch",
+    "3",
+    "--plates-per-strain",
+    "3",
+    "--improved-fraction",
+    "0.1",
+]
+# Small chains keep the tests quick on two shared cores; the limits are loosened to match.
+SAMPLER = {"CHAINS": "2", "WARMUP": "300", "SAMPLES": "300", "ESS_MIN": "100", "RHAT_MAX": "1.05"}
+WEBHOOK_PATH = "/services/T000/B000/secret-token"
 
 
 def run_step(

@@ -20,28 +20,10 @@ import pandas as pd
 import pytest
 from norm.stanmodel import COMPILE_ESTIMATE
 
-from tests.jobs.analytics.steps import STEPS, run_step
+from tests.jobs.analytics.steps import DESIGN, SAMPLER, STEPS, WEBHOOK_PATH, run_step
 from tests.observability.standin import StandIn, saas_standin
 
 pytestmark = pytest.mark.stan
-
-DESIGN = [
-    "--seed",
-    "21",
-    "--strains",
-    "60",
-    "--batches",
-    "3",
-    "--plates-per-batch",
-    "3",
-    "--plates-per-strain",
-    "3",
-    "--improved-fraction",
-    "0.1",
-]
-# Small chains keep the tests quick on two shared cores; the limits are loosened to match.
-SAMPLER = {"CHAINS": "2", "WARMUP": "300", "SAMPLES": "300", "ESS_MIN": "100", "RHAT_MAX": "1.05"}
-WEBHOOK_PATH = "/services/T000/B000/secret-token"
 
 
 @dataclass
