@@ -140,10 +140,18 @@ def test_a_team_backlog_in_the_real_kueue_fires_the_quota_wait_alert_until_it_dr
     # Pending first, for kueue.alertAfter, before it fired.
     waited = time.time() - datetime.fromisoformat(firing["activeAt"]).timestamp()
     assert waited >= ALERT_AFTER_SECONDS, firing
-    assert firing["labels"] == {"alertname": ALERT, "cluster_queue": queue, "severity": "warning"}
+    assert firing["labels"] == {
+        "alertname": ALERT,
+        "cluster_queue": queue,
+        "team": TEAM,
+        "severity": "warning",
+    }
     annotations = firing["annotations"]
-    assert annotations["summary"].startswith(f"{queue}: "), annotations
-    assert f"Team queue {queue} has had 2 or more jobs waiting" in annotations["description"]
+    assert annotations["summary"].startswith(f"{TEAM}: "), annotations
+    assert (
+        f"Team {TEAM} (ClusterQueue {queue}) has had 2 or more jobs waiting"
+        in annotations["description"]
+    ), annotations
     runbook = annotations["runbook_url"]
     assert runbook.endswith(f"/docs/runbooks/{ALERT}.md"), runbook
     assert (ROOT / "docs" / "runbooks" / f"{ALERT}.md").is_file()

@@ -37,7 +37,8 @@ def _wait(le: str, values: str) -> dict[str, str]:
 def _pending(status: str, role: str, values: str) -> dict[str, str]:
     """Kueue's gauge with the labels Kueue v0.17 gives it (tests/kueue/test_quota_alert.py
     reads them from the real Kueue)."""
-    labels = f'cluster_queue="platform-vision",status="{status}",replica_role="{role}"'
+    # The queue the chart names for team vision when the release is called airflow-platform.
+    labels = f'cluster_queue="airflow-platform-vision",status="{status}",replica_role="{role}"'
     return {"series": f"kueue_pending_workloads{{{labels}}}", "values": values}
 
 
@@ -70,7 +71,7 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
         ],
     ),
     "TeamJobsWaitingForQuota": (
-        {"cluster_queue": "platform-vision", "severity": "warning"},
+        {"cluster_queue": "airflow-platform-vision", "team": "vision", "severity": "warning"},
         "70m",
         [
             _pending("inadmissible", "leader", "3x80"),
