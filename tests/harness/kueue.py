@@ -15,7 +15,10 @@ Kueue's kustomize install and cert-manager would do on a real cluster:
 * writes a Kueue `Configuration` with only the pod integration, for the jobs namespaces only
   (namespaces labelled `airflow-platform/team`, as the chart labels them), fair sharing on;
 * registers Kueue's own webhooks and its pod webhooks with a loopback `url` and the CA, once
-  Kueue serves them; `stop()` removes them first, so no dead webhook outlives Kueue.
+  Kueue serves them; `stop()` removes them first, so no dead webhook outlives Kueue;
+* serves Kueue's Prometheus metrics on a loopback port, over HTTPS with that certificate and
+  behind the API server's authentication and authorization, as Kueue always does;
+  `metrics_scrape()` makes the ServiceAccount, token and RBAC a scraper needs.
 """
 
 from __future__ import annotations
@@ -43,21 +46,26 @@ KUEUE_NAMESPACE = "kueue-system"
 TEAM_LABEL = "airflow-platform/team"
 JOBS_NAMESPACE_SELECTOR = {"matchExpressions": [{"key": TEAM_LABEL, "operator": "Exists"}]}
 WEBHOOK_PREFIX = "airflow-platform-test-"
+# The ServiceAccount, ClusterRole and ClusterRoleBinding of `Kueue.metrics_scrape()`.
+SCRAPER_NAME = "airflow-platform-test-kueue-metrics-reader"
 # The webhooks kept from Kueue's manifests: its own API's and the pod integration's. The
 # others (batch Jobs, JobSets, Ray, ...) belong to integrations this Kueue does not run; with
 # failurePolicy Fail they would refuse every such object.
 _KEPT_PATHS = ("kueue-x-k8s-io", "--v1-pod")
 
 
-def kueue_configuration(webhook_port: int, health_port: int, cert_dir: Path) -> dict[str, Any]:
+def kueue_configuration(
+    webhook_port: int, health_port: int, metrics_port: int, cert_dir: Path
+) -> dict[str, Any]:
     """Kueue's `Configuration` for the tests (the same settings docs/kueue.md gives)."""
     return {
         "apiVersion": "config.kueue.x-k8s.io/v1beta2",
         "kind": "Configuration",
         "namespace": KUEUE_NAMESPACE,
         "health": {"healthProbeBindAddress": f"127.0.0.1:{health_port}"},
-        # "0" turns the metrics endpoint off: nothing scrapes it in these tests.
-        "metrics": {"bindAddress": "0"},
+        # Always HTTPS behind authn/authz (cmd/kueue/main.go sets SecureServing and
+        # WithAuthenticationAndAuthorization whatever the Configuration says); loopback only.
+        "metrics": {"bindAddress": f"127.0.0.1:{metrics_port}"},
         "webhook": {"host": "127.0.0.1", "port": webhook_port, "certDir": str(cert_dir)},
         # The visibility API server reads its certificate from a fixed /visibility/ and needs
         # an APIService in front of it; queue positions are read from Workloads instead.
@@ -73,17 +81,32 @@ def kueue_configuration(webhook_port: int, health_port: int, cert_dir: Path) -> 
     }
 
 
+@dataclass(frozen=True)
+class MetricsScrape:
+    """What a Prometheus needs to scrape Kueue: the address it serves `https://.../metrics`
+    on, the CA that signed its certificate (for 127.0.0.1), and a file holding a bearer token
+    that may `get` /metrics."""
+
+    target: str
+    ca_file: Path
+    token_file: Path
+
+
 @dataclass
 class Kueue:
-    """Start with `start()`; `stop()` removes its webhooks and ends the process."""
+    """Start with `start()`; `stop()` removes its webhooks (and a scraper's RBAC, if one was
+    made) and ends the process."""
 
     plane: ControlPlane
     workdir: Path = field(init=False)
     webhook_port: int = field(init=False, default=0)
     health_port: int = field(init=False, default=0)
+    metrics_port: int = field(init=False, default=0)
+    ca_file: Path = field(init=False)
     startup_seconds: float = field(init=False, default=0.0)
     component: Component | None = field(init=False, default=None)
     _webhooks: list[tuple[str, str]] = field(init=False, default_factory=list)
+    _scrape: MetricsScrape | None = field(init=False, default=None)
 
     def start(self) -> Kueue:
         binary = tools.tool_path("kueue")
@@ -93,6 +116,8 @@ class Kueue:
         self.workdir = Path(tempfile.mkdtemp(prefix="kueue-", dir=self.plane.workdir))
         cert_dir = self.workdir / "certs"
         ca_pem = _write_serving_cert(cert_dir)
+        self.ca_file = cert_dir / "ca.crt"
+        self.ca_file.write_bytes(ca_pem)
         etc_upper, etc_work = self.workdir / "etc-upper", self.workdir / "etc-work"
         metrics_certs = etc_upper / "kueue" / "metrics" / "certs"
         metrics_certs.mkdir(parents=True)
@@ -100,7 +125,10 @@ class Kueue:
         for name in ("tls.crt", "tls.key"):
             (metrics_certs / name).write_bytes((cert_dir / name).read_bytes())
         self.webhook_port, self.health_port = free_port(), free_port()
-        config = kueue_configuration(self.webhook_port, self.health_port, cert_dir)
+        self.metrics_port = free_port()
+        config = kueue_configuration(
+            self.webhook_port, self.health_port, self.metrics_port, cert_dir
+        )
         config_path = self.workdir / "config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         api_client = self.plane.api_client()
@@ -136,8 +164,60 @@ class Kueue:
         )
         return self
 
+    def metrics_scrape(self) -> MetricsScrape:
+        """The URL, CA and token to scrape Kueue's metrics with (made on the first call).
+
+        Kueue's metrics server asks the API server about every scrape: a TokenReview of the
+        bearer token, then a SubjectAccessReview for `get` on the non-resource URL /metrics. So
+        this makes a ServiceAccount in Kueue's namespace, binds it to Kueue's own metrics-reader
+        ClusterRole (from the module's config/components/rbac, as Kueue's install does) and
+        asks the TokenRequest API for a token of it.
+        """
+        if self._scrape is not None:
+            return self._scrape
+        from kubernetes import client
+
+        role = yaml.safe_load((tools.kueue_rbac_dir() / "metrics_reader_role.yaml").read_text())
+        name = SCRAPER_NAME
+        role["metadata"] = {"name": name}
+        api_client = self.plane.api_client()
+        try:
+            core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+            core.create_namespaced_service_account(KUEUE_NAMESPACE, {"metadata": {"name": name}})
+            rbac.create_cluster_role(role)
+            rbac.create_cluster_role_binding(
+                {
+                    "metadata": {"name": name},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": name,
+                    },
+                    "subjects": [
+                        {"kind": "ServiceAccount", "name": name, "namespace": KUEUE_NAMESPACE}
+                    ],
+                }
+            )
+            token = core.create_namespaced_service_account_token(
+                name, KUEUE_NAMESPACE, {"spec": {"expirationSeconds": 3600}}
+            ).status.token
+        finally:
+            api_client.close()
+        token_file = self.workdir / "scraper.token"
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+        self._scrape = MetricsScrape(
+            target=f"127.0.0.1:{self.metrics_port}",
+            ca_file=self.ca_file,
+            token_file=token_file,
+        )
+        return self._scrape
+
     def stop(self) -> None:
-        """Remove the webhooks (so the API server stops calling them), then end Kueue."""
+        """Remove the webhooks (so the API server stops calling them) and the scraper's RBAC,
+        then end Kueue."""
+        if self._scrape is not None:
+            self._remove_scraper()
         if self._webhooks:
             from kubernetes import client
 
@@ -165,6 +245,27 @@ class Kueue:
         return self.component.log_tail(lines) if self.component else "(not started)"
 
     # ----------------------------------------------------------------------- internals
+
+    def _remove_scraper(self) -> None:
+        from kubernetes import client
+
+        api_client = self.plane.api_client()
+        try:
+            rbac = client.RbacAuthorizationV1Api(api_client)
+            core = client.CoreV1Api(api_client)
+            for delete, args in (
+                (rbac.delete_cluster_role_binding, (SCRAPER_NAME,)),
+                (rbac.delete_cluster_role, (SCRAPER_NAME,)),
+                (core.delete_namespaced_service_account, (SCRAPER_NAME, KUEUE_NAMESPACE)),
+            ):
+                try:
+                    delete(*args)
+                except client.ApiException as err:
+                    if err.status != 404:
+                        raise
+        finally:
+            api_client.close()
+        self._scrape = None
 
     def _apply_crds(self, api_client: Any, crd_dir: Path) -> None:
         from kubernetes import client

@@ -131,6 +131,13 @@ def kueue_crd_dir() -> Path:
     )
 
 
+def kueue_rbac_dir() -> Path:
+    """The pinned Kueue's RBAC manifests (config/components/rbac)."""
+    return go_module_dir("sigs.k8s.io/kueue", versions()["KUEUE_VERSION"]) / (
+        "config/components/rbac"
+    )
+
+
 def kueue_webhook_manifests() -> Path:
     """The pinned Kueue's webhook configurations (config/components/webhook)."""
     return go_module_dir("sigs.k8s.io/kueue", versions()["KUEUE_VERSION"]) / (

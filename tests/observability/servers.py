@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.harness.controlplane import free_port
 
@@ -122,27 +123,41 @@ def pushgateway(workdir: Path) -> Iterator[Server]:
 
 @contextmanager
 def prometheus(
-    workdir: Path, scrape_url: str | None = None, interval: str = "1s"
+    workdir: Path,
+    scrape_url: str | None = None,
+    interval: str = "1s",
+    *,
+    rules: Path | None = None,
+    scrape_configs: list[dict[str, Any]] | None = None,
 ) -> Iterator[Server]:
-    """A real Prometheus scraping ``scrape_url`` (a Pushgateway, honouring its labels)."""
+    """A real Prometheus scraping ``scrape_url`` (a Pushgateway, honouring its labels) and any
+    further ``scrape_configs`` (Prometheus's own schema), evaluating the rules file ``rules``;
+    ``interval`` is both the scrape and the evaluation interval."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config = workdir / "prometheus.yml"
-    scrape = ""
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval}
+    }
+    scrapes = list(scrape_configs or [])
     if scrape_url:
         target = scrape_url.removeprefix("http://")
-        scrape = (
-            "scrape_configs:\n"
-            "  - job_name: pushgateway\n"
-            "    honor_labels: true\n"
-            f"    static_configs: [{{targets: ['{target}']}}]\n"
+        scrapes.insert(
+            0,
+            {
+                "job_name": "pushgateway",
+                "honor_labels": True,
+                "static_configs": [{"targets": [target]}],
+            },
         )
-    config.write_text(
-        f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n{scrape}"
-    )
+    if scrapes:
+        config["scrape_configs"] = scrapes
+    if rules:
+        config["rule_files"] = [str(rules)]
+    config_file = workdir / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [
         binary("prometheus"),
-        f"--config.file={config}",
+        f"--config.file={config_file}",
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
@@ -156,6 +171,15 @@ def query(server: Server, expr: str) -> list[dict[str, Any]]:
     response.raise_for_status()
     result: list[dict[str, Any]] = response.json()["data"]["result"]
     return result
+
+
+def alerts(server: Server) -> list[dict[str, Any]]:
+    """The alerts Prometheus holds now (pending or firing), with labels and annotations as its
+    rules rendered them, through the HTTP API."""
+    response = httpx.get(f"{server.url}/api/v1/alerts", timeout=5)
+    response.raise_for_status()
+    found: list[dict[str, Any]] = response.json()["data"]["alerts"]
+    return found
 
 
 def wait_for(server: Server, expr: str, timeout: float = 30) -> list[dict[str, Any]]:

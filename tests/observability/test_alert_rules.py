@@ -34,6 +34,14 @@ def _wait(le: str, values: str) -> dict[str, str]:
     }
 
 
+def _pending(status: str, role: str, values: str) -> dict[str, str]:
+    """Kueue's gauge with the labels Kueue v0.17 gives it (tests/kueue/test_quota_alert.py
+    reads them from the real Kueue)."""
+    # The queue the chart names for team vision when the release is called airflow-platform.
+    labels = f'cluster_queue="airflow-platform-vision",status="{status}",replica_role="{role}"'
+    return {"series": f"kueue_pending_workloads{{{labels}}}", "values": values}
+
+
 # alert -> (labels it fires with, eval time, series that fire it, series that keep it silent)
 SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[str, str]]]] = {
     "JobFailureRatioHigh": (
@@ -63,19 +71,18 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
         ],
     ),
     "TeamJobsWaitingForQuota": (
-        {"cluster_queue": "platform-vision", "severity": "warning"},
+        {"cluster_queue": "airflow-platform-vision", "team": "vision", "severity": "warning"},
         "70m",
         [
-            {
-                "series": 'kueue_pending_workloads{cluster_queue="platform-vision",status="inadmissible"}',
-                "values": "3x80",
-            }
+            _pending("inadmissible", "leader", "3x80"),
+            _pending("active", "leader", "0x80"),
+            _pending("active", "follower", "3x80"),
         ],
-        [  # a backlog that empties every half hour: jobs wait, but not for an hour
-            {
-                "series": 'kueue_pending_workloads{cluster_queue="platform-vision",status="active"}',
-                "values": "2x20 0x10 2x20 0x10 2x20",
-            }
+        [  # a backlog that empties every half hour: jobs wait, but not for an hour ...
+            _pending("active", "leader", "2x20 0x10 2x20 0x10 2x20"),
+            _pending("inadmissible", "leader", "0x80"),
+            # ... while an HA follower's stale copy of the count never empties
+            _pending("active", "follower", "2x80"),
         ],
     ),
     "JobsWaitingForCapacity": (

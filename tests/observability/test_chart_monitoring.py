@@ -112,12 +112,20 @@ def test_worker_pods_get_the_pushgateway_and_notification_settings() -> None:
 
 def test_prometheus_rule_renders_only_when_the_crd_api_exists() -> None:
     """No PrometheusRule without monitoring.coreos.com/v1; with it, the same groups as the
-    plain rules file."""
+    rules ConfigMap for a Prometheus without the operator."""
     assert not by_kind(render_chart(), "PrometheusRule")
     docs = _with_api_versions("monitoring.coreos.com/v1")
     rule = find(docs, "PrometheusRule", FULLNAME, NAMESPACE)
-    plain = yaml.safe_load((CHART_DIR / "files" / "alerts.rules.yaml").read_text())
-    assert rule["spec"] == plain
+    assert rule["spec"] == yaml.safe_load(_rules_text(docs))
+
+
+def _rules_text(docs: list[dict[str, Any]]) -> str:
+    """The rules file of the release's `<fullname>-alert-rules` ConfigMap."""
+    [configmap] = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-alert-rules")
+    ]
+    text: str = configmap["data"]["airflow-platform.rules.yaml"]
+    return text
 
 
 def test_rendered_rules_point_runbooks_at_the_configured_base_and_pass_promtool(
@@ -127,9 +135,7 @@ def test_rendered_rules_point_runbooks_at_the_configured_base_and_pass_promtool(
     docs = render_chart(
         {"alerting": {"runbookBaseUrl": "https://wiki.example.org/airflow/runbooks"}}
     )
-    text = find(docs, "ConfigMap", f"{FULLNAME}-alert-rules", NAMESPACE)["data"][
-        "airflow-platform.rules.yaml"
-    ]
+    text = _rules_text(docs)
     rules = [r for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
     assert all(
         r["annotations"]["runbook_url"].startswith("https://wiki.example.org/airflow/runbooks/")
@@ -141,11 +147,54 @@ def test_rendered_rules_point_runbooks_at_the_configured_base_and_pass_promtool(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("release", "values", "queue"),
+    [
+        ("airflow-platform", {}, "airflow-platform-vision"),
+        (RELEASE, {}, f"{FULLNAME}-vision"),
+        (RELEASE, {"fullnameOverride": "jobs"}, "jobs-vision"),
+    ],
+)
+def test_the_quota_wait_alert_names_the_team_of_the_releases_queue(
+    release: str, values: dict[str, Any], queue: str, tmp_path: Path
+) -> None:
+    """The ClusterQueue the chart names for a team (templates/kueue/clusterqueue.yaml) gives
+    the alert its `team` label, whatever the release's full name; promtool runs the rule."""
+    values = {**values, "kueue": {"enabled": True}}
+    docs = render_chart(values, name=release)
+    assert queue in {d["metadata"]["name"] for d in by_kind(docs, "ClusterQueue")}
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(_rules_text(docs))
+    series = f'kueue_pending_workloads{{cluster_queue="{queue}",status="active",replica_role="standalone"}}'
+    firing = (
+        'ALERTS{alertname="TeamJobsWaitingForQuota",alertstate="firing",'
+        f'cluster_queue="{queue}",severity="warning",team="vision"}}'
+    )
+    test = {
+        "rule_files": [str(rules)],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": series, "values": "2x90"}],
+                "promql_expr_test": [
+                    {
+                        "expr": 'ALERTS{alertname="TeamJobsWaitingForQuota",alertstate="firing"}',
+                        "eval_time": "70m",
+                        "exp_samples": [{"labels": firing, "value": 1}],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "team.test.yaml"
+    path.write_text(yaml.safe_dump(test))
+    result = run_tool("promtool", "test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_quota_wait_alert_waits_as_long_as_kueue_alert_after_says() -> None:
     docs = render_chart({"kueue": {"alertAfter": "3h"}})
-    text = find(docs, "ConfigMap", f"{FULLNAME}-alert-rules", NAMESPACE)["data"][
-        "airflow-platform.rules.yaml"
-    ]
+    text = _rules_text(docs)
     rules = {r["alert"]: r for g in yaml.safe_load(text)["groups"] for r in g["rules"]}
     assert rules["TeamJobsWaitingForQuota"]["for"] == "3h"
     assert rules["JobsWaitingForCapacity"].get("for") != "3h"

@@ -36,7 +36,8 @@ metrics and notification environment, Airflow's [metrics] section.
 {{- end }}
 {{- end -}}
 
-{{/* The plain rules file with runbook URLs pointing at alerting.runbookBaseUrl. */}}
+{{/* The plain rules file with runbook URLs pointing at alerting.runbookBaseUrl, the quota
+alert's `for` from kueue.alertAfter and its team taken out of this release's ClusterQueue names. */}}
 {{- define "airflow-platform.alertRules" -}}
-{{- .Files.Get "files/alerts.rules.yaml" | replace "https://airflow-platform.example.internal/docs/runbooks" .Values.alerting.runbookBaseUrl | replace "for: 1h # kueue.alertAfter" (printf "for: %s" .Values.kueue.alertAfter) -}}
+{{- .Files.Get "files/alerts.rules.yaml" | replace "https://airflow-platform.example.internal/docs/runbooks" .Values.alerting.runbookBaseUrl | replace "for: 1h # kueue.alertAfter" (printf "for: %s" .Values.kueue.alertAfter) | replace `"cluster_queue", "airflow-platform-(.+)"` (printf `"cluster_queue", "%s-(.+)"` (include "airflow-platform.fullname" .)) -}}
 {{- end -}}
