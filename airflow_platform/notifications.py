@@ -21,9 +21,12 @@ task's state: a notification failing must not turn into a task failure.
 
 Slack goes through the slack provider's ``SlackWebhookNotifier``. PagerDuty does not go
 through the pagerduty provider's ``PagerdutyNotifier``: its hook always posts to
-``https://events.pagerduty.com`` (the ``pagerduty`` client's fixed URL), so neither an EU
-account nor a stand-in endpoint can be used, and it raises on a missing connection. The
-Events API v2 call is one small JSON POST, made here with httpx to the connection's host.
+``https://events.pagerduty.com`` (it passes no base URL), so an EU account cannot be used, and
+it raises on a missing connection. Nor through the ``pagerduty`` package's
+``EventsApiV2Client`` (7.2), which takes a base URL but refuses any that is not ``https://``
+(``UrlError``), so the plain-HTTP stand-in the notification tests post to could not receive
+it. The Events API v2 call is one small JSON POST, made here with httpx to the connection's
+host.
 """
 
 from __future__ import annotations
