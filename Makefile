@@ -72,7 +72,7 @@ cluster: $(STAMP) tools system-packages images
 # they are stale).
 docs: $(STAMP)
 	$(PY) -m airflow_platform.reference > docs/reference.md
-	$(VENV)/bin/airflow-platform schema > docs/spec.schema.json
+	AIRFLOW_PLATFORM_CONFIG= $(VENV)/bin/airflow-platform schema > docs/spec.schema.json
 	$(PY) scripts/chart-values-reference.py
 	$(PY) -m airflow_platform.admission > charts/airflow-platform/files/admission-policy.yaml
 

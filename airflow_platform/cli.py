@@ -730,11 +730,13 @@ def schema(
     kind: Annotated[SchemaKind, typer.Option(help="all (either kind), job or pipeline.")] = (
         SchemaKind.all
     ),
+    config_path: ConfigOption = None,
 ) -> None:
-    """Print the JSON Schema of spec files (for editors), generated from the models."""
+    """Print the JSON Schema of spec files (for editors), generated from the models and the
+    platform config: its flavors (with what each one is), teams and allowed images."""
     from airflow_platform.schema import spec_json_schema
 
-    out.echo(json.dumps(spec_json_schema(kind.value), indent=2))
+    out.echo(json.dumps(spec_json_schema(kind.value, _config(config_path)), indent=2))
 
 
 # --- usage (observability): right-sizing from Prometheus, see airflow_platform/usage.py ---

@@ -19,11 +19,11 @@ such as ``https://events.eu.pagerduty.com`` selects the service region) and
 connection). A missing connection or an unreachable service is logged and never changes the
 task's state: a notification failing must not turn into a task failure.
 
-Slack goes through the slack provider's ``SlackWebhookNotifier``. PagerDuty does not go
-through the pagerduty provider's ``PagerdutyNotifier``: its hook always posts to
-``https://events.pagerduty.com`` (the ``pagerduty`` client's fixed URL), so neither an EU
-account nor a stand-in endpoint can be used, and it raises on a missing connection. The
-Events API v2 call is one small JSON POST, made here with httpx to the connection's host.
+Slack goes through the slack provider's ``SlackWebhookNotifier``. PagerDuty goes through the
+``pagerduty`` package's Events API v2 client, given the connection's host as its base URL
+(which must be ``https://``), not through the pagerduty provider's ``PagerdutyNotifier``: its
+hook passes no base URL, so it always posts to ``https://events.pagerduty.com`` and an EU
+account cannot be used, and it raises on a missing connection.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ SLACK_CONN_ENV = "AIRFLOW_PLATFORM_SLACK_CONN_ID"
 AIRFLOW_URL_ENV = "AIRFLOW_PLATFORM_AIRFLOW_URL"
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
 TIMEOUT_SECONDS = 10.0
+MAX_ATTEMPTS = 3
+"""HTTP attempts of one PagerDuty event (the client's retries included)."""
 
 
 def _logical_date(context: Mapping[str, Any]) -> str:
@@ -111,7 +113,8 @@ def _facts(context: Mapping[str, Any], status: str) -> dict[str, str]:
 
 
 def _pagerduty_target() -> tuple[str, str] | None:
-    """(events URL, routing key) from the PagerDuty connection; None when it is not set."""
+    """(Events API base URL, routing key) from the PagerDuty connection; None when it is not
+    set."""
     from airflow.sdk import BaseHook
 
     conn_id = os.environ.get(PAGERDUTY_CONN_ENV, "pagerduty_default")
@@ -126,22 +129,31 @@ def _pagerduty_target() -> tuple[str, str] | None:
     host = (conn.host or "").rstrip("/")
     if host and "://" not in host:
         host = f"{conn.schema or 'https'}://{host}" + (f":{conn.port}" if conn.port else "")
-    return (host or PAGERDUTY_EVENTS_URL) + "/v2/enqueue", conn.password
+    return host or PAGERDUTY_EVENTS_URL, conn.password
 
 
 def send_pagerduty_event(event: dict[str, Any]) -> bool:
-    """POSTs one Events API v2 event (routing key added); True when PagerDuty accepted it."""
+    """Sends one Events API v2 event (``event_action``, ``dedup_key`` and the rest of its
+    properties); True when PagerDuty accepted it."""
+    # Imported here: only a failing critical task pages, and the DAG files import this module.
+    import pagerduty
+
     target = _pagerduty_target()
     if target is None:
         return False
-    url, routing_key = target
+    base_url, routing_key = target
+    properties = dict(event)
+    action = properties.pop("event_action")
     try:
-        response = httpx.post(
-            url, json={"routing_key": routing_key, **event}, timeout=TIMEOUT_SECONDS
-        )
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        log.warning("PagerDuty event %s not sent: %s", event.get("event_action"), exc)
+        with pagerduty.EventsApiV2Client(routing_key, base_url=base_url) as client:
+            client.timeout = int(TIMEOUT_SECONDS)
+            # The client retries what PagerDuty asks to be retried (429, 5xx) with a growing
+            # pause; three attempts keep a PagerDuty outage from holding the task's callback
+            # for minutes.
+            client.max_http_attempts = MAX_ATTEMPTS
+            client.send_event(action, **properties)
+    except (pagerduty.Error, pagerduty.UrlError) as exc:
+        log.warning("PagerDuty event %s not sent: %s", action, exc)
         return False
     return True
 

@@ -42,8 +42,10 @@ def _schema_type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "anyOf" in schema:
-        return " or ".join(_schema_type(option) for option in schema["anyOf"])
+        return " or ".join(dict.fromkeys(_schema_type(option) for option in schema["anyOf"]))
     kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        return " or ".join(map(str, kind))
     if kind == "array":
         return f"list of {_schema_type(schema.get('items', {}))}"
     if kind == "object":

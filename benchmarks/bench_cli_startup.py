@@ -1,7 +1,9 @@
 """How long `airflow-platform` takes to answer, in a fresh process, beside bare Python.
 
 Each round runs, interleaved so that machine load falls on all alike, fresh processes of:
-``python -c pass``; ``airflow-platform validate ONE`` (jobs/vision/train-classifier.yaml);
+``python -c pass``; ``python -c "import pydantic.main, typer, yaml"`` (the libraries
+`validate` cannot do without, and nothing of ours: the floor of its start-up);
+``airflow-platform validate ONE`` (jobs/vision/train-classifier.yaml);
 ``airflow-platform --help``; ``airflow-platform validate DIR`` over 1,000 generated specs
 (benchmarks/_workload.py, the same as bench_spec_validate). The console script is the
 installed one beside this interpreter. One warm-up round first writes the bytecode caches, as
@@ -9,10 +11,11 @@ a user's first run does (``PYTHONDONTWRITEBYTECODE`` is dropped from the childre
 environment: with it, every run recompiles every module, which no installed CLI does).
 
 Prints two lines:
-  cli_startup: validate_p50_s=… help_p50_s=… python_p50_s=… validate_ratio=…x help_ratio=…x per_spec_ms=…
+  cli_startup: validate_p50_s=… help_p50_s=… python_p50_s=… validate_ratio=…x help_ratio=…x per_spec_ms=… deps_ratio=…x
   cli_startup_cpu: validate_p50_s=… help_p50_s=… python_p50_s=… validate_ratio=…x help_ratio=…x
 - *_p50_s: the median wall seconds of the command (cpu line: its user+system CPU seconds);
 - *_ratio: that median over the median of ``python -c pass`` of the same rounds;
+- deps_ratio: the median of importing pydantic, typer and PyYAML alone over bare Python's;
 - per_spec_ms: (median of validate DIR − median of validate ONE) / 999, the cost of each
   further spec once the command has started.
 Targets (issue 19): validate ONE under 0.3 s and within 6× of bare Python; per_spec_ms < 0.5.
@@ -66,6 +69,7 @@ def main() -> int:
             path.write_text(text)
         commands = {
             "python": [sys.executable, "-c", "pass"],
+            "deps": [sys.executable, "-c", "import pydantic.main, typer, yaml"],
             "validate": [cli, "validate", str(ONE)],
             "help": [cli, "--help"],
             "many": [cli, "validate", str(folder)],
@@ -85,7 +89,8 @@ def main() -> int:
         print(
             f"cli_startup: validate_p50_s={w['validate']:.3f} help_p50_s={w['help']:.3f} "
             f"python_p50_s={w['python']:.3f} validate_ratio={w['validate'] / w['python']:.1f}x "
-            f"help_ratio={w['help'] / w['python']:.1f}x per_spec_ms={per_spec_ms:.3f}"
+            f"help_ratio={w['help'] / w['python']:.1f}x per_spec_ms={per_spec_ms:.3f} "
+            f"deps_ratio={w['deps'] / w['python']:.1f}x"
         )
         print(
             f"cli_startup_cpu: validate_p50_s={c['validate']:.3f} help_p50_s={c['help']:.3f} "

@@ -30,12 +30,30 @@ _UNITS = {
     "day": 86400,
     "days": 86400,
 }
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*(?:,|and)?", re.IGNORECASE)
-_ISO = re.compile(
-    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
-    re.IGNORECASE,
-)
+_NUMBER = r"\d+(?:\.\d+)?"
+_PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*(?:,|and)?", re.IGNORECASE)
+
+
+def _iso_duration(*, for_schema: bool) -> str:
+    """ISO 8601 ``PnDTnHnMnS``: for the parser with named groups (matched ignoring case), for
+    the JSON Schema without names, each letter in either case (patterns have no flags), and
+    with at least one part, a ``T`` only before a time part (what the parser also demands)."""
+
+    def letter(upper: str) -> str:
+        return f"[{upper}{upper.lower()}]" if for_schema else upper
+
+    def part(name: str) -> str:
+        number = f"(?:{_NUMBER})" if for_schema else f"(?P<{name}>{_NUMBER})"
+        return f"{number}{letter(name.upper())}"
+
+    if not for_schema:
+        return f"P(?:{part('d')})?(?:T(?:{part('h')})?(?:{part('m')})?(?:{part('s')})?)?"
+    hours, minutes, seconds = part("h"), part("m"), part("s")
+    time = f"{letter('T')}(?:{hours}(?:{minutes})?(?:{seconds})?|{minutes}(?:{seconds})?|{seconds})"
+    return f"{letter('P')}(?:{part('d')}(?:{time})?|{time})"
+
+
+_ISO = re.compile(_iso_duration(for_schema=False), re.IGNORECASE)
 MAX_SECONDS = 366 * 86400
 """Longer durations are refused while parsing (the policy's caps are far lower)."""
 EXAMPLES = ["90 minutes", "1h30m", "45s", "PT2H"]
@@ -106,6 +124,22 @@ def format_duration(value: timedelta) -> str:
     return out or "0s"
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+# What parse_duration accepts, as one pattern (the editor's check, and the chart's values
+# schema, so no lookaround: Helm's Go regexp has none): number-unit parts, a unit followed by a
+# separator, a digit or the end (so '1hand' is refused, as here), or ISO 8601. The 366-day
+# bound is the parser's alone.
+_UNIT_CHOICES = "|".join(_any_case(u) for u in sorted(_UNITS, key=len, reverse=True))
+_SEPARATOR = rf"(?:\s*,|\s+{_any_case('and')})?"
+SCHEMA_PATTERN = (
+    rf"^\s*(?:(?:\s*{_NUMBER}\s*(?:{_UNIT_CHOICES}){_SEPARATOR})+"
+    rf"|{_iso_duration(for_schema=True)})\s*$"
+)
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
@@ -113,6 +147,7 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "type": "string",
+            "pattern": SCHEMA_PATTERN,
             "description": "A duration: a number with a unit (s, m, h, d, or the words), "
             "combined like '1h30m', or ISO 8601 like 'PT2H'.",
             "examples": EXAMPLES,

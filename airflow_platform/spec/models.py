@@ -215,16 +215,60 @@ def _check_depends(value: list[str]) -> list[str]:
     return value
 
 
-Name = Annotated[str, _dns_label("name")]
-TeamName = Annotated[str, _dns_label("team name")]
-ExecutionScript = Annotated[str | list[str], BeforeValidator(_check_script)]
-Schedule = Annotated[str | None, AfterValidator(_check_schedule)]
+def _whole(regex: re.Pattern[str]) -> str:
+    """``regex`` as a JSON Schema pattern, which matches anywhere unless anchored."""
+    return f"^(?:{regex.pattern})$"
+
+
+# The JSON Schema (for editors) carries the shape of each checked string as a pattern built
+# from the regexes the validators use; the validators stay the authority and give the message.
+_DNS_NAME_SCHEMA = WithJsonSchema({"type": "string", "pattern": _whole(DNS_LABEL)})
+Name = Annotated[str, _dns_label("name"), _DNS_NAME_SCHEMA]
+TeamName = Annotated[str, _dns_label("team name"), _DNS_NAME_SCHEMA]
+ExecutionScript = Annotated[
+    str | list[str],
+    BeforeValidator(_check_script),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"\S"},
+                # numbers in the list are taken as their text, as in `env`
+                {"type": "array", "minItems": 1, "items": {"type": ["string", "number"]}},
+            ]
+        }
+    ),
+]
+_CRON = f"(?:{_CRON_FIELD.pattern})"
+Schedule = Annotated[
+    str | None,
+    AfterValidator(_check_schedule),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": rf"^\s*(?:{'|'.join(SCHEDULE_PRESETS)})\s*$"},
+                {"type": "string", "pattern": rf"^\s*{_CRON}(?:\s+{_CRON}){{4}}\s*$"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 EnvName = Annotated[
     str,
     AfterValidator(_check_env_name),
-    WithJsonSchema({"type": "string", "pattern": f"^{ENV_NAME.pattern}$"}),
+    WithJsonSchema({"type": "string", "pattern": _whole(ENV_NAME)}),
 ]
-Env = dict[EnvName, str]
+_PLATFORM_ENV = f"^(?:{PLATFORM_ENV_PREFIX}.*|{'|'.join(PLATFORM_ENV_NAMES)})$"
+Env = Annotated[
+    dict[EnvName, str],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "patternProperties": {_whole(ENV_NAME): {"type": ["string", "number"]}},
+            "propertyNames": {"not": {"pattern": _PLATFORM_ENV}},
+            "additionalProperties": False,
+        }
+    ),
+]
 Image = Annotated[str, AfterValidator(_check_image)]
 
 
@@ -250,6 +294,21 @@ def _name_optional_in_files(schema: dict[str, Any]) -> None:
     required = schema.get("required")
     if isinstance(required, list):
         required[:] = [r for r in required if r not in ("name", "team")]
+
+
+def _job_schema_extra(schema: dict[str, Any]) -> None:
+    """A job file's schema: name and team optional, and a script or a `spark:` block, not both
+    (``JobSpec._script_or_spark``)."""
+    _name_optional_in_files(schema)
+    schema["oneOf"] = [{"required": ["execution_script"]}, {"required": ["spark"]}]
+
+
+_JOB = ConfigDict(
+    extra="forbid",
+    coerce_numbers_to_str=True,
+    frozen=True,
+    json_schema_extra=_job_schema_extra,
+)
 
 
 _NAMED = ConfigDict(
@@ -430,7 +489,7 @@ def _doc(name: str, **extra: Any) -> Any:
 class JobSpec(BaseModel):
     """One job: a script in an image, sized by a flavor, bounded by a time limit."""
 
-    model_config = _NAMED
+    model_config = _JOB
 
     name: Name = Field(
         description="Job name (DNS-1123 label); defaults to the file name.",
@@ -540,9 +599,12 @@ class DagInfo(BaseModel):
     params: Params = _doc("params", default_factory=dict)
 
 
-TaskName = Annotated[str, _airflow_id("task")]
-GroupName = Annotated[str, _airflow_id("group")]
-Group = Annotated[dict[TaskName, TaskSpec], Field(min_length=1)]
+_AIRFLOW_ID_SCHEMA = WithJsonSchema({"type": "string", "pattern": _whole(TASK_NAME)})
+TaskName = Annotated[str, _airflow_id("task"), _AIRFLOW_ID_SCHEMA]
+GroupName = Annotated[str, _airflow_id("group"), _AIRFLOW_ID_SCHEMA]
+# A key that is not a task or group name is refused by the schema too (additionalProperties).
+_NAMES_ONLY: dict[str, Any] = {"additionalProperties": False}
+Group = Annotated[dict[TaskName, TaskSpec], Field(min_length=1, json_schema_extra=_NAMES_ONLY)]
 
 
 class JobFile(BaseModel):
@@ -577,9 +639,11 @@ class PipelineSpec(BaseModel):
         description="The pipeline's name, owner, schedule and defaults.",
         examples=[{"team": "analytics", "schedule": "0 6 * * *"}],
     )
-    tasks: Annotated[dict[GroupName, Group], Field(min_length=1)] = Field(
-        description="Groups of tasks (each group an Airflow task group); task names are unique "
-        "across groups.",
+    tasks: Annotated[dict[GroupName, Group], Field(min_length=1, json_schema_extra=_NAMES_ONLY)] = (
+        Field(
+            description="Groups of tasks (each group an Airflow task group); task names are unique "
+            "across groups.",
+        )
     )
 
     def task_items(self) -> Iterator[tuple[str, str, TaskSpec]]:

@@ -2,18 +2,23 @@
 
 PagerDuty and Slack are SaaS that cannot run here, so the tests point the Airflow connections
 at this server on loopback and check exactly what would have been sent: the narrowest
-boundary, the HTTP request itself.
+boundary, the HTTP request itself. With a certificate directory it serves HTTPS (as both
+services do; the pagerduty client refuses any other scheme), its CA in ``ca.crt`` there.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from tests.harness import pki
 
 
 @dataclass
@@ -37,9 +42,11 @@ class StandIn:
 
 
 @contextmanager
-def saas_standin() -> Iterator[StandIn]:
+def saas_standin(tls_dir: Path | None = None) -> Iterator[StandIn]:
     """Starts the stand-in on a free loopback port; answers 202 to PagerDuty's /v2/enqueue
-    (as the Events API does) and 200 "ok" to anything else (as a Slack webhook does)."""
+    with the event's dedup key (as the Events API does) and 200 "ok" to anything else (as a
+    Slack webhook does). With ``tls_dir``, over HTTPS with a certificate for 127.0.0.1 from a
+    new CA, written to ``tls_dir/ca.crt`` for the clients to trust."""
     received: list[Received] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,7 +58,11 @@ def saas_standin() -> Iterator[StandIn]:
                 body = raw
             received.append(Received(self.path, body))
             if self.path == "/v2/enqueue":
-                reply, code = b'{"status":"success","message":"Event processed"}', 202
+                dedup_key = body.get("dedup_key", "") if isinstance(body, dict) else ""
+                reply = json.dumps(
+                    {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
+                ).encode()
+                code = 202
             else:
                 reply, code = b"ok", 200
             self.send_response(code)
@@ -63,10 +74,21 @@ def saas_standin() -> Iterator[StandIn]:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls_dir is not None:
+        ca = pki.new_ca("saas-standin-ca")
+        cert = pki.server_cert(ca, "saas-standin", dns=["localhost"], ips=["127.0.0.1"])
+        (tls_dir / "ca.crt").write_bytes(ca.cert_pem)
+        (tls_dir / "server.crt").write_bytes(cert.cert_pem)
+        (tls_dir / "server.key").write_bytes(cert.key_pem)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_dir / "server.crt", tls_dir / "server.key")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield StandIn(f"http://127.0.0.1:{server.server_address[1]}", received)
+        yield StandIn(f"{scheme}://127.0.0.1:{server.server_address[1]}", received)
     finally:
         server.shutdown()
         server.server_close()

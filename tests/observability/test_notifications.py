@@ -27,10 +27,12 @@ JOB = {
 
 
 @pytest.fixture
-def saas(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    """The stand-in server, with the pagerduty_default and slack_default connections (and the
-    Airflow UI's URL for log links) pointing at it."""
-    with saas_standin() as standin:
+def saas(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StandIn]:
+    """The stand-in server over HTTPS (its CA trusted through $SSL_CERT_FILE), with the
+    pagerduty_default and slack_default connections (and the Airflow UI's URL for log links)
+    pointing at it."""
+    with saas_standin(tmp_path) as standin:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.crt"))
         monkeypatch.setenv(
             "AIRFLOW_CONN_PAGERDUTY_DEFAULT",
             json.dumps(

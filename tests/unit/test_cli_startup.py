@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 # Heavy or cluster-side packages: seconds of start-up (kubernetes alone is about 3 s of CPU).
-NEVER = ("kubernetes", "airflow", "httpx", "psutil", "prometheus_client")
+NEVER = ("kubernetes", "airflow", "httpx", "psutil", "prometheus_client", "pagerduty")
 
 _CHILD = """
 import json, sys
@@ -87,3 +87,17 @@ def test_render_still_builds_the_pod_with_the_kubernetes_client(tmp_path: Path) 
     # The guard above is about laziness, not removal: render needs the client's models.
     loaded = _modules_after(tmp_path, "render", "jobs/vision/train-classifier.yaml")
     assert "kubernetes" in loaded
+
+
+def test_the_task_callbacks_module_loads_the_pagerduty_client_only_to_page() -> None:
+    # Every DAG file imports airflow_platform.notifications (the callbacks); the client (with
+    # its own HTTP library) is imported when a critical task first pages.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, airflow_platform.notifications; print(*sys.modules)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert sorted({m.split(".")[0] for m in loaded} & {"pagerduty", "httpx2"}) == []
