@@ -67,7 +67,10 @@ def _check_values(value: list[str]) -> list[str]:
     return value
 
 
-MatrixValues = Annotated[list[str], AfterValidator(_check_values)]
+# YAML scalars reach the models as the text written (`0.1`, `true`); an editor's YAML
+# language server reads them as numbers and booleans, so the schema admits those.
+WrittenScalar = Annotated[str, WithJsonSchema({"type": ["string", "number", "boolean"]})]
+MatrixValues = Annotated[list[WrittenScalar], AfterValidator(_check_values)]
 Matrix = dict[MatrixKey, MatrixValues]
 
 
@@ -104,7 +107,7 @@ class Condition(BaseModel):
         description="How to compare: `==`, `!=`, `<`, `<=`, `>`, `>=` (booleans: `==`, `!=`).",
         examples=[">"],
     )
-    value: str | None = Field(
+    value: WrittenScalar | None = Field(
         default=None,
         description="The value to compare with, of the key's declared type.",
         examples=["0.9"],

@@ -788,6 +788,14 @@ def _gate_problems(spec: PipelineSpec, source: SourceMap, broken: set[str]) -> l
                         f"'{gated}'", "rename the task", key=True,
                     )
                 )  # fmt: skip
+        if task.spark is not None and (task.matrix or task.result):
+            field_name = "matrix" if task.matrix else "result"
+            problems.append(
+                source.problem(
+                    (*path, field_name), f"a Spark task has no `{field_name}:`",
+                    "sweep and publish results from script tasks", key=True,
+                )
+            )  # fmt: skip
         if task.matrix:
             problems += _matrix_problems(spec, task, path, source)
         if task.when is None:
