@@ -33,8 +33,10 @@ def evaluate() -> None:
     rows = _held_out()
     candidate = json.loads(Path(f"canary/{os.environ['CANDIDATE']}.json").read_text())
     current = json.loads(Path("canary/current.json").read_text())
-    scores = {"candidate_accuracy": _accuracy(candidate, rows),
-              "current_accuracy": _accuracy(current, rows)}
+    scores = {
+        "candidate_accuracy": _accuracy(candidate, rows),
+        "current_accuracy": _accuracy(current, rows),
+    }
     scores["gain"] = round(scores["candidate_accuracy"] - scores["current_accuracy"], 4)
     out = Path(os.environ["AIRFLOW_PLATFORM_OUTPUT_DIR"])
     (out / "result.json").write_text(json.dumps(scores))
@@ -49,8 +51,10 @@ def deploy() -> None:
 
 
 def alert() -> None:
-    print(f"ALERT: candidate {os.environ['CANDIDATE']} was not deployed: it is not better than "
-          "the current model, or suspiciously better (see evaluate's result.json)")
+    print(
+        f"ALERT: candidate {os.environ['CANDIDATE']} was not deployed: it is not better than "
+        "the current model, or suspiciously better (see evaluate's result.json)"
+    )
 
 
 if __name__ == "__main__":
