@@ -85,6 +85,11 @@ class RunContext:
     """The combination of a sweep (``matrix:``) this try runs; ``None`` for other tasks."""
     matrix: Mapping[str, str] | None = None
     """That combination's values (key → the text written in the spec)."""
+    upstream_sweeps: Mapping[str, list[dict[str, Any]]] | None = None
+    """Each upstream sweep's combinations that succeeded (``{"index": i, "values": …}``),
+    which the pod's fetch writes as ``<task>/matrix.json`` beside their outputs."""
+    result_keys: Mapping[str, str] | None = None
+    """The keys (and types) of the result the task publishes (``result.json``)."""
 
     @classmethod
     def of(cls, context: Any, dag_name: str | None, task_id: str) -> RunContext:
@@ -165,7 +170,13 @@ class RunContext:
             self.try_number or 1,
             self.map_index,
         )
-        return Transfer(prefix, self.task_name, dict(self.upstream_artifacts or {}))
+        return Transfer(
+            prefix,
+            self.task_name,
+            dict(self.upstream_artifacts or {}),
+            dict(self.upstream_sweeps or {}),
+            dict(self.result_keys or {}),
+        )
 
     def suffix(self) -> str | None:
         """8 hex characters that tell this run's resources from other runs' of the same job;

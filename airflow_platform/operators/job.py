@@ -45,6 +45,7 @@ from airflow_platform.operators.rails import (
 from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod, param_env
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
+from airflow_platform.spec.conditions import matrix_value
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import GATE_SUFFIX, Document, parse_spec_data
 from airflow_platform.spec.models import JobSpec
@@ -90,6 +91,7 @@ class JobOperator(KubernetesPodOperator):
     _checked: PlatformConfig | None = None  # the config this try was guarded against
     _kept: dict[str, Any] | None = None  # what this try's pod kept in the artifact store
     _published: dict[str, Any] | None = None  # the result it published (result.json)
+    _result_error: str | None = None  # why that result could not be read
     _quota_wait_logged = False  # the task log has said once that the pod waits for quota
     workdir: str | None
     dag_name: str | None
@@ -253,7 +255,11 @@ class JobOperator(KubernetesPodOperator):
         job, config = self.job_for(context), self._checked
         run = self.run_context(context, job)
         if config.artifacts is not None:
-            run = replace(run, upstream_artifacts=self._upstream_artifacts(context))
+            upstream, sweeps = self._upstream_artifacts(context)
+            run = replace(
+                run, upstream_artifacts=upstream, upstream_sweeps=sweeps,
+                result_keys=self.result_keys,
+            )  # fmt: skip
         pod = build_pod(job, config, run)
         # The operator finds its pod again (reattach, retries) by these labels.
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
@@ -279,12 +285,16 @@ class JobOperator(KubernetesPodOperator):
             raise JobFailed(f"job {job.name}: the run's params are refused: {exc}") from None
         return run
 
-    def _upstream_artifacts(self, context: Any) -> dict[str, str]:
-        """Where each upstream task's succeeded try kept its outputs (task name → prefix)."""
+    def _upstream_artifacts(
+        self, context: Any
+    ) -> tuple[dict[str, str], dict[str, list[dict[str, Any]]]]:
+        """Where each upstream task's succeeded try kept its outputs (task name → prefix;
+        ``task/<i>`` for combination ``i`` of a sweep), and each sweep's combinations."""
         ti = context.get("ti") if context else None
         found: dict[str, str] = {}
+        sweeps: dict[str, list[dict[str, Any]]] = {}
         if ti is None:
-            return found
+            return found, sweeps
         for task_id in sorted(self.upstream_task_ids):
             if task_id.endswith(GATE_SUFFIX):  # a `when:` check keeps nothing
                 continue
@@ -294,8 +304,11 @@ class JobOperator(KubernetesPodOperator):
             # A sweep's: one per combination that succeeded, found by its map index.
             for item in kept if isinstance(kept, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("prefix"), str):
-                    found[f"{_plain_task(task_id)}/{item.get('map_index', 0)}"] = item["prefix"]
-        return found
+                    name, index = _plain_task(task_id), int(item.get("map_index", 0))
+                    found[f"{name}/{index}"] = item["prefix"]
+                    values = {k: matrix_value(v) for k, v in (item.get("matrix") or {}).items()}
+                    sweeps.setdefault(name, []).append({"index": index, "values": values})
+        return found, sweeps
 
     def execute(self, context: Any) -> Any:
         job, config = self._start(context)
@@ -315,6 +328,7 @@ class JobOperator(KubernetesPodOperator):
         report = transfer.report(remote_pod, transfer.KEEP_CONTAINER)
         self._kept = report.get("kept") if report else None
         self._published = report.get("result") if report else None
+        self._result_error = report.get("result_error") if report else None
         super().cleanup(pod, remote_pod, *args, **kwargs)
         problem = transfer.problem(remote_pod)
         if problem and self._job is not None:  # the job ran, but its outputs were not kept
@@ -376,7 +390,15 @@ class JobOperator(KubernetesPodOperator):
                 kept.get("bytes"),
                 kept.get("prefix"),
             )
-        if self._published is not None:
+        if self.result_keys:
+            if self._published is None:
+                why = self._result_error or (
+                    "its result travels with the artifacts, and the platform keeps none "
+                    "(platform.artifacts is not set)"
+                    if self._kept is None
+                    else "published no result"
+                )
+                raise JobFailed(f"job {self.name}: {why}")
             context["ti"].xcom_push(key=RESULT_XCOM, value=self._published)
         return result
 
