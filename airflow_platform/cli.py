@@ -412,8 +412,9 @@ def run(
 
     The script runs in the spec's folder with the env its pod would get; `execution_time` and
     the flavor's memory are enforced. The docker image is NOT used. The run's logical date is
-    now; each task's outputs are kept under --artifacts. Exits with the job's exit code (a
-    pipeline: the first failing task's).
+    now; each task's outputs are kept under --artifacts. A pipeline takes Airflow's branches:
+    each task runs as its trigger rule and `when:` say, a sweep once per combination. Exits
+    with the job's exit code (a pipeline: the first failing task's).
     """
     from airflow_platform.artifacts import TaskArtifacts, default_root
     from airflow_platform.pods import RunContext

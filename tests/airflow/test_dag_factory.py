@@ -419,3 +419,43 @@ def test_the_canary_deploys_a_better_candidate_and_alerts_on_a_suspicious_one(
     assert states["canary.evaluate"] == "success"
     assert states["canary.deploy__when"] == "success"
     assert (states[ran], states[skipped]) == ("success", "skipped"), states
+
+
+GATED_SWEEP = """\
+dag:
+  defaults: {resource_flavor: cpu-2gb, docker_image: registry.internal/nlp/tools:0.3.1, execution_time: 1m}
+tasks:
+  main:
+    check:
+      execution_script: 'echo "{\\"ready\\": $READY}" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/result.json"'
+      env: {READY: "false"}
+      result: {ready: boolean}
+    fit:
+      depends_on: [check]
+      when: {task: check, key: ready, op: "==", value: true}
+      matrix: {seed: [1, 2, 3]}
+      execution_script: 'echo "seed $SEED"'
+    report:
+      depends_on: [fit]
+      trigger_rule: all_skipped
+      execution_script: 'echo "not ready"'
+"""
+
+
+@pytest.mark.parametrize(("ready", "fit", "report"), [("false", "skipped", "success"),
+                                                      ("true", "success", "skipped")])  # fmt: skip
+def test_a_gate_before_a_sweep_skips_the_whole_sweep_or_lets_every_combination_run(
+    airflow_db: Path,
+    jobs_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ready: str,
+    fit: str,
+    report: str,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    _write(jobs_dir, "nlp/gated-sweep.yaml", GATED_SWEEP.replace('"false"', f'"{ready}"'))
+    run = _bag().dags["gated-sweep"].test()
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    fits = {state for (task, _), state in states.items() if task == "main.fit"}
+    assert (fits, states[("main.report", -1)]) == ({fit}, report), states
