@@ -25,7 +25,6 @@ MAX_DEPTH = 8
 """How deeply ``all:``/``any:``/``not:`` may nest: a person never needs more, and the bound
 keeps evaluation and error messages small."""
 RESULT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-MATRIX_KEY = RESULT_KEY
 
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
 
@@ -84,8 +83,9 @@ class ResultRef(BaseModel):
 
 
 class Condition(BaseModel):
-    """When a task runs: a comparison of a published key, or `all:`/`any:`/`not:` of
-    conditions. Never evaluated as code."""
+    """When a task runs: a comparison of a published key, or `all:`, `any:`, `not:` of those.
+
+    Data, never evaluated as code."""
 
     model_config = ConfigDict(
         extra="forbid", coerce_numbers_to_str=True, frozen=True, populate_by_name=True
