@@ -20,6 +20,8 @@ from airflow_platform.backend import JOBS_DIR_ENV, RUNNER_DAG
 # `schema` and `--help` never load the Kubernetes client (seconds), httpx, psutil or Airflow.
 # tests/unit/test_cli_startup.py guards this.
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
 
     from airflow_platform.artifacts import TaskArtifacts
@@ -410,12 +412,14 @@ def run(
 
     The script runs in the spec's folder with the env its pod would get; `execution_time` and
     the flavor's memory are enforced. The docker image is NOT used. The run's logical date is
-    now; each task's outputs are kept under --artifacts. Exits with the job's exit code (a
-    pipeline: the first failing task's).
+    now; each task's outputs are kept under --artifacts. A pipeline takes Airflow's branches:
+    each task runs as its trigger rule and `when:` say, a sweep once per combination. Exits
+    with the job's exit code (a pipeline: the first failing task's).
     """
     from airflow_platform.artifacts import TaskArtifacts, default_root
     from airflow_platform.pods import RunContext
-    from airflow_platform.spec.models import PipelineSpec
+    from airflow_platform.runners.pipeline import run_pipeline
+    from airflow_platform.spec.models import PipelineSpec, PipelineTask
 
     if not local:
         err.print(
@@ -427,17 +431,13 @@ def run(
     cwd = spec.resolve().parent
     if isinstance(doc.spec, PipelineSpec):
         dag, declared = doc.spec.dag.name, doc.spec.dag.params
-        tasks = [
-            (t.task_id, t.qualified_id, t.job, t.depends_on)
-            for t in doc.ordered_tasks()
-            if task in (None, t.task_id)
-        ]
+        tasks = [t for t in doc.ordered_tasks() if task in (None, t.task_id)]
         if not tasks:
             err.print(f"error: no task '{task}' in {spec}")
             raise typer.Exit(2)
     else:
         dag, declared = doc.spec.name, doc.spec.params
-        tasks = [(doc.spec.name, doc.spec.name, doc.spec, ())]
+        tasks = [PipelineTask("", doc.spec.name, doc.spec, ())]
     values = _param_values(spec, declared, param)
     if run_id is not None and not 0 < len(run_id) <= MAX_RUN_ID:
         err.echo(f"error: --run-id must be 1 to {MAX_RUN_ID} characters (Airflow's limit)")
@@ -451,26 +451,36 @@ def run(
         err.echo(f"error: cannot make the artifacts folder {root}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
     err.print(f"run {run_id} of {dag}, logical date {now.isoformat()}")
-    last: TaskArtifacts | None = None
-    for task_id, label, job, upstream in tasks:
+    run_dir = TaskArtifacts(root, dag, run_id, "").run_dir
+
+    def run_one(
+        t: PipelineTask, map_index: int | None, combination: Mapping[str, str] | None
+    ) -> LocalResult:
+        label = t.qualified_id if t.group else t.task_id
+        if combination is not None:
+            shown = ", ".join(f"{k.upper()}={v}" for k, v in combination.items())
+            label += f"[{map_index}] ({shown})"
         context = RunContext(
-            dag_id=dag, task_id=task_id, run_id=run_id, try_number=1, logical_date=now,
+            dag_id=dag, task_id=t.task_id, run_id=run_id, try_number=1, logical_date=now,
             data_interval_start=now, data_interval_end=now, params=values,
+            map_index=map_index, matrix=combination,
         )  # fmt: skip
-        last = TaskArtifacts(root, dag, run_id, task_id, 1, tuple(upstream))
+        where = TaskArtifacts(root, dag, run_id, t.task_id, 1, t.depends_on, map_index)
         try:
-            result = _run_one(label, job, config, cwd, context, last)
+            return _run_one(label, t.job, config, cwd, context, where, t.result)
         except OSError as exc:
             # The task's folders could not be made or written (a full disk, a read-only
             # folder, a name too long for the file system): one line, not a traceback.
-            where = f" {exc.filename}" if exc.filename else ""
-            err.echo(f"error: {label}: cannot run it here:{where}: {exc.strerror or exc}")
+            place = f" {exc.filename}" if exc.filename else ""
+            err.echo(f"error: {label}: cannot run it here:{place}: {exc.strerror or exc}")
             raise typer.Exit(2) from None
-        if not result.succeeded:
-            err.print(f"artifacts of run {run_id}: {last.run_dir}")
-            raise typer.Exit(result.exit_code)
-    if last is not None:
-        err.print(f"artifacts of run {run_id}: {last.run_dir}")
+
+    outcome = run_pipeline(
+        tasks, run_one, lambda line: err.print(line, markup=False), whole=task is None
+    )
+    err.print(f"artifacts of run {run_id}: {run_dir}")
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 def _param_values(
@@ -493,6 +503,7 @@ def _run_one(
     cwd: Path,
     context: RunContext,
     artifacts: TaskArtifacts,
+    result_keys: Mapping[str, str],
 ) -> LocalResult:
     from airflow_platform.config import format_memory
     from airflow_platform.runners.local import MEMORY_MECHANISM, run_local
@@ -508,7 +519,9 @@ def _run_one(
     )
     for warning in local_warnings(job, config):
         err.echo(f"  warning: {warning}")
-    result = run_local(job, config, cwd=cwd, context=context, artifacts=artifacts)
+    result = run_local(
+        job, config, cwd=cwd, context=context, artifacts=artifacts, result=result_keys
+    )
     for name in result.missing_secrets:
         err.echo(f"  warning: secret env {name} is not set locally; export it to test with it")
     colour = "green" if result.succeeded else "red"

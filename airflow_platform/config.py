@@ -319,6 +319,23 @@ class Policy(BaseModel):
         "`outputs:` globs): a task that leaves more fails with a message naming this cap.",
         examples=["1Gi", "500Mi"],
     )
+    max_matrix_combinations: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Most combinations a sweep (`matrix:`) of one task may have; each runs as "
+        "its own pod. A spec over it is refused when it is validated.",
+        examples=[64],
+    )
+    max_result_bytes: int = Field(
+        default=2048,
+        ge=16,
+        le=3072,
+        description="Largest `result.json` a task may publish, in bytes (a task over it fails). "
+        "On the cluster the result travels in the artifact keeper's termination message, "
+        "which the kubelet caps at 4096 bytes, hence the upper bound.",
+        examples=[2048],
+    )
     usage_wrapper: str | None = Field(
         default=None,
         description="Command every job pod's command starts with to report what the job used "

@@ -28,10 +28,12 @@ from airflow.sdk import DAG, Param, TaskGroup, get_parsing_context
 from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.notifications import CALLBACKS
-from airflow_platform.operators.job import JobOperator
+from airflow_platform.operators.gate import GateOperator
+from airflow_platform.operators.job import JobOperator, MatrixJobOperator
 from airflow_platform.operators.spark import SparkJobOperator
+from airflow_platform.spec.conditions import combinations
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import Document, default_name, home_of, spec_files
+from airflow_platform.spec.loader import GATE_SUFFIX, Document, default_name, home_of, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
 from airflow_platform.spec.params import ParamSpec
 from airflow_platform.spec.yamlsafe import read_text
@@ -234,24 +236,46 @@ def _operator(job: JobSpec, **kwargs: Any) -> JobOperator | SparkJobOperator:
 def _pipeline_tasks(
     doc: Document, spec: PipelineSpec, workdir: Path, config: PlatformConfig
 ) -> None:
-    operators: dict[str, JobOperator | SparkJobOperator] = {}
+    nodes: dict[str, Any] = {}
     groups: dict[str, TaskGroup] = {}
+    qualified = {task.task_id: task.qualified_id for task in doc.tasks}
+    declared = {task.task_id: task.result for task in doc.tasks}
     for task in doc.tasks:
         group = groups.get(task.group)
         if group is None:
             group = groups[task.group] = TaskGroup(group_id=task.group)
-        operators[task.task_id] = _operator(
-            task.job,
-            task_id=task.task_id,
-            workdir=str(workdir),
-            dag_name=spec.dag.name,
-            config=config,
-            task_group=group,
-            retries=task.job.retries,
-        )
+        common: dict[str, Any] = {
+            "task_id": task.task_id,
+            "workdir": str(workdir),
+            "dag_name": spec.dag.name,
+            "task_group": group,
+            "retries": task.job.retries,
+            "trigger_rule": task.trigger_rule,
+        }
+        if task.result:  # never on a Spark task (the loader refuses it)
+            common["result_keys"] = dict(task.result)
+        if task.matrix:
+            # Mapped at run time over a list literal: however many combinations, the
+            # dag-processor builds one task (its combinations are data in the serialized DAG).
+            nodes[task.task_id] = MatrixJobOperator.partial(
+                job=task.job.model_dump(mode="json"), policy_checked=True, **common
+            ).expand(matrix_values=combinations(task.matrix))
+        else:
+            nodes[task.task_id] = _operator(task.job, config=config, **common)
+        if task.when is not None:
+            gate = GateOperator(
+                task_id=task.task_id + GATE_SUFFIX,
+                task_group=group,
+                condition=task.when,
+                sources={name: qualified[name] for name in sorted(task.when.tasks())},
+                declared={name: declared[name] for name in task.when.tasks()},
+            )
+            for upstream in task.depends_on:
+                nodes[upstream] >> gate
+            gate >> nodes[task.task_id]
     for task in doc.tasks:
         for upstream in task.depends_on:
-            operators[upstream] >> operators[task.task_id]
+            nodes[upstream] >> nodes[task.task_id]
 
 
 def dags_for_airflow(dag_file: str, folder: Path | None = None) -> dict[str, DAG]:

@@ -79,7 +79,17 @@ class RunContext:
     params: Mapping[str, Any] | None = None
     """The run's param values (any superset of the job's; unchecked until ``job_env``)."""
     upstream_artifacts: Mapping[str, str] | None = None
-    """Where the upstream tasks' kept outputs are in the artifact store (task → key prefix)."""
+    """Where the upstream tasks' kept outputs are in the artifact store (task → key prefix;
+    ``task/<i>`` for combination ``i`` of a sweep)."""
+    map_index: int | None = None
+    """The combination of a sweep (``matrix:``) this try runs; ``None`` for other tasks."""
+    matrix: Mapping[str, str] | None = None
+    """That combination's values (key → the text written in the spec)."""
+    upstream_sweeps: Mapping[str, list[dict[str, Any]]] | None = None
+    """Each upstream sweep's combinations that succeeded (``{"index": i, "values": …}``),
+    which the pod's fetch writes as ``<task>/matrix.json`` beside their outputs."""
+    result_keys: Mapping[str, str] | None = None
+    """The keys (and types) of the result the task publishes (``result.json``)."""
 
     @classmethod
     def of(cls, context: Any, dag_name: str | None, task_id: str) -> RunContext:
@@ -122,6 +132,7 @@ class RunContext:
             ("TASK", self.task_name),
             ("RUN_ID", self.run_id),
             ("TRY_NUMBER", None if self.try_number is None else str(self.try_number)),
+            ("MAP_INDEX", None if self.map_index is None else str(self.map_index)),
         ):
             if value is not None:
                 env[f"AIRFLOW_PLATFORM_{name}"] = value
@@ -136,6 +147,11 @@ class RunContext:
                 env[f"AIRFLOW_PLATFORM_DATA_INTERVAL_{name}"] = when.isoformat()
         return env
 
+    def matrix_env(self) -> dict[str, str]:
+        """The sweep combination's values, each as a variable named after its key in upper
+        case (``lr`` → ``LR``), as written in the spec."""
+        return {key.upper(): value for key, value in (self.matrix or {}).items()}
+
     @property
     def task_name(self) -> str | None:
         """The task's own name (``fit_model``), not Airflow's ``<group>.<task>`` id."""
@@ -147,9 +163,20 @@ class RunContext:
         if not (self.run_id and self.task_name):
             return None
         prefix = object_prefix(
-            store_prefix, self.dag_id or "adhoc", self.run_id, self.task_name, self.try_number or 1
+            store_prefix,
+            self.dag_id or "adhoc",
+            self.run_id,
+            self.task_name,
+            self.try_number or 1,
+            self.map_index,
         )
-        return Transfer(prefix, self.task_name, dict(self.upstream_artifacts or {}))
+        return Transfer(
+            prefix,
+            self.task_name,
+            dict(self.upstream_artifacts or {}),
+            dict(self.upstream_sweeps or {}),
+            dict(self.result_keys or {}),
+        )
 
     def suffix(self) -> str | None:
         """8 hex characters that tell this run's resources from other runs' of the same job;
@@ -157,6 +184,8 @@ class RunContext:
         if not (self.run_id or self.dag_id):
             return None
         key = f"{self.dag_id}|{self.task_id}|{self.run_id}|{self.try_number}"
+        if self.map_index is not None:  # each combination of a sweep is a pod of its own
+            key += f"|{self.map_index}"
         return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
@@ -240,6 +269,7 @@ def job_env(job: JobSpec, context: RunContext | None = None) -> list[V1EnvVar]:
     }
     env = [V1EnvVar(name=k, value=v) for k, v in platform.items()]
     env += [V1EnvVar(name=k, value=v) for k, v in param_env(job, context).items()]
+    env += [V1EnvVar(name=k, value=v) for k, v in (context.matrix_env() if context else {}).items()]
     env += [V1EnvVar(name=k, value=job.env[k]) for k in sorted(job.env)]
     env += [
         V1EnvVar(

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from airflow_platform.config import Flavor, Gpu, GpuNodes, PlatformConfig, Policy, Team
+from airflow_platform.spec.conditions import Condition, ResultRef
 from airflow_platform.spec.models import (
     DagInfo,
     JobSpec,
@@ -26,6 +27,8 @@ SPEC_MODELS: list[tuple[str, type[BaseModel]]] = [
     ("dag.defaults", TaskDefaults),
     ("dag.params.<name>", ParamSpec),
     ("tasks.<group>.<task>", TaskSpec),
+    ("tasks.<group>.<task>.when", Condition),
+    ("tasks.<group>.<task>.when.value_of", ResultRef),
     ("pipeline file", PipelineSpec),
 ]
 CONFIG_MODELS: list[tuple[str, type[BaseModel]]] = [
@@ -44,7 +47,7 @@ def _schema_type(schema: dict[str, Any]) -> str:
     if "anyOf" in schema:
         return " or ".join(dict.fromkeys(_schema_type(option) for option in schema["anyOf"]))
     kind = schema.get("type", "any")
-    if isinstance(kind, list):
+    if isinstance(kind, list):  # a YAML scalar written as text, a number or a boolean
         return " or ".join(map(str, kind))
     if kind == "array":
         return f"list of {_schema_type(schema.get('items', {}))}"
@@ -83,7 +86,9 @@ def _default(field: FieldInfo, model: type[BaseModel] | None = None, name: str =
 
 
 def _table(title: str, model: type[BaseModel]) -> str:
-    properties = model.model_json_schema()["properties"]
+    schema = model.model_json_schema()
+    # A recursive model (a condition holds conditions) is a reference to its own definition.
+    properties = schema.get("properties") or schema["$defs"][model.__name__]["properties"]
     summary = (model.__doc__ or "").strip().splitlines()[0]
     rows = [
         f"### `{title}`\n",
@@ -93,9 +98,10 @@ def _table(title: str, model: type[BaseModel]) -> str:
     ]
     for name, field in model.model_fields.items():
         example = f"`{json.dumps(field.examples[0])}`" if field.examples else ""
+        key = field.alias or name  # as a spec writes it (`not`)
         cells = [
-            f"`{name}`",
-            _schema_type(properties[name]).replace("null", "none"),
+            f"`{key}`",
+            _schema_type(properties[key]).replace("null", "none"),
             _default(field, model, name),
             field.description or "",
             example,

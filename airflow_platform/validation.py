@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.policy import RULE_FIELDS, Violation, check_job
+from airflow_platform.spec.conditions import combination_count
 from airflow_platform.spec.errors import Problem, SpecError
 from airflow_platform.spec.explain import HINT_EXAMPLES
 from airflow_platform.spec.loader import (
@@ -37,6 +38,25 @@ def policy_problems(doc: Document, config: PlatformConfig) -> list[Problem]:
     problems: list[Problem] = []
     for index, job in enumerate(doc.jobs):
         problems += located(doc, index, check_job(job, config))
+    return problems + _sweep_problems(doc, config)
+
+
+def _sweep_problems(doc: Document, config: PlatformConfig) -> list[Problem]:
+    """Sweeps with more combinations than the platform allows (each is a pod)."""
+    cap = config.policy.max_matrix_combinations
+    problems = []
+    for task in doc.tasks:
+        count = combination_count(task.matrix or {})
+        if count > cap:
+            sizes = " × ".join(str(len(v)) for v in (task.matrix or {}).values())
+            problems.append(
+                doc.source.problem(
+                    ("tasks", task.group, task.task_id, "matrix"),
+                    f"the sweep has {sizes} = {count} combinations, more than the platform's "
+                    f"cap of {cap} (policy.max_matrix_combinations)",
+                    "sweep fewer values, or split the sweep into stages",
+                )
+            )
     return problems
 
 

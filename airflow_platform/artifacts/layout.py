@@ -1,8 +1,10 @@
-"""Where a run's artifacts live: ``<root>/<dag>/<run id>/<task>/<try>/``.
+"""Where a run's artifacts live: ``<root>/<dag>/<run id>/<task>/<try>/``, and for each
+combination ``i`` of a sweep (``matrix:``) ``<root>/<dag>/<run id>/<task>/<i>/<try>/``.
 
 Each try has a folder of its own, so a retry never mixes its files with an earlier try's; a
-task's folder also holds ``succeeded``, the number of the try whose outputs its downstream
-tasks get (a failed try's folder stays, for debugging, but is never handed on).
+task's folder (a combination's, in a sweep) also holds ``succeeded``, the number of the try
+whose outputs its downstream tasks get (a failed try's folder stays, for debugging, but is
+never handed on). A combination's folder holds its values too, in ``matrix.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from airflow_platform.config import format_memory
 
 ARTIFACTS_DIR_ENV = "AIRFLOW_PLATFORM_ARTIFACTS_DIR"
 SUCCEEDED = "succeeded"
+MATRIX_FILE = "matrix.json"
+"""A combination's values (``{"lr": 0.1}``) beside its tries; downstream tasks get the list of
+every combination's index and values as ``$AIRFLOW_PLATFORM_INPUT_DIR/<task>/matrix.json``."""
 
 
 def default_root() -> Path:
@@ -35,9 +40,14 @@ def path_part(text: str) -> str:
     return "_" if part in ("", ".", "..") else part
 
 
-def object_prefix(root: str, dag: str, run_id: str, task: str, try_number: int) -> str:
-    """The store's key prefix of one try's outputs: ``<root>/<dag>/<run id>/<task>/<try>/``."""
+def object_prefix(
+    root: str, dag: str, run_id: str, task: str, try_number: int, map_index: int | None = None
+) -> str:
+    """The store's key prefix of one try's outputs: ``<root>/<dag>/<run id>/<task>/<try>/``
+    (``<task>/<map index>/<try>/`` for a combination of a sweep)."""
     parts = [path_part(p) for p in (dag, run_id, task)]
+    if map_index is not None:
+        parts.append(str(map_index))
     return "/".join([*([root] if root else []), *parts, str(try_number)]) + "/"
 
 
@@ -78,6 +88,8 @@ class TaskArtifacts:
     task: str
     try_number: int = 1
     upstream: tuple[str, ...] = ()
+    map_index: int | None = None
+    """The combination of a sweep this try runs (``None`` for a task without ``matrix:``)."""
 
     @property
     def run_dir(self) -> Path:
@@ -88,16 +100,31 @@ class TaskArtifacts:
         return self.run_dir / path_part(task or self.task)
 
     @property
+    def instance_dir(self) -> Path:
+        """The folder of this task's tries: the task's, or its combination's in a sweep."""
+        folder = self.task_dir()
+        return folder if self.map_index is None else folder / str(self.map_index)
+
+    @property
     def output_dir(self) -> Path:
         """This try's output folder."""
-        return self.task_dir() / str(self.try_number)
+        return self.instance_dir / str(self.try_number)
 
-    def succeeded_output(self, task: str) -> Path | None:
-        """The outputs of the try of ``task`` that succeeded in this run, if one did."""
-        marker = self.task_dir(task) / SUCCEEDED
+    def succeeded_output(self, task: str, map_index: int | None = None) -> Path | None:
+        """The outputs of the try of ``task`` (of its combination ``map_index``) that
+        succeeded in this run, if one did."""
+        folder = self.task_dir(task)
+        if map_index is not None:
+            folder = folder / str(map_index)
         try:
-            try_number = int(marker.read_text().strip())
+            try_number = int((folder / SUCCEEDED).read_text().strip())
         except (OSError, ValueError):
             return None
-        folder = self.task_dir(task) / str(try_number)
+        folder = folder / str(try_number)
         return folder if folder.is_dir() else None
+
+    def combinations(self, task: str) -> list[int]:
+        """The map indexes of a sweep's combinations that ran in this run (none for a task
+        without ``matrix:``), in order."""
+        found = self.task_dir(task).glob(f"*/{MATRIX_FILE}")
+        return sorted(int(p.parent.name) for p in found if p.parent.name.isdigit())

@@ -8,21 +8,24 @@ as far as an unprivileged process can go (the owner may still chmod them back).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from airflow_platform.artifacts.layout import (
+    MATRIX_FILE,
     SUCCEEDED,
     TaskArtifacts,
     kept_files,
     path_part,
     too_large,
 )
+from airflow_platform.spec.params import Scalar
 
 
 class ArtifactsTooLargeError(Exception):
@@ -30,10 +33,16 @@ class ArtifactsTooLargeError(Exception):
 
 
 @contextmanager
-def staged(task: TaskArtifacts) -> Iterator[tuple[Path, Path]]:
+def staged(
+    task: TaskArtifacts, matrix: Mapping[str, Scalar] | None = None
+) -> Iterator[tuple[Path, Path]]:
     """Yields the try's (empty) output folder and an input folder holding a read-only copy
-    of each upstream task's succeeded outputs; the input folder is removed afterwards."""
+    of each upstream task's succeeded outputs; the input folder is removed afterwards.
+    ``matrix``: the values of the sweep's combination this try runs (kept beside it)."""
     out = task.output_dir
+    if task.map_index is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (out.parent / MATRIX_FILE).write_text(json.dumps(matrix or {}) + "\n")
     if out.exists():  # a try run again under the same number (a local re-run): start empty
         _make_writable(out)
         shutil.rmtree(out)
@@ -41,6 +50,10 @@ def staged(task: TaskArtifacts) -> Iterator[tuple[Path, Path]]:
     inputs = Path(tempfile.mkdtemp(prefix=f"airflow-platform-{path_part(task.task)}-input-"))
     try:
         for name in task.upstream:
+            indexes = task.combinations(name)
+            if indexes:
+                _stage_sweep(task, name, indexes, inputs / path_part(name))
+                continue
             source = task.succeeded_output(name)
             if source is not None:
                 shutil.copytree(source, inputs / path_part(name))
@@ -49,6 +62,20 @@ def staged(task: TaskArtifacts) -> Iterator[tuple[Path, Path]]:
     finally:
         _make_writable(inputs)
         shutil.rmtree(inputs, ignore_errors=True)
+
+
+def _stage_sweep(task: TaskArtifacts, name: str, indexes: list[int], into: Path) -> None:
+    """A sweep's succeeded combinations under ``into/<i>/``, their values in ``matrix.json``."""
+    into.mkdir()
+    listed = []
+    for index in indexes:
+        source = task.succeeded_output(name, index)
+        if source is None:
+            continue
+        shutil.copytree(source, into / str(index))
+        values = json.loads((task.task_dir(name) / str(index) / MATRIX_FILE).read_text())
+        listed.append({"index": index, "values": values})
+    (into / MATRIX_FILE).write_text(json.dumps(listed, indent=1) + "\n")
 
 
 def finish(task: TaskArtifacts, outputs: Sequence[str] | None, cap: str, cap_bytes: int) -> int:
@@ -64,7 +91,7 @@ def finish(task: TaskArtifacts, outputs: Sequence[str] | None, cap: str, cap_byt
     size = sum(p.lstat().st_size for p in kept)
     if size > cap_bytes:
         raise ArtifactsTooLargeError(too_large(task.task, size, cap, f"still in {out}"))
-    (task.task_dir() / SUCCEEDED).write_text(f"{task.try_number}\n")
+    (task.instance_dir / SUCCEEDED).write_text(f"{task.try_number}\n")
     return size
 
 

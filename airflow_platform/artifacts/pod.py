@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client import (
@@ -44,6 +44,10 @@ class Transfer:
     prefix: str
     task: str
     upstream: Mapping[str, str]
+    sweeps: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    """Each upstream sweep's combinations (index and values), for its ``matrix.json``."""
+    result_keys: Mapping[str, str] = field(default_factory=dict)
+    """The keys (and types) of the result the task publishes, read by the keeper."""
 
 
 def _credentials(store: ArtifactStore) -> list[V1EnvVar]:
@@ -97,10 +101,15 @@ def add_transfer(
     containers = []
     if transfer.upstream:
         sources = [f"{task}={prefix}" for task, prefix in sorted(transfer.upstream.items())]
+        sweeps = [
+            arg
+            for task, listed in sorted(transfer.sweeps.items())
+            for arg in ("--matrix", f"{task}={json.dumps(list(listed), sort_keys=True)}")
+        ]
         containers.append(
             side(
                 FETCH_CONTAINER,
-                ["fetch", *_store_args(store), "--into", volumes["input"], *sources],
+                ["fetch", *_store_args(store), "--into", volumes["input"], *sweeps, *sources],
                 ["input", "tmp"],
             )
         )
@@ -120,6 +129,10 @@ def add_transfer(
     ]
     for glob in outputs or ():
         keep += ["--output", glob]
+    for key, kind in sorted(transfer.result_keys.items()):
+        keep += ["--result", f"{key}={kind}"]
+    if transfer.result_keys:
+        keep += ["--result-cap", str(config.policy.max_result_bytes)]
     containers.append(side(KEEP_CONTAINER, keep, ["output", "tmp"], restart_policy="Always"))
     spec = pod.spec
     spec.init_containers = [*containers, *(spec.init_containers or [])]

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_platform.artifacts import store
+from airflow_platform.artifacts.layout import MATRIX_FILE
+from airflow_platform.gates import ResultError, read_result
 
 TERMINATION_LOG = Path("/dev/termination-log")
 
@@ -39,6 +41,10 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
 def _fetch(args: argparse.Namespace) -> int:
     s3 = store.client(args.endpoint, args.region)
     fetched: dict[str, int] = {}
+    for sweep in args.matrix:  # a sweep's combinations' values, beside their folders
+        name, _, listed = sweep.partition("=")
+        (args.into / name).mkdir(parents=True, exist_ok=True)
+        (args.into / name / MATRIX_FILE).write_text(listed + "\n")
     for source in args.sources:
         name, _, prefix = source.partition("=")
         try:
@@ -72,10 +78,18 @@ def _keep(args: argparse.Namespace) -> int:
     except store.TransferError as exc:
         _report({"error": str(exc), "reason": "ArtifactsNotKept"}, args.termination_log)
         return 1
-    _report(
-        {"kept": {"prefix": kept.prefix, "files": kept.files, "bytes": kept.bytes}},
-        args.termination_log,
-    )
+    report: dict[str, Any] = {
+        "kept": {"prefix": kept.prefix, "files": kept.files, "bytes": kept.bytes}
+    }
+    if args.result:
+        # Read here and told to the operator in the report: the job may have failed, so a
+        # missing or bad result is the operator's to judge, never an error of the keeper.
+        declared = dict(item.partition("=")[::2] for item in args.result)
+        try:
+            report["result"] = read_result(args.source, declared, args.result_cap)
+        except ResultError as exc:
+            report["result_error"] = str(exc)
+    _report(report, args.termination_log)
     return 0
 
 
@@ -85,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="fetch upstream outputs into the input folder")
     _store_arguments(fetch)
     fetch.add_argument("--into", type=Path, required=True)
+    fetch.add_argument("--matrix", action="append", default=[], metavar="TASK=JSON")
     fetch.add_argument("sources", nargs="*", metavar="TASK=PREFIX")
     fetch.set_defaults(run=_fetch)
     keep = commands.add_parser("keep", help="keep the output folder once the job has ended")
@@ -95,6 +110,8 @@ def parser() -> argparse.ArgumentParser:
     keep.add_argument("--cap", required=True)
     keep.add_argument("--cap-bytes", type=int, required=True)
     keep.add_argument("--output", action="append", default=None, metavar="GLOB")
+    keep.add_argument("--result", action="append", default=[], metavar="KEY=TYPE")
+    keep.add_argument("--result-cap", type=int, default=2048)
     keep.add_argument("--now", action="store_true", help="do not wait for SIGTERM")
     keep.set_defaults(run=_keep)
     return main

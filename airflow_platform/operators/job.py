@@ -10,6 +10,7 @@ between; an ad-hoc run's team comes from its caller (``rails.caller_team``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk.bases.operator import OPERATOR_DEFAULTS
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_platform import kueue, metrics
@@ -30,6 +32,7 @@ from airflow_platform.failures import (
     explain_timeout,
     failure_reason,
 )
+from airflow_platform.gates import RESULT_XCOM
 from airflow_platform.operators.rails import (
     ConfRejected,
     PolicyViolation,
@@ -42,8 +45,9 @@ from airflow_platform.operators.rails import (
 from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod, param_env
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
+from airflow_platform.spec.conditions import matrix_value
 from airflow_platform.spec.errors import SpecError
-from airflow_platform.spec.loader import Document, parse_spec_data
+from airflow_platform.spec.loader import GATE_SUFFIX, Document, parse_spec_data
 from airflow_platform.spec.models import JobSpec
 from airflow_platform.spec.params import ParamError
 from airflow_platform.validation import located
@@ -71,6 +75,9 @@ class JobOperator(KubernetesPodOperator):
     :param workdir: the spec's folder: the local backend runs the script there.
     :param dag_name: the pipeline (DAG) name, for the pod's labels.
     :param config: the platform config to check against (default: ``load_config()``).
+    :param result_keys: the keys (and types) of the result the task publishes
+        (``result.json``, pushed as the XCom ``result``); none when absent.
+    :param matrix_values: the sweep combination this task instance runs (``MatrixJobOperator``).
     :param policy_checked: the caller has just checked ``job`` against this same ``config``
         (the DAG factory does, for every spec), so the parse-time guard is not run twice. The
         guard at task start always runs.
@@ -83,9 +90,13 @@ class JobOperator(KubernetesPodOperator):
     _job: JobSpec | None
     _checked: PlatformConfig | None = None  # the config this try was guarded against
     _kept: dict[str, Any] | None = None  # what this try's pod kept in the artifact store
+    _published: dict[str, Any] | None = None  # the result it published (result.json)
+    _result_error: str | None = None  # why that result could not be read
     _quota_wait_logged = False  # the task log has said once that the pod waits for quota
     workdir: str | None
     dag_name: str | None
+    result_keys: Mapping[str, str]
+    matrix_values: Mapping[str, str] | None
 
     if TYPE_CHECKING:  # the real signature; at run time the hook below receives these arguments
 
@@ -97,6 +108,8 @@ class JobOperator(KubernetesPodOperator):
             dag_name: str | None = None,
             config: PlatformConfig | None = None,
             policy_checked: bool = False,
+            result_keys: Mapping[str, str] | None = None,
+            matrix_values: Mapping[str, str] | None = None,
             **kwargs: Any,
         ) -> None: ...
 
@@ -126,16 +139,22 @@ class JobOperator(KubernetesPodOperator):
     def _pod_arguments(
         self,
         *,
-        job: JobSpec | None,
+        job: JobSpec | dict[str, Any] | None,
         workdir: str | None = None,
         dag_name: str | None = None,
         config: PlatformConfig | None = None,
         policy_checked: bool = False,
+        result_keys: Mapping[str, str] | None = None,
+        matrix_values: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Guards the job at parse time, keeps our arguments, and returns the KPO's: the
         scheduling ones passed through (``kwargs``) and the pod ones derived."""
         config = config or load_config()
+        if isinstance(job, dict):  # a sweep's job, given as data (``MatrixJobOperator``)
+            job = JobSpec.model_validate(job)
+        object.__setattr__(self, "result_keys", dict(result_keys or {}))
+        object.__setattr__(self, "matrix_values", matrix_values)
         if job is None:
             limit = config.policy.max_execution_time
             startup = max(f.startup_allowance for f in config.flavors.values())
@@ -236,7 +255,11 @@ class JobOperator(KubernetesPodOperator):
         job, config = self.job_for(context), self._checked
         run = self.run_context(context, job)
         if config.artifacts is not None:
-            run = replace(run, upstream_artifacts=self._upstream_artifacts(context))
+            upstream, sweeps = self._upstream_artifacts(context)
+            run = replace(
+                run, upstream_artifacts=upstream, upstream_sweeps=sweeps,
+                result_keys=self.result_keys,
+            )  # fmt: skip
         pod = build_pod(job, config, run)
         # The operator finds its pod again (reattach, retries) by these labels.
         pod.metadata.labels.update(self._get_ti_pod_labels(context))
@@ -249,23 +272,43 @@ class JobOperator(KubernetesPodOperator):
         """This try's run context, its params checked against their types: a bad value
         stops the try before any pod (or local process) exists."""
         run = RunContext.of(context, self.dag_name, self.task_id)
+        if self.matrix_values is not None:
+            ti = context.get("ti") if context else None
+            index = getattr(ti, "map_index", -1)
+            run = replace(
+                run, map_index=index if index is not None and index >= 0 else 0,
+                matrix=self.matrix_values,
+            )  # fmt: skip
         try:
             param_env(job, run)
         except ParamError as exc:
             raise JobFailed(f"job {job.name}: the run's params are refused: {exc}") from None
         return run
 
-    def _upstream_artifacts(self, context: Any) -> dict[str, str]:
-        """Where each upstream task's succeeded try kept its outputs (task name → prefix)."""
+    def _upstream_artifacts(
+        self, context: Any
+    ) -> tuple[dict[str, str], dict[str, list[dict[str, Any]]]]:
+        """Where each upstream task's succeeded try kept its outputs (task name → prefix;
+        ``task/<i>`` for combination ``i`` of a sweep), and each sweep's combinations."""
         ti = context.get("ti") if context else None
         found: dict[str, str] = {}
+        sweeps: dict[str, list[dict[str, Any]]] = {}
         if ti is None:
-            return found
+            return found, sweeps
         for task_id in sorted(self.upstream_task_ids):
+            if task_id.endswith(GATE_SUFFIX):  # a `when:` check keeps nothing
+                continue
             kept = ti.xcom_pull(task_ids=task_id, key=ARTIFACTS_XCOM)
             if isinstance(kept, dict) and isinstance(kept.get("prefix"), str):
                 found[_plain_task(task_id)] = kept["prefix"]
-        return found
+            # A sweep's: one per combination that succeeded, found by its map index.
+            for item in kept if isinstance(kept, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("prefix"), str):
+                    name, index = _plain_task(task_id), int(item.get("map_index", 0))
+                    found[f"{name}/{index}"] = item["prefix"]
+                    values = {k: matrix_value(v) for k, v in (item.get("matrix") or {}).items()}
+                    sweeps.setdefault(name, []).append({"index": index, "values": values})
+        return found, sweeps
 
     def execute(self, context: Any) -> Any:
         job, config = self._start(context)
@@ -284,6 +327,8 @@ class JobOperator(KubernetesPodOperator):
             metrics.record_pod_finish(self._job, remote_pod, self._log_tail(remote_pod))
         report = transfer.report(remote_pod, transfer.KEEP_CONTAINER)
         self._kept = report.get("kept") if report else None
+        self._published = report.get("result") if report else None
+        self._result_error = report.get("result_error") if report else None
         super().cleanup(pod, remote_pod, *args, **kwargs)
         problem = transfer.problem(remote_pod)
         if problem and self._job is not None:  # the job ran, but its outputs were not kept
@@ -333,15 +378,28 @@ class JobOperator(KubernetesPodOperator):
         except AirflowException as exc:
             raise self._explained(exc, timed_out=event.get("status") == "timeout") from exc
         if self._kept is not None:
-            context["ti"].xcom_push(key=ARTIFACTS_XCOM, value=self._kept)
+            kept = dict(self._kept)
+            if self.matrix_values is not None:  # downstream tasks lay a sweep out by these
+                kept |= {"map_index": context["ti"].map_index, "matrix": self.matrix_values}
+            context["ti"].xcom_push(key=ARTIFACTS_XCOM, value=kept)
             self.log.info(
                 "job %s kept %s files (%s bytes) of $AIRFLOW_PLATFORM_OUTPUT_DIR in the artifact "
                 "store, under %s",
                 self.name,
-                self._kept.get("files"),
-                self._kept.get("bytes"),
-                self._kept.get("prefix"),
+                kept.get("files"),
+                kept.get("bytes"),
+                kept.get("prefix"),
             )
+        if self.result_keys:
+            if self._published is None:
+                why = self._result_error or (
+                    "its result travels with the artifacts, and the platform keeps none "
+                    "(platform.artifacts is not set)"
+                    if self._kept is None
+                    else "published no result"
+                )
+                raise JobFailed(f"job {self.name}: {why}")
+            context["ti"].xcom_push(key=RESULT_XCOM, value=self._published)
         return result
 
     def _explained(self, exc: BaseException, *, timed_out: bool = False) -> BaseException:
@@ -389,7 +447,12 @@ class JobOperator(KubernetesPodOperator):
             run.run_id or "run",
             _plain_task(self.task_id),
             run.try_number or 1,
-            tuple(sorted(_plain_task(t) for t in self.upstream_task_ids)),
+            tuple(
+                sorted(
+                    _plain_task(t) for t in self.upstream_task_ids if not t.endswith(GATE_SUFFIX)
+                )
+            ),
+            run.map_index,
         )
 
     def _execute_local(self, job: JobSpec, config: PlatformConfig, context: Any) -> None:
@@ -409,6 +472,7 @@ class JobOperator(KubernetesPodOperator):
                 on_output=emit,
                 context=run,
                 artifacts=self._local_artifacts(run),
+                result=self.result_keys,
             )
         metrics.record_local_finish(job, result)  # metrics (observability)
         self.log.info(
@@ -424,6 +488,41 @@ class JobOperator(KubernetesPodOperator):
         )
         if not result.succeeded:
             raise JobFailed(explain_local_failure(job, config, result))
+        if result.result is not None:
+            context["ti"].xcom_push(key=RESULT_XCOM, value=dict(result.result))
+
+
+class MatrixJobOperator(JobOperator):
+    """A JobOperator that runs one combination of a sweep (``matrix:``), as an Airflow mapped
+    task: ``MatrixJobOperator.partial(job=<the job as data>, ...).expand(matrix_values=[...])``.
+
+    Its ``__init__`` exists only to declare the arguments, which Airflow's mapping checks
+    against the signatures of the operator's classes; the hook of ``JobOperator`` has taken
+    them out before it runs. The job comes as data because a mapped task's arguments are
+    serialized with the DAG.
+    """
+
+    def _hook_apply_defaults(self, **kwargs: Any) -> tuple[tuple[()], dict[str, Any]]:
+        if "_job" not in self.__dict__:
+            # Unmapping passes every argument `partial()` filled in with Airflow's defaults
+            # (execution_timeout, queue, ...); only those, untouched, are not the caller's.
+            for key in _REFUSED.intersection(kwargs).intersection(OPERATOR_DEFAULTS):
+                if kwargs[key] == OPERATOR_DEFAULTS[key]:
+                    del kwargs[key]
+        return super()._hook_apply_defaults(**kwargs)
+
+    def __init__(
+        self,
+        *,
+        job: dict[str, Any] | None = None,
+        workdir: str | None = None,
+        dag_name: str | None = None,
+        result_keys: Mapping[str, str] | None = None,
+        matrix_values: Mapping[str, str] | None = None,
+        policy_checked: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
 
 
 def _plain_task(task_id: str) -> str:

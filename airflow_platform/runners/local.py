@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -41,8 +41,11 @@ import psutil
 from airflow_platform import spark
 from airflow_platform.artifacts import ArtifactsTooLargeError, TaskArtifacts, finish, staged
 from airflow_platform.config import PlatformConfig, parse_memory
+from airflow_platform.gates import ResultError, read_result
 from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod, job_command
+from airflow_platform.spec.conditions import matrix_value
 from airflow_platform.spec.models import JobSpec
+from airflow_platform.spec.params import Scalar
 
 SAMPLE_SECONDS = 0.05
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
@@ -62,12 +65,14 @@ class LocalResult:
     duration_seconds: float
     peak_memory_bytes: int
     cpu_seconds: float
-    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled, ArtifactsTooLarge
+    reason: str  # Completed, Error, DeadlineExceeded, OOMKilled, ArtifactsTooLarge, ResultInvalid
     missing_secrets: tuple[str, ...]
     output_dir: Path | None = None
     """Where the task's artifacts were kept (``None`` when they were temporary)."""
     detail: str = ""
-    """Why a run that exited 0 failed anyway (its artifacts over the cap)."""
+    """Why a run that exited 0 failed anyway (its artifacts over the cap, a bad result)."""
+    result: Mapping[str, Scalar] | None = None
+    """The result it published (``result.json``), when its task declares one."""
 
     @property
     def succeeded(self) -> bool:
@@ -133,32 +138,44 @@ def run_local(
     on_output: Callable[[str], None] | None = None,
     context: RunContext | None = None,
     artifacts: TaskArtifacts | None = None,
+    result: Mapping[str, str] | None = None,
 ) -> LocalResult:
     """Runs ``job`` in ``cwd`` and returns how it ended; output lines go to ``on_output``.
 
-    ``context`` gives the run's variables and param values; ``artifacts`` where the task's
-    outputs are kept and whose outputs it reads (temporary folders without it).
+    ``context`` gives the run's variables, param values and sweep combination; ``artifacts``
+    where the task's outputs are kept and whose outputs it reads (temporary folders without
+    it); ``result`` the keys (and types) of the result the task must publish.
     """
     with tempfile.TemporaryDirectory(prefix=f"airflow-platform-{job.name}-") as work:
         env, missing = _process_env(job, config, context)
         env["AIRFLOW_PLATFORM_WORK_DIR"] = work
         task = artifacts or TaskArtifacts(Path(work) / "artifacts", "local", "run", job.name)
-        with staged(task) as (output, inputs):
+        values = {k: matrix_value(v) for k, v in ((context and context.matrix) or {}).items()}
+        with staged(task, values) as (output, inputs):
             env["AIRFLOW_PLATFORM_OUTPUT_DIR"] = str(output)
             env["AIRFLOW_PLATFORM_INPUT_DIR"] = str(inputs)
-            result = _run(job, config, cwd, env, missing, on_output)
+            ended = _run(job, config, cwd, env, missing, on_output)
         kept = output if artifacts else None
-        if not result.succeeded:
-            return dataclasses.replace(result, output_dir=kept)
+        ended = dataclasses.replace(ended, output_dir=kept)
+        if not ended.succeeded:
+            return ended
+        published = None
+        if result:  # read before the `outputs:` globs may drop the file
+            try:
+                published = read_result(output, result, config.policy.max_result_bytes)
+            except ResultError as exc:
+                detail = f"task {task.task}: {exc}"
+                return dataclasses.replace(
+                    ended, exit_code=1, reason="ResultInvalid", detail=detail
+                )
         cap = config.policy.max_task_artifacts
         try:
             finish(task, job.outputs, cap, parse_memory(cap))
         except ArtifactsTooLargeError as exc:
             return dataclasses.replace(
-                result, exit_code=1, reason="ArtifactsTooLarge", detail=str(exc),
-                output_dir=kept,
-            )  # fmt: skip
-        return dataclasses.replace(result, output_dir=kept)
+                ended, exit_code=1, reason="ArtifactsTooLarge", detail=str(exc)
+            )
+        return dataclasses.replace(ended, result=published)
 
 
 def _run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -123,6 +124,10 @@ def _explain(
         return f"expected a list, got {describe_value(value)}", hint
     if kind == "too_short":
         return "must not be empty", hint
+    if kind == "literal_error" and isinstance(value, str):
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = did_you_mean(value, choices)
+        return msg[:1].lower() + msg[1:], close or hint
     if kind == "string_pattern_mismatch":
         return f"{_show(value)} is not allowed here", hint
     return msg[:1].lower() + msg[1:], hint
@@ -185,7 +190,9 @@ def _type_at(model: type[BaseModel], loc: Path) -> Any:
     for part in loc:
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            info = tp.model_fields.get(str(part))
+            info = tp.model_fields.get(str(part)) or next(
+                (f for f in tp.model_fields.values() if f.alias == part), None
+            )
             if info is None:
                 return None
             tp = info.annotation
@@ -201,7 +208,7 @@ def _type_at(model: type[BaseModel], loc: Path) -> Any:
 def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
     tp = _type_at(model, loc)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
+        return [info.alias or name for name, info in tp.model_fields.items()]
     return []
 
 

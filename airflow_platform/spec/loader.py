@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from airflow_platform.backend import JOBS_DIR_ENV
+from airflow_platform.spec.conditions import condition_problems
 from airflow_platform.spec.errors import Problem, SpecError, closest, did_you_mean
 from airflow_platform.spec.explain import describe_value, validation_problems
 from airflow_platform.spec.models import (
@@ -24,7 +25,9 @@ from airflow_platform.spec.models import (
     TaskDefaults,
     TaskSpec,
     dns_label_from,
+    platform_env,
 )
+from airflow_platform.spec.params import env_name
 from airflow_platform.spec.yamlsafe import Path, SourceMap, parse_yaml, read_text
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -32,8 +35,10 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 _JOB_FIELDS_FROM_TASK = tuple(
     name
     for name in TaskSpec.model_fields
-    if name not in ("env", "secrets", "not_secrets", "depends_on", "params")
-)
+    if name
+    not in ("env", "secrets", "not_secrets", "depends_on", "params", "matrix", "result", "when",
+            "trigger_rule")
+)  # fmt: skip
 _DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
 
@@ -425,6 +430,7 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap, home: Ho
     # one run of `validate` shows the unknown keys, the graph, the missing task fields and
     # (in `airflow_platform.validation`) the policy's problems together.
     problems += _graph_problems(spec, source, pruned.broken_tasks)
+    problems += _gate_problems(spec, source, pruned.broken_tasks)
     tasks: list[PipelineTask] = []
     task_unreliable: dict[str, frozenset[str]] = {}
     for group, task_id, task in spec.task_items():
@@ -708,7 +714,11 @@ def _resolve_task(
         if stand_ins:  # a stand-in that does not fit: report only what was really missing
             return None, problems, stand_ins
         return None, validation_problems(exc, JobSpec, source, prefix=path), stand_ins
-    return PipelineTask(group, task_id, job, tuple(task.depends_on)), problems, stand_ins
+    resolved = PipelineTask(
+        group, task_id, job, tuple(task.depends_on), task.matrix, task.result, task.when,
+        task.trigger_rule,
+    )  # fmt: skip
+    return resolved, problems, stand_ins
 
 
 def _graph_problems(
@@ -753,6 +763,98 @@ def _graph_problems(
             )
         )
     return problems
+
+
+GATE_SUFFIX = "__when"
+"""A gated task's check runs as the Airflow task ``<task>__when`` (in the task's group)."""
+
+
+def _gate_problems(spec: PipelineSpec, source: SourceMap, broken: set[str]) -> list[Problem]:
+    """What is wrong with the pipeline's sweeps and gates: a ``when:`` on an unknown task or
+    key, on a task that is not upstream, a matrix key that clashes with the job's variables,
+    a task name taken by a gate."""
+    problems: list[Problem] = []
+    tasks = {name: (group, task) for group, name, task in spec.task_items()}
+    results = {name: task.result for name, (_, task) in tasks.items()}
+    swept = {name for name, (_, task) in tasks.items() if task.matrix}
+    for name, (group, task) in tasks.items():
+        path: Path = ("tasks", group, name)
+        if name.endswith(GATE_SUFFIX) and name.removesuffix(GATE_SUFFIX) in tasks:
+            gated = name.removesuffix(GATE_SUFFIX)
+            if tasks[gated][1].when is not None:
+                problems.append(
+                    source.problem(
+                        path, f"the name '{name}' is taken by the `when:` check of task "
+                        f"'{gated}'", "rename the task", key=True,
+                    )
+                )  # fmt: skip
+        if task.spark is not None and (task.matrix or task.result):
+            field_name = "matrix" if task.matrix else "result"
+            problems.append(
+                source.problem(
+                    (*path, field_name), f"a Spark task has no `{field_name}:`",
+                    "sweep and publish results from script tasks", key=True,
+                )
+            )  # fmt: skip
+        if task.matrix:
+            problems += _matrix_problems(spec, task, path, source)
+        if task.when is None:
+            continue
+        if task.trigger_rule != "all_success":
+            problems.append(
+                source.problem(
+                    (*path, "trigger_rule"),
+                    "a task with `when:` runs after its upstream tasks succeed and its "
+                    f"condition holds; it cannot also have trigger_rule {task.trigger_rule}",
+                    "remove one of `when:` and `trigger_rule:`",
+                )
+            )
+        ancestors = _ancestors(name, {n: t.depends_on for n, (_, t) in tasks.items()})
+        if any(t in broken for t in task.when.tasks()):
+            continue  # that task could not be read: reported already
+        for where, message, hint in condition_problems(task.when, ancestors, results, swept):
+            problems.append(source.problem((*path, "when", *where), message, hint))
+    return problems
+
+
+def _matrix_problems(
+    spec: PipelineSpec, task: TaskSpec, path: Path, source: SourceMap
+) -> list[Problem]:
+    problems: list[Problem] = []
+    taken = {env_name(p): f"param '{p}'" for p in spec.dag.params}
+    taken |= {n: "a variable of `env`" for n in (*spec.dag.defaults.env, *task.env)}
+    taken |= {ref.env: "a secret's variable" for ref in (*spec.dag.defaults.secrets, *task.secrets)}
+    for key in task.matrix or {}:
+        variable = key.upper()
+        where = (*path, "matrix", key)
+        if platform_env(variable):
+            problems.append(
+                source.problem(
+                    where, f"'{variable}' is one of the platform's own variables",
+                    "give the key another name", key=True,
+                )
+            )  # fmt: skip
+        elif variable in taken:
+            problems.append(
+                source.problem(
+                    where, f"the key's variable {variable} is also {taken[variable]}",
+                    "give one of them another name", key=True,
+                )
+            )  # fmt: skip
+        taken[variable] = f"matrix key '{key}'"
+    return problems
+
+
+def _ancestors(task: str, graph: dict[str, list[str]]) -> set[str]:
+    """Every task ``task`` depends on, directly or not (a cycle is reported elsewhere)."""
+    found: set[str] = set()
+    pending = list(graph.get(task, ()))
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending += graph.get(name, ())
+    return found
 
 
 def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:

@@ -8,9 +8,9 @@ the JSON Schema for editors is generated from them, and the docs tables come fro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_platform.spec.conditions import Condition, Matrix, ResultKey, ResultType
 from airflow_platform.spec.durations import EXAMPLES as DURATION_EXAMPLES
 from airflow_platform.spec.durations import Duration
 from airflow_platform.spec.errors import did_you_mean, shorten
@@ -558,14 +559,61 @@ class TaskDefaults(BaseModel):
     outputs: list[OutputGlob] | None = _doc("outputs", default=None)
 
 
+TriggerRuleName = Literal[
+    "all_success",
+    "all_done",
+    "all_failed",
+    "all_skipped",
+    "one_failed",
+    "one_success",
+    "none_failed",
+    "none_failed_min_one_success",
+]
+"""The Airflow trigger rules a task may choose (the others concern setup and teardown tasks)."""
+
+
 class TaskSpec(TaskDefaults):
     """One task of a pipeline: a job whose unset fields come from ``dag.defaults``."""
 
     spark: SparkSpec | None = _doc("spark", default=None)
     depends_on: Annotated[list[str], AfterValidator(_check_depends)] = Field(
         default_factory=list,
-        description="Tasks (by name, in any group) that must succeed before this one starts.",
+        description="Tasks (by name, in any group) that must succeed before this one starts "
+        "(see `trigger_rule` for other rules).",
         examples=[["compile_data"]],
+    )
+    matrix: Matrix | None = Field(
+        default=None,
+        description="A sweep: the task runs once per combination of these values, in "
+        "parallel (Airflow mapped tasks, one pod each), each with its values as environment "
+        "variables named after the keys in upper case (`lr` → `LR`). Downstream tasks find "
+        "combination i's outputs under `$AIRFLOW_PLATFORM_INPUT_DIR/<task>/<i>/` and every "
+        "combination's values in `$AIRFLOW_PLATFORM_INPUT_DIR/<task>/matrix.json`. The "
+        "platform caps the combinations (`policy.max_matrix_combinations`).",
+        examples=[{"lr": ["0.1", "0.01"], "depth": ["4", "8"]}],
+    )
+    result: dict[ResultKey, ResultType] = Field(
+        default_factory=dict,
+        description="The keys (and their types: number, string, boolean) of the small JSON "
+        "object the task writes to `$AIRFLOW_PLATFORM_OUTPUT_DIR/result.json`, which "
+        "downstream `when:` conditions read. A try that succeeds without writing every key, "
+        "of its type, fails.",
+        examples=[{"accuracy": "number", "model": "string"}],
+    )
+    when: Condition | None = Field(
+        default=None,
+        description="Run only when this condition on upstream tasks' results holds; "
+        "otherwise the task is skipped (and its downstream tasks as their `trigger_rule` "
+        "says). Airflow shows the check as a task `<task>__when` before it.",
+        examples=[{"task": "evaluate", "key": "accuracy", "op": ">", "value": "0.9"}],
+    )
+    trigger_rule: TriggerRuleName = Field(
+        default="all_success",
+        description="When the task runs, by its upstream tasks' states (Airflow's trigger "
+        "rules): `all_success` (the default), `all_done`, `all_failed`, `all_skipped` (e.g. an "
+        "alert when a gated task was skipped), `one_failed` (e.g. an alert when one failed), "
+        "`one_success`, `none_failed`, `none_failed_min_one_success`.",
+        examples=["all_skipped"],
     )
 
 
@@ -623,6 +671,10 @@ class PipelineTask:
     task_id: str
     job: JobSpec
     depends_on: tuple[str, ...]
+    matrix: Matrix | None = None
+    result: Mapping[str, str] = field(default_factory=dict)
+    when: Condition | None = None
+    trigger_rule: str = "all_success"
 
     @property
     def qualified_id(self) -> str:

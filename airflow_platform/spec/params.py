@@ -86,10 +86,10 @@ def infer_type(value: Any) -> ParamType:
     """The type the short form ``name: value`` declares."""
     if isinstance(value, list):
         return "list"
-    return _infer_item(value)
+    return infer_item(value)
 
 
-def _infer_item(value: Any) -> ItemType:
+def infer_item(value: Any) -> ItemType:
     if isinstance(value, bool) or (isinstance(value, str) and value in ("true", "false")):
         return "boolean"
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
@@ -97,7 +97,7 @@ def _infer_item(value: Any) -> ItemType:
     return "string"
 
 
-def _scalar(value: Any, kind: ItemType) -> Scalar:
+def parse_scalar(value: Any, kind: ItemType) -> Scalar:
     """``value`` as ``kind``. Text (from YAML or a command line) is parsed; a typed value (from
     JSON) must already be of the kind."""
     if kind == "boolean":
@@ -198,7 +198,7 @@ class ParamSpec(BaseModel):
                     f"the default of a list param must be a list, got {_show(default)}"
                 )
             if data.get("items") is None:
-                data["items"] = _infer_item(default[0]) if default else "string"
+                data["items"] = infer_item(default[0]) if default else "string"
             item: ItemType = (
                 data["items"] if data["items"] in ("string", "number", "boolean") else "string"
             )
@@ -207,7 +207,7 @@ class ParamSpec(BaseModel):
         try:
             data["default"] = _coerce(default, kind, item)
             if isinstance(data.get("enum"), list):
-                data["enum"] = [_scalar(v, item) for v in data["enum"]]
+                data["enum"] = [parse_scalar(v, item) for v in data["enum"]]
         except ParamError as exc:
             raise ValueError(
                 f"{exc} (the param is a {_type_words(kind, item)}); give a value of that type, "
@@ -293,7 +293,7 @@ def _type_words(kind: ParamType, item: ItemType) -> str:
 
 def _coerce(value: Any, kind: ParamType, item: ItemType) -> Value:
     if kind != "list":
-        return _scalar(value, kind)
+        return parse_scalar(value, kind)
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -305,7 +305,7 @@ def _coerce(value: Any, kind: ParamType, item: ItemType) -> Value:
             value = [part.strip() for part in text.split(",")] if text else []
     if not isinstance(value, list):
         raise ParamError(f"expected a list, got {_show(value)}")
-    return [_scalar(v, item) for v in value]
+    return [parse_scalar(v, item) for v in value]
 
 
 # The schema for editors admits the short form (a bare default) beside the long one.

@@ -329,3 +329,133 @@ def test_a_param_of_the_wrong_type_is_refused_before_any_task_runs(
     with pytest.raises(ParamValidationError, match="rows"):
         _bag().dags["handoff"].test(run_conf={"rows": "many"})
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_a_sweep_is_one_mapped_task_whatever_its_number_of_combinations(
+    airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 combinations (under a config that allows them) build one mapped task whose
+    combinations are data, and the serialized DAG keeps them."""
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    config = jobs_dir.parent / "platform.yaml"
+    packaged = (ROOT / "airflow_platform" / "data" / "platform.yaml").read_text()
+    config.write_text(
+        packaged.replace(
+            "  jobs_namespace: airflow-jobs\n",
+            "  jobs_namespace: airflow-jobs\n  max_matrix_combinations: 1000\n",
+        )
+    )
+    values = [str(i) for i in range(100)]
+    _write(
+        jobs_dir,
+        "nlp/big-sweep.yaml",
+        yaml.safe_dump(
+            {"dag": {"defaults": GOOD_JOB},
+             "tasks": {"main": {"fit": {"matrix": {"seed": values, "lr": [str(x) for x in range(10)]}},
+                                "best": {"depends_on": ["fit"]}}}},
+            sort_keys=False,
+        ),
+    )  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_PLATFORM_CONFIG", str(config))
+    dag = _bag().dags["big-sweep"]
+    fit = dag.get_task("main.fit")
+    assert isinstance(fit, MappedOperator)
+    assert len(dag.tasks) == 2
+    combos = fit.expand_input.value["matrix_values"]
+    assert len(combos) == 1000
+    assert combos[1] == {"seed": "0", "lr": "1"}  # the first key varies slowest
+    serialized = DagSerialization.to_dict(dag)
+    assert "big-sweep" in str(serialized["dag"]["dag_id"])
+
+
+def test_a_gate_is_a_short_circuit_task_between_the_gated_task_and_its_upstream(
+    airflow_db: Path,
+) -> None:
+    dag = _bag().dags["canary-release"]
+    gate = dag.get_task("canary.deploy__when")
+    assert type(gate).__name__ == "GateOperator"
+    assert gate.upstream_task_ids == {"canary.evaluate"}
+    assert gate.downstream_task_ids == {"canary.deploy"}
+    assert dag.get_task("canary.deploy").upstream_task_ids == {"canary.evaluate", gate.task_id}
+    assert dag.get_task("canary.alert").trigger_rule == "all_skipped"
+
+
+def test_the_lr_sweep_runs_each_combination_through_airflow_and_picks_the_best(
+    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    run = _bag().dags["lr-sweep"].test()
+    states = sorted((ti.task_id, ti.map_index, ti.state) for ti in run.get_task_instances())
+    assert run.state == "success", states
+    assert [s[1] for s in states if s[0] == "sweep.train"] == [0, 1, 2, 3, 4, 5]
+    folder = tmp_path / "artifacts" / "lr-sweep" / run.run_id
+    assert json.loads((folder / "train" / "3" / "matrix.json").read_text()) == {
+        "lr": 0.01, "depth": 8,
+    }  # fmt: skip
+    assert sorted(p.name for p in (folder / "train").iterdir()) == [str(i) for i in range(6)]
+    best = json.loads((folder / "pick_best" / "1" / "result.json").read_text())
+    assert set(best) == {"lr", "depth", "accuracy"}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "ran", "skipped"),
+    [("v2", "canary.deploy", "canary.alert"), ("v3", "canary.alert", "canary.deploy")],
+)
+def test_the_canary_deploys_a_better_candidate_and_alerts_on_a_suspicious_one(
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    candidate: str,
+    ran: str,
+    skipped: str,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    run = _bag().dags["canary-release"].test(run_conf={"candidate": candidate})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["canary.evaluate"] == "success"
+    assert states["canary.deploy__when"] == "success"
+    assert (states[ran], states[skipped]) == ("success", "skipped"), states
+
+
+GATED_SWEEP = """\
+dag:
+  defaults: {resource_flavor: cpu-2gb, docker_image: registry.internal/nlp/tools:0.3.1, execution_time: 1m}
+tasks:
+  main:
+    check:
+      execution_script: 'echo "{\\"ready\\": $READY}" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/result.json"'
+      env: {READY: "false"}
+      result: {ready: boolean}
+    fit:
+      depends_on: [check]
+      when: {task: check, key: ready, op: "==", value: true}
+      matrix: {seed: [1, 2, 3]}
+      execution_script: 'echo "seed $SEED"'
+    report:
+      depends_on: [fit]
+      trigger_rule: all_skipped
+      execution_script: 'echo "not ready"'
+"""
+
+
+@pytest.mark.parametrize(("ready", "fit", "report"), [("false", "skipped", "success"),
+                                                      ("true", "success", "skipped")])  # fmt: skip
+def test_a_gate_before_a_sweep_skips_the_whole_sweep_or_lets_every_combination_run(
+    airflow_db: Path,
+    jobs_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ready: str,
+    fit: str,
+    report: str,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    _write(jobs_dir, "nlp/gated-sweep.yaml", GATED_SWEEP.replace('"false"', f'"{ready}"'))
+    run = _bag().dags["gated-sweep"].test()
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    fits = {state for (task, _), state in states.items() if task == "main.fit"}
+    assert (fits, states[("main.report", -1)]) == ({fit}, report), states

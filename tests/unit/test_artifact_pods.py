@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,3 +163,36 @@ def test_reports_are_read_from_the_termination_message() -> None:
     killed = _pod_with(transfer.KEEP_CONTAINER, "uploading x.bin\n", 137)
     assert transfer.problem(killed) == "artifacts-keep ended without a report: uploading x.bin"
     assert transfer.report(V1Pod(status=V1PodStatus()), transfer.KEEP_CONTAINER) is None
+
+
+def test_a_sweeps_combination_keeps_under_its_map_index_and_its_result_is_read_by_the_keeper() -> (
+    None
+):
+    run = replace(
+        RUN, map_index=3, matrix={"lr": "0.01"}, result_keys={"accuracy": "number"},
+        upstream_artifacts={"prep/0": "p/0/1/", "prep/1": "p/1/1/"},
+        upstream_sweeps={"prep": [{"index": 0, "values": {"n": 1}}, {"index": 1, "values": {"n": 2}}]},
+    )  # fmt: skip
+    pod = build_pod(_job(), _config(), run)
+    fetch, keep = pod.spec.init_containers
+    args = keep.command
+    assert args[args.index("--to") + 1].endswith("/fit_model/3/2/")
+    assert args[args.index("--result") + 1] == "accuracy=number"
+    assert args[args.index("--result-cap") + 1] == "2048"
+    assert fetch.command[-2:] == ["prep/0=p/0/1/", "prep/1=p/1/1/"]
+    listed = fetch.command[fetch.command.index("--matrix") + 1]
+    assert listed == 'prep=[{"index": 0, "values": {"n": 1}}, {"index": 1, "values": {"n": 2}}]'
+    env = {e.name: e.value for e in pod.spec.containers[0].env}
+    assert (env["LR"], env["AIRFLOW_PLATFORM_MAP_INDEX"]) == ("0.01", "3")
+
+
+def test_the_fetch_writes_each_upstream_sweeps_values_beside_its_folders(tmp_path: Path) -> None:
+    from airflow_platform.artifacts import podside
+
+    listed = '[{"index": 0, "values": {"lr": 0.1}}]'
+    code = podside.main(
+        ["fetch", "--endpoint", "http://127.0.0.1:9", "--bucket", "b", "--into", str(tmp_path),
+         "--termination-log", str(tmp_path / "log"), "--matrix", f"train={listed}"]
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads((tmp_path / "train" / "matrix.json").read_text()) == json.loads(listed)
