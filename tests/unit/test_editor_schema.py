@@ -56,6 +56,9 @@ LEFT_TO_VALIDATE = {
     "job_secret_env_duplicate": "across fields",
     "job_params_env_conflict": "across fields",
     "params_env_conflict": "across fields",
+    "pipeline_sweep_key_clashes": "across fields (a sweep key against env and params)",
+    "pipeline_sweep_over_the_cap": "across fields (the product of the lists' lengths)",
+    "pipeline_gate_conflicts": "across fields and task names (when/trigger_rule, a gate name taken)",
     # durations compared with the caps and the parser's bound; the cron ranges
     "job_execution_time_over_flavor_cap": "duration value",
     "job_execution_time_over_global_cap": "duration value",

@@ -28,7 +28,7 @@ def test_base_is_the_only_argument_and_defaults_to_the_job_python_image() -> Non
 
 def test_libraries_come_pinned_from_the_lock_and_the_model_is_baked_at_build_time() -> None:
     runs = " ".join(a for w, a in instructions(DOCKERFILE) if w == "RUN")
-    assert "pip install --constraint /tmp/platform/requirements.lock" in runs
+    assert "pip install --quiet --no-cache-dir --constraint /tmp/platform/requirements.lock" in runs
     lock = (REPO / "requirements.lock").read_text()
     for package in ("pystan", "httpstan", "setuptools", "arviz-stats"):
         assert f" {package} " in runs + " "
