@@ -237,6 +237,7 @@ def _pipeline_tasks(
     doc: Document, spec: PipelineSpec, workdir: Path, config: PlatformConfig
 ) -> None:
     nodes: dict[str, Any] = {}
+    gates: dict[str, GateOperator] = {}
     groups: dict[str, TaskGroup] = {}
     qualified = {task.task_id: task.qualified_id for task in doc.tasks}
     declared = {task.task_id: task.result for task in doc.tasks}
@@ -270,12 +271,15 @@ def _pipeline_tasks(
                 sources={name: qualified[name] for name in sorted(task.when.tasks())},
                 declared={name: declared[name] for name in task.when.tasks()},
             )
-            for upstream in task.depends_on:
-                nodes[upstream] >> gate
-            gate >> nodes[task.task_id]
+            gates[task.task_id] = gate
+    # Wired once every task exists: a spec may name its tasks in any order.
     for task in doc.tasks:
         for upstream in task.depends_on:
             nodes[upstream] >> nodes[task.task_id]
+            if task.task_id in gates:
+                nodes[upstream] >> gates[task.task_id]
+        if task.task_id in gates:
+            gates[task.task_id] >> nodes[task.task_id]
 
 
 def dags_for_airflow(dag_file: str, folder: Path | None = None) -> dict[str, DAG]:

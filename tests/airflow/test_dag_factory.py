@@ -382,6 +382,23 @@ def test_a_gate_is_a_short_circuit_task_between_the_gated_task_and_its_upstream(
     assert dag.get_task("canary.alert").trigger_rule == "all_skipped"
 
 
+def test_a_gated_pipeline_builds_whatever_order_its_tasks_are_written_in(
+    airflow_db: Path, jobs_dir: Path
+) -> None:
+    """The canary with its tasks listed last first (as `yaml.safe_dump` sorts them): the gate
+    of `deploy` is wired to `evaluate`, which the file names after it."""
+    spec = yaml.safe_load((ROOT / "jobs" / "vision" / "canary-release.yaml").read_text())
+    tasks = spec["tasks"]["canary"]
+    spec["tasks"]["canary"] = {name: tasks[name] for name in reversed(list(tasks))}
+    spec["dag"]["name"] = "canary-reversed"
+    _write(jobs_dir, "vision/canary-reversed.yaml", yaml.safe_dump(spec, sort_keys=False))
+    bag = _bag()
+    assert not bag.import_errors, bag.import_errors
+    gate = bag.dags["canary-reversed"].get_task("canary.deploy__when")
+    assert gate.upstream_task_ids == {"canary.evaluate"}
+    assert gate.downstream_task_ids == {"canary.deploy"}
+
+
 def test_the_lr_sweep_runs_each_combination_through_airflow_and_picks_the_best(
     airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
