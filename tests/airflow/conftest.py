@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from tests.airflow.backend import use_the_test_cluster
+from tests.airflow.store import use_the_store
 from tests.harness.fixtures import RESTRICTED_LABELS
 from tests.harness.kube import ensure_namespace
 from tests.harness.node import RealNode
+from tests.harness.objectstore import ObjectStore
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-platform-tests-"))
@@ -67,3 +69,18 @@ def node_backend(
     ensure_namespace(core_v1, node_config.namespace_of("vision"), RESTRICTED_LABELS)
     use_the_test_cluster(monkeypatch, control_plane)
     return core_v1
+
+
+@pytest.fixture
+def store_backend(
+    node_backend: Any,
+    real_node: RealNode,
+    object_store: ObjectStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """The real-node config with the real store as `artifacts:`, and its credentials Secret in
+    vision's jobs namespace."""
+    config = use_the_store(node_backend, real_node, object_store, tmp_path / "platform.yaml")
+    monkeypatch.setenv("AIRFLOW_PLATFORM_CONFIG", str(config))
+    return node_backend

@@ -13,75 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes.client.rest import ApiException
 
+from tests.airflow.store import PREFIX
 from tests.airflow.test_job_operator_node import _run
-from tests.harness.fixtures import NODE_CONFIG
-from tests.harness.node import RealNode
 from tests.harness.objectstore import ObjectStore
 from tests.node.podrun import JOB_IMAGE
 
 pytestmark = [pytest.mark.airflow, pytest.mark.node, pytest.mark.objectstore]
-CREDENTIALS = "artifacts-store"
-PREFIX = "pipeline-runs"
-
-
-def use_the_store(
-    node_backend: Any,
-    real_node: RealNode,
-    object_store: ObjectStore,
-    config_path: Path,
-    *,
-    team: str = "vision",
-    flavors: dict[str, Any] | None = None,
-) -> Path:
-    """Writes the real-node config with the real store as `artifacts:` (and any extra flavors)
-    to ``config_path``, and puts the store's credentials Secret in the team's jobs namespace."""
-    real_node.import_images(["airflow"])
-    document = yaml.safe_load(NODE_CONFIG.read_text())
-    document["flavors"].update(flavors or {})
-    port = int(object_store.endpoint.rsplit(":", 1)[1])
-    document["artifacts"] = {
-        "endpoint": f"http://{real_node.expose(port)}",
-        "bucket": object_store.bucket,
-        "prefix": PREFIX,
-        "credentials_secret": CREDENTIALS,
-        "image": "registry.internal/airflow-platform/airflow:0.1.0",
-    }
-    config_path.write_text(yaml.safe_dump(document))
-    secret = {
-        "metadata": {"name": CREDENTIALS},
-        "stringData": {
-            "access_key_id": object_store.access_key,
-            "secret_access_key": object_store.secret_key,
-        },
-    }
-    put_secret(node_backend, f"airflow-jobs-{team}", secret)
-    return config_path
-
-
-def put_secret(core_v1: Any, namespace: str, secret: dict[str, Any]) -> None:
-    try:
-        core_v1.create_namespaced_secret(namespace, secret)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        core_v1.replace_namespaced_secret(secret["metadata"]["name"], namespace, secret)
-
-
-@pytest.fixture
-def store_backend(
-    node_backend: Any,
-    real_node: RealNode,
-    object_store: ObjectStore,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Any:
-    """The real-node config with the real store as `artifacts:`, and its credentials Secret in
-    vision's jobs namespace."""
-    config = use_the_store(node_backend, real_node, object_store, tmp_path / "platform.yaml")
-    monkeypatch.setenv("AIRFLOW_PLATFORM_CONFIG", str(config))
-    return node_backend
 
 
 def _pipeline(jobs_dir: Path, name: str, first: str, second: str) -> None:

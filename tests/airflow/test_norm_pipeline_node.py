@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.airflow.test_artifacts_pipeline_node import PREFIX, put_secret, use_the_store
+from tests.airflow.store import PREFIX, put_secret, use_the_store
 from tests.airflow.test_job_operator_node import _run
 from tests.harness.fixtures import RESTRICTED_LABELS
 from tests.harness.kube import ensure_namespace
