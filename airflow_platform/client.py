@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +20,11 @@ TERMINAL_STATES = {"success", "failed"}
 STORED_LOG_WAIT_SECONDS = 120.0
 QUIET_POLLS = 3
 SOURCE_GROUP = "::group::Log message source details"
-# How Airflow names a log source it tried and could not read.
-UNREADABLE_SOURCE = "Could not read"
+# How Airflow names a stored copy of a log among its sources: a remote store's handler says
+# "Found logs in s3:" (gcs, wasb, …) or names the object's URL, a local file is its path. The
+# worker's log server (http) and its pod's output (the executor's "… through kube API") are
+# not: they hold what the worker had written, or only its start-up lines.
+STORED_SOURCE = re.compile(r"^(Found logs in |/|(?!https?://)[a-z][a-z0-9+.-]*://)")
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,8 @@ class TaskLog:
     @property
     def stored(self) -> bool:
         """Airflow read the log from a copy that holds all of it (the remote store, or a local
-        file), not only from places it could not reach."""
-        return any(not source.startswith(UNREADABLE_SOURCE) for source in self.sources)
+        file), not only from the worker or from places it could not reach."""
+        return any(STORED_SOURCE.match(source.strip(" *")) for source in self.sources)
 
 
 class ApiError(RuntimeError):

@@ -68,10 +68,12 @@ def test_a_log_not_yet_stored_is_read_again_until_the_stored_copy_has_the_job_ou
     api = FakeApi(
         [
             _log([unreadable], ["Executing workload"]),
+            # The worker pod's own output, read through the API server: start-up lines only.
+            _log(["Attempting to fetch logs from pod w-1 through kube API",
+                  "Found logs through kube API"], ["Worker startup parse complete"]),
             _log([unreadable], ["Executing workload"]),
             _log([unreadable], ["Executing workload"]),
-            _log([unreadable], ["Executing workload"]),
-            _log(["s3://logs/dag_id=adhoc/run_id=manual__1/attempt=1.log"],
+            _log(["Found logs in s3:", "  * s3://logs/dag_id=adhoc/run_id=manual__1/attempt=1.log"],
                  ["Executing workload", "hello from the job", "Task finished"]),
         ]
     )  # fmt: skip
