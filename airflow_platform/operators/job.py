@@ -285,6 +285,10 @@ class JobOperator(KubernetesPodOperator):
             raise JobFailed(f"job {job.name}: the run's params are refused: {exc}") from None
         return run
 
+    def _upstream_jobs(self) -> list[str]:
+        """The upstream tasks that run jobs, sorted: a `when:` check keeps nothing."""
+        return sorted(t for t in self.upstream_task_ids if not t.endswith(GATE_SUFFIX))
+
     def _upstream_artifacts(
         self, context: Any
     ) -> tuple[dict[str, str], dict[str, list[dict[str, Any]]]]:
@@ -295,9 +299,7 @@ class JobOperator(KubernetesPodOperator):
         sweeps: dict[str, list[dict[str, Any]]] = {}
         if ti is None:
             return found, sweeps
-        for task_id in sorted(self.upstream_task_ids):
-            if task_id.endswith(GATE_SUFFIX):  # a `when:` check keeps nothing
-                continue
+        for task_id in self._upstream_jobs():
             kept = ti.xcom_pull(task_ids=task_id, key=ARTIFACTS_XCOM)
             if isinstance(kept, dict) and isinstance(kept.get("prefix"), str):
                 found[_plain_task(task_id)] = kept["prefix"]
@@ -392,15 +394,19 @@ class JobOperator(KubernetesPodOperator):
             )
         if self.result_keys:
             if self._published is None:
-                why = self._result_error or (
-                    "its result travels with the artifacts, and the platform keeps none "
-                    "(platform.artifacts is not set)"
-                    if self._kept is None
-                    else "published no result"
-                )
-                raise JobFailed(f"job {self.name}: {why}")
+                raise JobFailed(f"job {self.name}: {self._why_no_result()}")
             context["ti"].xcom_push(key=RESULT_XCOM, value=self._published)
         return result
+
+    def _why_no_result(self) -> str:
+        if self._result_error:
+            return self._result_error
+        if self._kept is None:
+            return (
+                "its result travels with the artifacts, and the platform keeps none "
+                "(platform.artifacts is not set)"
+            )
+        return "published no result"
 
     def _explained(self, exc: BaseException, *, timed_out: bool = False) -> BaseException:
         if isinstance(exc, PolicyViolation | JobFailed):
@@ -447,11 +453,7 @@ class JobOperator(KubernetesPodOperator):
             run.run_id or "run",
             _plain_task(self.task_id),
             run.try_number or 1,
-            tuple(
-                sorted(
-                    _plain_task(t) for t in self.upstream_task_ids if not t.endswith(GATE_SUFFIX)
-                )
-            ),
+            tuple(sorted(_plain_task(t) for t in self._upstream_jobs())),
             run.map_index,
         )
 

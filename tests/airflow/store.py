@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes.client.rest import ApiException
 
 from tests.harness.fixtures import NODE_CONFIG
+from tests.harness.kube import apply_secret
 from tests.harness.node import RealNode
 from tests.harness.objectstore import ObjectStore
 
@@ -46,14 +46,5 @@ def use_the_store(
             "secret_access_key": object_store.secret_key,
         },
     }
-    put_secret(node_backend, f"airflow-jobs-{team}", secret)
+    apply_secret(node_backend, f"airflow-jobs-{team}", secret)
     return config_path
-
-
-def put_secret(core_v1: Any, namespace: str, secret: dict[str, Any]) -> None:
-    try:
-        core_v1.create_namespaced_secret(namespace, secret)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        core_v1.replace_namespaced_secret(secret["metadata"]["name"], namespace, secret)

@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.airflow.store import PREFIX, put_secret, use_the_store
+from tests.airflow.store import PREFIX, use_the_store
 from tests.airflow.test_job_operator_node import _run
 from tests.harness.fixtures import RESTRICTED_LABELS
-from tests.harness.kube import ensure_namespace
+from tests.harness.kube import apply_secret, ensure_namespace
 from tests.harness.node import RealNode, image_manifest
 from tests.harness.objectstore import ObjectStore
 from tests.harness.tools import REPO_ROOT
@@ -81,7 +81,7 @@ def analytics_on_the_node(
     port = int(slack.url.rsplit(":", 1)[1])
     webhook = f"http://{real_node.expose(port)}{WEBHOOK_PATH}"
     secret = {"metadata": {"name": "analytics-slack"}, "stringData": {"webhook-url": webhook}}
-    put_secret(node_backend, NAMESPACE, secret)
+    apply_secret(node_backend, NAMESPACE, secret)
     image = image_manifest()["norm"]["ref"]
     spec = yaml.safe_load(SPEC.read_text())
     # The chains are a param of the spec; the sampler's other settings are plain variables.

@@ -85,3 +85,15 @@ def warning_events(api_client: Any, namespace: str, pod_name: str, reason: str) 
         namespace, field_selector=f"involvedObject.name={pod_name},reason={reason}"
     )
     return [e.message for e in events.items if e.message]
+
+
+def apply_secret(core_v1: Any, namespace: str, secret: dict[str, Any]) -> None:
+    """Creates the Secret, or replaces it when a test before this one made it."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        core_v1.create_namespaced_secret(namespace, secret)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        core_v1.replace_namespaced_secret(secret["metadata"]["name"], namespace, secret)
