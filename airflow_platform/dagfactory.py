@@ -31,7 +31,6 @@ from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators.gate import GateOperator
 from airflow_platform.operators.job import JobOperator, MatrixJobOperator
 from airflow_platform.operators.spark import SparkJobOperator
-from airflow_platform.spec.conditions import combinations
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import GATE_SUFFIX, Document, default_name, home_of, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
@@ -256,11 +255,11 @@ def _pipeline_tasks(
         if task.result:  # never on a Spark task (the loader refuses it)
             common["result_keys"] = dict(task.result)
         if task.matrix:
-            # Mapped at run time over a list literal: however many combinations, the
-            # dag-processor builds one task (its combinations are data in the serialized DAG).
-            nodes[task.task_id] = MatrixJobOperator.partial(
-                job=task.job.model_dump(mode="json"), policy_checked=True, **common
-            ).expand(matrix_values=combinations(task.matrix))
+            # Mapped at run time: however many combinations, the dag-processor builds one
+            # task, and the serialized DAG holds each key's values, not their product.
+            nodes[task.task_id] = MatrixJobOperator.sweep(
+                task.matrix, job=task.job.model_dump(mode="json"), policy_checked=True, **common
+            )
         else:
             nodes[task.task_id] = _operator(task.job, config=config, **common)
         if task.when is not None:

@@ -10,7 +10,7 @@ between; an ad-hoc run's team comes from its caller (``rails.caller_team``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +45,7 @@ from airflow_platform.operators.rails import (
 from airflow_platform.pods import CONTAINER_NAME, RunContext, build_pod, param_env
 from airflow_platform.policy import check_job
 from airflow_platform.runners.local import run_local
-from airflow_platform.spec.conditions import matrix_value
+from airflow_platform.spec.conditions import MAX_MATRIX_KEYS, matrix_value
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import GATE_SUFFIX, Document, parse_spec_data
 from airflow_platform.spec.models import JobSpec
@@ -57,6 +57,8 @@ from airflow_platform.validation import located
 TIMEOUT_MARGIN = timedelta(seconds=30)
 
 _REFUSED = refused_arguments(KubernetesPodOperator)
+# The mapped arguments of a sweep, one per matrix key (declared on MatrixJobOperator).
+MATRIX_SLOTS = tuple(f"matrix_{i}" for i in range(MAX_MATRIX_KEYS))
 # The XCom key under which a try that succeeded says where its outputs are in the artifact
 # store; its downstream tasks fetch exactly that try's (a failed try's are never handed on).
 ARTIFACTS_XCOM = "artifacts"
@@ -146,6 +148,7 @@ class JobOperator(KubernetesPodOperator):
         policy_checked: bool = False,
         result_keys: Mapping[str, str] | None = None,
         matrix_values: Mapping[str, str] | None = None,
+        matrix_keys: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Guards the job at parse time, keeps our arguments, and returns the KPO's: the
@@ -153,6 +156,9 @@ class JobOperator(KubernetesPodOperator):
         config = config or load_config()
         if isinstance(job, dict):  # a sweep's job, given as data (``MatrixJobOperator``)
             job = JobSpec.model_validate(job)
+        if matrix_keys is not None:  # one combination of a sweep, from Airflow's cross product
+            slots = [kwargs.pop(slot, None) for slot in MATRIX_SLOTS]
+            matrix_values = dict(zip(matrix_keys, slots, strict=False))
         object.__setattr__(self, "result_keys", dict(result_keys or {}))
         object.__setattr__(self, "matrix_values", matrix_values)
         if job is None:
@@ -502,7 +508,20 @@ class MatrixJobOperator(JobOperator):
     against the signatures of the operator's classes; the hook of ``JobOperator`` has taken
     them out before it runs. The job comes as data because a mapped task's arguments are
     serialized with the DAG.
+
+    Each matrix key's values are mapped over as one slot (``matrix_0``, ``matrix_1``, … in
+    the order of ``matrix_keys``), so Airflow takes their cross product at run time: the
+    serialized DAG holds each value once, not every combination, and a 1,000-combination
+    sweep costs the dag-processor what a 65-value list does. Airflow's cross product varies
+    the last slot fastest, as ``spec.conditions.combinations`` does, so map index ``i`` is
+    combination ``i`` everywhere.
     """
+
+    @classmethod
+    def sweep(cls, matrix: Mapping[str, Sequence[str]], **partial: Any) -> Any:
+        """The mapped task of a sweep over ``matrix`` with the ``partial`` arguments."""
+        slots = dict(zip(MATRIX_SLOTS, matrix.values(), strict=False))
+        return cls.partial(matrix_keys=list(matrix), **partial).expand(**slots)
 
     def _hook_apply_defaults(self, **kwargs: Any) -> tuple[tuple[()], dict[str, Any]]:
         if "_job" not in self.__dict__:
@@ -521,6 +540,15 @@ class MatrixJobOperator(JobOperator):
         dag_name: str | None = None,
         result_keys: Mapping[str, str] | None = None,
         matrix_values: Mapping[str, str] | None = None,
+        matrix_keys: Sequence[str] | None = None,
+        matrix_0: str | None = None,
+        matrix_1: str | None = None,
+        matrix_2: str | None = None,
+        matrix_3: str | None = None,
+        matrix_4: str | None = None,
+        matrix_5: str | None = None,
+        matrix_6: str | None = None,
+        matrix_7: str | None = None,
         policy_checked: bool = False,
         **kwargs: Any,
     ) -> None:

@@ -70,7 +70,24 @@ def _check_values(value: list[str]) -> list[str]:
 # language server reads them as numbers and booleans, so the schema admits those.
 WrittenScalar = Annotated[str, WithJsonSchema({"type": ["string", "number", "boolean"]})]
 MatrixValues = Annotated[list[WrittenScalar], AfterValidator(_check_values)]
-Matrix = dict[MatrixKey, MatrixValues]
+# Each key is one mapped argument of the sweep's Airflow task (operators.job.MATRIX_SLOTS).
+MAX_MATRIX_KEYS = 8
+
+
+def _check_matrix(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    if len(value) > MAX_MATRIX_KEYS:
+        raise ValueError(
+            f"a matrix has at most {MAX_MATRIX_KEYS} keys; it has {len(value)}: sweep fewer "
+            "settings at once, or list whole configurations as the values of one key"
+        )
+    return value
+
+
+Matrix = Annotated[
+    dict[MatrixKey, MatrixValues],
+    AfterValidator(_check_matrix),
+    Field(json_schema_extra={"maxProperties": MAX_MATRIX_KEYS}),
+]
 
 
 class ResultRef(BaseModel):

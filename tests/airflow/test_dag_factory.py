@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -334,8 +335,8 @@ def test_a_param_of_the_wrong_type_is_refused_before_any_task_runs(
 def test_a_sweep_is_one_mapped_task_whatever_its_number_of_combinations(
     airflow_db: Path, jobs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """1,000 combinations (under a config that allows them) build one mapped task whose
-    combinations are data, and the serialized DAG keeps them."""
+    """1,000 combinations (under a config that allows them) build one mapped task that holds
+    each key's values once; Airflow's product gives map index ``i`` combination ``i``."""
     from airflow.sdk.definitions.mappedoperator import MappedOperator
     from airflow.serialization.serialized_objects import DagSerialization
 
@@ -363,9 +364,15 @@ def test_a_sweep_is_one_mapped_task_whatever_its_number_of_combinations(
     fit = dag.get_task("main.fit")
     assert isinstance(fit, MappedOperator)
     assert len(dag.tasks) == 2
-    combos = fit.expand_input.value["matrix_values"]
-    assert len(combos) == 1000
-    assert combos[1] == {"seed": "0", "lr": "1"}  # the first key varies slowest
+    # Each key's values once; Airflow takes their product when the run expands the task.
+    assert fit.expand_input.value == {"matrix_0": values, "matrix_1": [str(x) for x in range(10)]}
+
+    def combination(index: int) -> Any:
+        kwargs, _ = fit.expand_input.resolve({"ti": SimpleNamespace(map_index=index)})
+        return fit.unmap(kwargs).matrix_values
+
+    assert combination(1) == {"seed": "0", "lr": "1"}  # the first key varies slowest
+    assert combination(999) == {"seed": "99", "lr": "9"}
     serialized = DagSerialization.to_dict(dag)
     assert "big-sweep" in str(serialized["dag"]["dag_id"])
 
