@@ -609,7 +609,7 @@ class TaskSpec(TaskDefaults):
     )
     operator_type: str | None = Field(
         default=None,
-        description="Run a task type the platform defines (`airflow-platform task-types`) "
+        description="Run a task type the platform config defines (`task_types:`; README) "
         "instead of a script: the type brings the image and the command, the task gives its "
         "parameters under `with:` and its flavor, time limit, env and secrets as usual.",
         examples=["pg_to_csv"],

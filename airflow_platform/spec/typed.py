@@ -28,7 +28,7 @@ def typed_task_problems(task: TaskSpec, path: Path, source: SourceMap) -> list[P
                     (*path, "with"),
                     "`with:` gives the parameters of a task type, but the task has no "
                     "`operator_type`",
-                    "add `operator_type: <type>` (`airflow-platform task-types` lists them), "
+                    "add `operator_type: <type>` (the platform config's `task_types:`), "
                     "or remove `with:`",
                     key=True,
                 )

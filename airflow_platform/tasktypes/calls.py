@@ -19,7 +19,7 @@ from airflow_platform.spec.loader import Document
 from airflow_platform.spec.models import JobSpec, PipelineTask
 from airflow_platform.spec.typed import TYPE_BRINGS
 from airflow_platform.spec.yamlsafe import Path
-from airflow_platform.tasktypes.model import TaskType, Value, coerce
+from airflow_platform.tasktypes.model import DESCRIBE, TaskType, Value, coerce
 
 PARAMETERS_FLAG = "--parameters"
 
@@ -39,6 +39,8 @@ def apply_task_types(doc: Document, config: PlatformConfig) -> tuple[Document, l
         if task_type is None:
             problems.append(_unknown_type(doc, path, task.operator_type, config))
             tasks.append(task)
+            # Its job holds the loader's stand-ins for the image and command: leave them be.
+            unreliable[task.task_id] = unreliable.get(task.task_id, frozenset()) | set(TYPE_BRINGS)
             continue
         values, found = _parameters(doc, path, task, task_type)
         problems += found
@@ -64,7 +66,7 @@ def _unknown_type(doc: Document, path: Path, name: str, config: PlatformConfig) 
     return doc.source.problem(
         (*path, "operator_type"),
         f"unknown task type '{name}'",
-        f"{hint} {listing}" if hint else f"{listing} (`airflow-platform task-types`)",
+        f"{hint} {listing}" if hint else listing,
     )
 
 
@@ -95,7 +97,7 @@ def _parameters(
             problems.append(
                 doc.source.problem(
                     where, f"parameter '{key}' of {task.operator_type}: {exc}",
-                    f"give {key} as a {spec.type} ({spec.description})",
+                    f"write `{key}:` as {DESCRIBE[spec.type]}: {spec.description}",
                 )
             )  # fmt: skip
     for key, spec in declared.items():
@@ -106,7 +108,7 @@ def _parameters(
                 doc.source.problem(
                     (*path, "with") if given else (*path, "operator_type"),
                     f"task type {task.operator_type} needs the parameter '{key}'",
-                    f"add `{key}:` under `with:` ({spec.description})",
+                    f"add `{key}:` under `with:`: {spec.description}",
                 )
             )
         elif spec.default is not None:

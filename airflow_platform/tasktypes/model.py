@@ -58,7 +58,7 @@ def coerce(kind: ParameterType, value: Any) -> Value:
             raise ValueError("expected a list of strings, e.g. [id, fare]")
         return [str(v) for v in value]
     if isinstance(value, list | dict) or value is None:
-        raise ValueError(f"expected {_A[kind]}, not {_SHAPE[type(value)]}")
+        raise ValueError(f"expected {DESCRIBE[kind]}, not {_SHAPE[type(value)]}")
     text = str(value).strip()
     if kind == "string":
         return str(value)
@@ -78,7 +78,7 @@ def coerce(kind: ParameterType, value: Any) -> Value:
 
 
 _SHAPE = {list: "a list", dict: "a mapping", type(None): "an empty value"}
-_A = {
+DESCRIBE = {
     "string": "a string",
     "integer": "a whole number",
     "number": "a number",

@@ -17,10 +17,10 @@ def execute(params: dict[str, Any]) -> int:
     statement = str(params.get("statement", "")).strip()
     if not statement:
         raise TaskTypeError("`statement` is empty: give the SQL to run")
-    with psycopg2.connect(dsn(str(params.get("dsn_env", "DATABASE_URL")))) as connection:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            rows = cursor.rowcount
+    connection = psycopg2.connect(dsn(str(params.get("dsn_env", "DATABASE_URL"))))
+    with connection, connection.cursor() as cursor:  # commits on success, else rolls back
+        cursor.execute(statement)
+        rows = cursor.rowcount
     connection.close()
     print(f"pg_execute: {rows} rows")
     return int(rows)
