@@ -21,7 +21,7 @@ _TYPES: dict[ParameterType, dict[str, Any]] = {
 def refine_task_schema(definition: dict[str, Any], task_types: dict[str, TaskType]) -> None:
     """Adds the task types to the JSON Schema ``definition`` of a pipeline task."""
     properties = definition.get("properties", {})
-    if "operator_type" not in properties:
+    if "operator_type" not in properties or not task_types:
         return
     names = sorted(task_types)
     properties["operator_type"] = {
