@@ -33,6 +33,7 @@ from airflow_platform.spec.errors import SpecError, did_you_mean, join_path
 from airflow_platform.spec.explain import describe_value, validation_problems
 from airflow_platform.spec.models import DNS_LABEL
 from airflow_platform.spec.yamlsafe import parse_yaml, read_text
+from airflow_platform.tasktypes.model import TaskType, TypeName
 
 CONFIG_ENV = "AIRFLOW_PLATFORM_CONFIG"
 # Validation context: parse_config has checked the flavors' teams against the raw document.
@@ -684,6 +685,11 @@ class PlatformConfig(BaseModel):
         default_factory=KueueConfig,
         description="Queueing for the teams' quotas with Kueue; off when absent.",
     )
+    task_types: dict[TypeName, TaskType] = Field(
+        default_factory=dict,
+        description="Named task types a spec task runs with `operator_type:` "
+        "(docs/platform-team.md).",
+    )
 
     @model_validator(mode="after")
     def _teams_known(self, info: ValidationInfo) -> PlatformConfig:
@@ -695,6 +701,17 @@ class PlatformConfig(BaseModel):
         if unknown:
             path, message, hint = unknown[0]
             raise ValueError(f"{join_path(path)}: {message}; {hint}")
+        return self
+
+    @model_validator(mode="after")
+    def _task_type_flavors_known(self) -> PlatformConfig:
+        for name, task_type in self.task_types.items():
+            for i, flavor in enumerate(task_type.flavors or ()):
+                if flavor not in self.flavors:
+                    hint = did_you_mean(flavor, self.flavors) or "add it to `flavors:`"
+                    raise ValueError(
+                        f"task_types.{name}.flavors.{i}: unknown flavor '{flavor}'; {hint}"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -69,7 +69,10 @@ def _add_platform(schema: dict[str, Any], config: PlatformConfig) -> None:
         "team": teams,
         "docker_image": images,
     }
+    from airflow_platform.tasktypes.schema import refine_task_schema
+
     for definition in schema.get("$defs", {}).values():
+        refine_task_schema(definition, config.task_types)
         for name, prop in definition.get("properties", {}).items():
             if name in refine:
                 # the string branch: the property itself, or one of its anyOf (with null)

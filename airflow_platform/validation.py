@@ -20,11 +20,14 @@ from airflow_platform.spec.loader import (
     parse_spec_text,
     read_spec,
 )
+from airflow_platform.tasktypes.calls import apply_task_types
 
 
 def check_document(doc: Document, config: PlatformConfig) -> Document:
-    """Raises ``SpecError`` (with file, line and field) for every policy rule a spec breaks."""
-    problems = policy_problems(doc, config)
+    """The document with its typed tasks running their task types; raises ``SpecError``
+    (with file, line and field) for every task-type and policy rule a spec breaks."""
+    doc, problems = apply_task_types(doc, config)
+    problems += policy_problems(doc, config)
     if problems:
         raise SpecError(problems)
     return doc
@@ -105,7 +108,8 @@ def _with_policy(read: Callable[[], Document], config: PlatformConfig) -> Docume
             doc = read()
     except SpecError as exc:
         if isinstance(exc.partial, Document):
-            more = policy_problems(exc.partial, config)
+            partial, more = apply_task_types(exc.partial, config)
+            more += policy_problems(partial, config)
             if more:
                 raise SpecError([*exc.problems, *more]) from None
         raise

@@ -28,6 +28,7 @@ from airflow_platform.spec.models import (
     platform_env,
 )
 from airflow_platform.spec.params import env_name
+from airflow_platform.spec.typed import TYPE_BRINGS, typed_task_problems
 from airflow_platform.spec.yamlsafe import Path, SourceMap, parse_yaml, read_text
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -37,7 +38,7 @@ _JOB_FIELDS_FROM_TASK = tuple(
     for name in TaskSpec.model_fields
     if name
     not in ("env", "secrets", "not_secrets", "depends_on", "params", "matrix", "result", "when",
-            "trigger_rule")
+            "trigger_rule", "operator_type", "with_")
 )  # fmt: skip
 _DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
@@ -694,17 +695,21 @@ def _resolve_task(
             value = getattr(defaults, name)
         if value is not None:
             values[name] = value
+    typed = typed_task_problems(task, path, source)
+    if task.operator_type is not None:  # the type brings both (airflow_platform.tasktypes)
+        values.pop("docker_image", None)
+        values.pop("execution_script", None)
     missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]
     if "spark" in values and "execution_script" in missing:  # a Spark task runs its application
         missing.remove("execution_script")
-    problems = [
+    problems = typed + [
         source.problem(
             path,
             f"task '{task_id}' has no {name}",
             f"set `{name}` on the task or in `dag.defaults`",
         )
         for name in missing
-        if name not in unreliable
+        if name not in unreliable and not (task.operator_type and name in TYPE_BRINGS)
     ]
     values.update({name: _STAND_INS[name] for name in missing})
     stand_ins = frozenset(missing)
@@ -716,7 +721,7 @@ def _resolve_task(
         return None, validation_problems(exc, JobSpec, source, prefix=path), stand_ins
     resolved = PipelineTask(
         group, task_id, job, tuple(task.depends_on), task.matrix, task.result, task.when,
-        task.trigger_rule,
+        task.trigger_rule, task.operator_type, task.with_,
     )  # fmt: skip
     return resolved, problems, stand_ins
 

@@ -607,6 +607,20 @@ class TaskSpec(TaskDefaults):
         "says). Airflow shows the check as a task `<task>__when` before it.",
         examples=[{"task": "evaluate", "key": "accuracy", "op": ">", "value": "0.9"}],
     )
+    operator_type: str | None = Field(
+        default=None,
+        description="Run a task type the platform config defines (`task_types:`; README) "
+        "instead of a script: the type brings the image and the command, the task gives its "
+        "parameters under `with:` and its flavor, time limit, env and secrets as usual.",
+        examples=["pg_to_csv"],
+    )
+    with_: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="with",
+        description="The parameters of the task's `operator_type`, checked against the "
+        "type's declared parameters (their types, required ones, no unknown keys).",
+        examples=[{"table": "trips", "columns": ["id", "fare"]}],
+    )
     trigger_rule: TriggerRuleName = Field(
         default="all_success",
         description="When the task runs, by its upstream tasks' states (Airflow's trigger "
@@ -675,6 +689,9 @@ class PipelineTask:
     result: Mapping[str, str] = field(default_factory=dict)
     when: Condition | None = None
     trigger_rule: str = "all_success"
+    operator_type: str | None = None
+    with_: Mapping[str, Any] = field(default_factory=dict)
+    """The task type's parameters as written (checked by ``airflow_platform.tasktypes``)."""
 
     @property
     def qualified_id(self) -> str:

@@ -18,6 +18,7 @@ from tests.harness.kube import wait_for
 from tests.harness.kueue import Kueue
 from tests.harness.node import RealNode
 from tests.harness.objectstore import ObjectStore, seaweedfs
+from tests.harness.postgres import Postgres, PostgresMissingError, postgresql
 from tests.harness.tools import REPO_ROOT, ToolMissingError
 
 # The platform config of the real-node tests: small flavors that select the real node.
@@ -86,6 +87,16 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectSto
         with seaweedfs(tmp_path_factory.mktemp("objectstore")) as store:
             yield store
     except ToolMissingError as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL 15 on loopback for the session (tests/harness/postgres.py)."""
+    try:
+        with postgresql() as server:
+            yield server
+    except PostgresMissingError as err:
         pytest.fail(str(err), pytrace=False)
 
 
