@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from airflow_platform.config import Flavor, PlatformConfig, parse_cpu, parse_memory
-from airflow_platform.metrics import CPU_CORES, CPU_USED, LAST_FINISH, PEAK_MEMORY
+from airflow_platform.metrics.catalogue import CPU_CORES, CPU_USED, LAST_FINISH, PEAK_MEMORY
 
 PROMETHEUS_URL_ENV = "AIRFLOW_PLATFORM_PROMETHEUS_URL"
 DEFAULT_MARGIN = 0.2

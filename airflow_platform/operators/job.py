@@ -21,7 +21,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk.bases.operator import OPERATOR_DEFAULTS
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_platform import kueue, metrics
+from airflow_platform import kueue
 from airflow_platform.artifacts import TaskArtifacts, default_root
 from airflow_platform.artifacts import pod as transfer
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
@@ -33,6 +33,7 @@ from airflow_platform.failures import (
     failure_reason,
 )
 from airflow_platform.gates import RESULT_XCOM
+from airflow_platform.metrics import push as metrics
 from airflow_platform.operators.rails import (
     ConfRejected,
     PolicyViolation,

@@ -15,8 +15,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_platform import metrics
 from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.metrics import push as metrics
 from airflow_platform.policy import check_job
 from airflow_platform.spec.models import JobSpec
 

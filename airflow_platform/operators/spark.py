@@ -15,9 +15,10 @@ from typing import Any
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from airflow_platform import metrics, spark
+from airflow_platform import spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.metrics import push as metrics
 from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed
 from airflow_platform.operators.rails import (
     enforce,

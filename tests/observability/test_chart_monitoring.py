@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_platform.metrics import METRICS
+from airflow_platform.metrics.catalogue import METRICS
 from tests.chart.render import (
     CHART_DIR,
     FULLNAME,

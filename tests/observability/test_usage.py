@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_platform import metrics
+from airflow_platform.metrics import push as metrics
 from tests.observability.servers import Server, prometheus, pushgateway, query, wait_for
 
 pytestmark = [pytest.mark.observability]

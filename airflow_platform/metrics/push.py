@@ -1,4 +1,4 @@
-"""Job metrics: defined once here, pushed to a Prometheus Pushgateway by the JobOperator.
+"""Job metrics pushed to a Prometheus Pushgateway by the JobOperator.
 
 A job's task is short-lived, so nothing scrapes it: the operator pushes at the start of a try
 (``jobs_started_total``) and at its end (everything else) to ``$AIRFLOW_PLATFORM_PUSHGATEWAY_URL``.
@@ -17,8 +17,7 @@ A push never changes a task's result: it runs in a daemon thread that the task w
 most ``$AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT`` seconds (default 2); a dead, refusing or hanging
 Pushgateway costs at most that and logs one warning.
 
-The table in ``docs/metrics.md`` is generated from ``METRICS`` (``python -m
-airflow_platform.metrics``); a test keeps the two equal.
+The definitions live in the catalogue leaf, ``airflow_platform.metrics.catalogue``.
 """
 
 from __future__ import annotations
@@ -38,6 +37,24 @@ import httpx
 
 from airflow_platform.config import PlatformConfig, load_config, parse_cpu, parse_memory
 from airflow_platform.failures import failure_reason
+from airflow_platform.metrics.catalogue import (
+    CAPACITY_WAIT,
+    CPU_CORES,
+    CPU_USED,
+    DURATION,
+    FINISHED,
+    LAST_FAILED,
+    LAST_FINISH,
+    METRICS,
+    OUTCOMES,
+    PEAK_MEMORY,
+    REJECTIONS,
+    REQ_CPU,
+    REQ_GPUS,
+    REQ_MEMORY,
+    STARTED,
+    MetricDef,
+)
 from airflow_platform.pods import CONTAINER_NAME
 from airflow_platform.runners.local import LocalResult
 from airflow_platform.spec.models import JobSpec
@@ -48,137 +65,9 @@ PUSHGATEWAY_URL_ENV = "AIRFLOW_PLATFORM_PUSHGATEWAY_URL"
 PUSHGATEWAY_TIMEOUT_ENV = "AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 2.0
 PUSH_JOB = "airflow_platform"
-GROUPING_LABELS = ("team", "flavor", "job_name")
 DOWN_BACKOFF_SECONDS = 300.0  # after a failed push, this process skips pushes for this long
 _down_until = 0.0
 
-OUTCOMES = ("success", "failed", "timeout", "oom", "unschedulable", "image_error")
-DURATION_BUCKETS = (
-    10.0,
-    30.0,
-    60.0,
-    300.0,
-    600.0,
-    1800.0,
-    3600.0,
-    7200.0,
-    14400.0,
-    43200.0,
-    86400.0,
-)
-WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
-
-
-@dataclass(frozen=True, slots=True)
-class MetricDef:
-    """One metric: its name (with unit), type, labels beyond the grouping key, and meaning."""
-
-    name: str
-    kind: str  # counter, gauge, histogram
-    labels: tuple[str, ...]
-    help: str
-    buckets: tuple[float, ...] = ()
-
-
-STARTED = MetricDef(
-    "airflow_platform_jobs_started_total",
-    "counter",
-    ("critical",),
-    "Job tries that passed the guards and started a pod (or local process).",
-)
-FINISHED = MetricDef(
-    "airflow_platform_jobs_finished_total",
-    "counter",
-    ("outcome", "critical"),
-    "Job tries that ended, by outcome: " + ", ".join(OUTCOMES) + ".",
-)
-DURATION = MetricDef(
-    "airflow_platform_job_duration_seconds",
-    "histogram",
-    ("outcome",),
-    "Run time of a try, from the container's start (or pod creation) to its end.",
-    DURATION_BUCKETS,
-)
-CAPACITY_WAIT = MetricDef(
-    "airflow_platform_job_capacity_wait_seconds",
-    "histogram",
-    (),
-    "Wait for capacity: pod creation to the job container running (local backend: ~0). "
-    "A pod that never ran counts its whole wait.",
-    WAIT_BUCKETS,
-)
-REJECTIONS = MetricDef(
-    "airflow_platform_guard_rejections_total",
-    "counter",
-    ("reason",),
-    "Tries refused by the platform policy at task start, by `Violation.reason` "
-    "(unknown_team, unknown_flavor, flavor_not_allowed, execution_time, image_not_allowed, …).",
-)
-LAST_FAILED = MetricDef(
-    "airflow_platform_job_last_run_failed",
-    "gauge",
-    ("critical",),
-    "1 when the job's latest try failed, 0 when it succeeded.",
-)
-LAST_FINISH = MetricDef(
-    "airflow_platform_job_last_finish_timestamp_seconds",
-    "gauge",
-    (),
-    "When the job's latest try ended (Unix time).",
-)
-REQ_CPU = MetricDef(
-    "airflow_platform_job_requested_cpu_cores",
-    "gauge",
-    (),
-    "CPU cores the flavor requests for the job.",
-)
-REQ_MEMORY = MetricDef(
-    "airflow_platform_job_requested_memory_bytes",
-    "gauge",
-    (),
-    "Memory the flavor requests (and limits) for the job.",
-)
-REQ_GPUS = MetricDef(
-    "airflow_platform_job_requested_gpus",
-    "gauge",
-    (),
-    "GPUs the flavor requests for the job (0 for CPU flavors).",
-)
-PEAK_MEMORY = MetricDef(
-    "airflow_platform_job_peak_memory_bytes",
-    "gauge",
-    (),
-    "Peak memory of the job's latest try that reported it (local: process-tree RSS; "
-    "cluster: the job wrapper's `AIRFLOW_PLATFORM_USAGE` line).",
-)
-CPU_USED = MetricDef(
-    "airflow_platform_job_cpu_used_seconds",
-    "gauge",
-    (),
-    "CPU time (user + system) of the job's latest try that reported it.",
-)
-CPU_CORES = MetricDef(
-    "airflow_platform_job_cpu_used_cores",
-    "gauge",
-    (),
-    "Average CPU cores the job's latest try used: its CPU seconds over its run time.",
-)
-
-METRICS: tuple[MetricDef, ...] = (
-    STARTED,
-    FINISHED,
-    DURATION,
-    CAPACITY_WAIT,
-    REJECTIONS,
-    LAST_FAILED,
-    LAST_FINISH,
-    REQ_CPU,
-    REQ_MEMORY,
-    REQ_GPUS,
-    PEAK_MEMORY,
-    CPU_USED,
-    CPU_CORES,
-)
 _BY_NAME = {m.name: m for m in METRICS}
 
 
@@ -550,26 +439,3 @@ def record_pod_finish(job: JobSpec, pod: Any, log_tail: str = "") -> bool:
     """Pushes how a try on Kubernetes ended, from its final pod (see ``pod_run``)."""
     counts, gauges = finish_samples(pod_run(job, pod, log_tail))
     return push(job_key(job), counts, gauges)
-
-
-# ------------------------------------------------------------------ docs
-
-
-def metrics_table() -> str:
-    """The Markdown table of every metric: name, type, labels and meaning."""
-    rows = [
-        "| metric | type | labels | meaning |",
-        "| --- | --- | --- | --- |",
-    ]
-    for m in METRICS:
-        labels = ", ".join(f"`{label}`" for label in (*GROUPING_LABELS, *m.labels))
-        rows.append(f"| `{m.name}` | {m.kind} | {labels} | {m.help.replace('|', '/')} |")
-    return "\n".join(rows) + "\n"
-
-
-def _main() -> None:
-    print(metrics_table(), end="")
-
-
-if __name__ == "__main__":
-    _main()
