@@ -159,6 +159,10 @@ def ksm_label(key: str) -> str:
     return "label_" + "".join(c if c.isalnum() else "_" for c in key)
 
 
+# The job's own container in every job pod (``pods.CONTAINER_NAME``), the one cAdvisor's
+# series are read for: init containers and sidecars have limits of their own.
+JOB_CONTAINER = "base"
+
 # Series of cAdvisor (the kubelet's /metrics/cadvisor) and kube-state-metrics that the platform
 # reads: right-sizing, alerts and the dashboard. Their meaning is upstream's.
 CONTAINER_MEMORY_PEAK = "container_memory_max_usage_bytes"
@@ -169,6 +173,8 @@ KSM_TERMINATED_REASON = "kube_pod_container_status_terminated_reason"
 KSM_RESTARTS = "kube_pod_container_status_restarts_total"
 KSM_PHASE = "kube_pod_status_phase"
 KSM_LIMITS = "kube_pod_container_resource_limits"
+KSM_START_TIME = "kube_pod_start_time"
+KSM_COMPLETION_TIME = "kube_pod_completion_time"
 
 
 def metrics_table() -> str:

@@ -9,7 +9,10 @@ its flavor and is OOM-killed. Nothing is stood in for.
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +152,27 @@ def test_kube_state_metrics_gives_the_termination_reason_and_the_platform_labels
         "dag": DAG,
         "task": "holds-300mib",
     }
+
+
+def test_usage_recommends_the_flavor_that_fits_what_the_node_measured(measured: Measured) -> None:
+    """`airflow-platform usage` on what the kubelet and kube-state-metrics reported: the job
+    that held 300 MiB shows that peak (within 10 %) and keeps node-512mb, the smallest
+    real-node flavor above 300 MiB × 1.2; its average CPU is well under its 0.5 cores."""
+    from tests.harness.fixtures import NODE_CONFIG
+
+    cli = str(Path(sys.executable).parent / "airflow-platform")
+    window = ["--since", "10m", "--config", str(NODE_CONFIG), "--format", "json"]
+    result = subprocess.run(
+        [cli, "usage", "--prometheus", measured.prometheus.url, *window],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    row = {r["job_name"]: r for r in json.loads(result.stdout)}["holds-300mib"]
+    assert (row["team"], row["flavor"]) == ("vision", "node-512mb")
+    assert abs(row["peak_memory_bytes"] - HELD_BYTES) <= 0.10 * HELD_BYTES, row
+    assert (row["recommended_flavor"], row["verdict"]) == ("node-512mb", "keep"), row
+    assert row["cpu_cores"] is not None, row
+    assert 0 < row["cpu_cores"] < 0.5, row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from kubernetes.client import (
 
 from airflow_platform.metrics import catalogue
 from airflow_platform.metrics import push as metrics
-from airflow_platform.pods import RunContext, pod_labels
+from airflow_platform.pods import CONTAINER_NAME, RunContext, pod_labels
 from airflow_platform.spec.models import JobSpec
 
 pytestmark = [pytest.mark.unit, pytest.mark.observability]
@@ -145,3 +146,18 @@ def test_kube_state_metrics_allow_list_is_the_pod_builders_labels() -> None:
     platform_keys = {k for k in pod_labels(JOB, context) if k.startswith("airflow-platform/")}
     assert set(catalogue.KSM_POD_LABELS) == platform_keys
     assert catalogue.ksm_label("airflow-platform/team") == "label_airflow_platform_team"
+    assert catalogue.JOB_CONTAINER == CONTAINER_NAME
+
+
+def test_usage_reads_metric_names_without_the_pod_builder_policy_or_emitters() -> None:
+    """`airflow-platform usage` needs the flavor catalog and the metric names, nothing else."""
+    code = (
+        "import sys, airflow_platform.usage; "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_platform')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(ast.literal_eval(out))
+    heavy = {"pods", "policy", "metrics.push", "runners", "failures", "kerberos", "validation"}
+    assert not {m for m in loaded if m.removeprefix("airflow_platform.") in heavy}
