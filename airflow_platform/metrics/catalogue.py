@@ -175,6 +175,20 @@ KSM_PHASE = "kube_pod_status_phase"
 KSM_LIMITS = "kube_pod_container_resource_limits"
 KSM_START_TIME = "kube_pod_start_time"
 KSM_COMPLETION_TIME = "kube_pod_completion_time"
+KSM_UNSCHEDULABLE = "kube_pod_status_unschedulable"
+POD_SERIES = (
+    CONTAINER_MEMORY_PEAK,
+    CONTAINER_MEMORY_WORKING_SET,
+    CONTAINER_CPU,
+    KSM_POD_LABELS_SERIES,
+    KSM_TERMINATED_REASON,
+    KSM_RESTARTS,
+    KSM_PHASE,
+    KSM_LIMITS,
+    KSM_START_TIME,
+    KSM_COMPLETION_TIME,
+    KSM_UNSCHEDULABLE,
+)
 
 
 def metrics_table() -> str:
