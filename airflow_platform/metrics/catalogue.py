@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GROUPING_LABELS = ("team", "flavor", "job_name")
+# `dag` is there for a pipeline's task (every task the operators run is one).
+GROUPING_LABELS = ("team", "flavor", "job_name", "dag")
 OUTCOMES = ("success", "failed", "timeout", "oom", "unschedulable", "image_error")
 DURATION_BUCKETS = (
     10.0,

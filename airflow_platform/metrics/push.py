@@ -79,9 +79,13 @@ class JobKey:
     flavor: str
     job_name: str
     critical: bool = False
+    # The Airflow DAG the task belongs to: two pipelines may each have a task of the same name
+    # (and flavor), and without it their groups, and so their last_run_failed, would be one.
+    dag: str | None = None
 
     def grouping(self) -> dict[str, str]:
-        return {"team": self.team, "flavor": self.flavor, "job_name": self.job_name}
+        key = {"team": self.team, "flavor": self.flavor, "job_name": self.job_name}
+        return {**key, "dag": self.dag} if self.dag else key
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,20 +329,20 @@ USAGE_MARKER = "AIRFLOW_PLATFORM_USAGE"
 _LOCAL_OUTCOMES = {"Completed": "success", "OOMKilled": "oom", "DeadlineExceeded": "timeout"}
 
 
-def job_key(job: JobSpec) -> JobKey:
-    """The grouping key of ``job``'s metrics."""
-    return JobKey(job.team, job.resource_flavor, job.name, job.critical)
+def job_key(job: JobSpec, dag_id: str | None = None) -> JobKey:
+    """The grouping key of ``job``'s metrics, as a task of DAG ``dag_id``."""
+    return JobKey(job.team, job.resource_flavor, job.name, job.critical, dag_id)
 
 
-def record_start(job: JobSpec, config: PlatformConfig) -> bool:
+def record_start(job: JobSpec, config: PlatformConfig, dag_id: str | None = None) -> bool:
     """Pushes ``jobs_started_total`` and the requested resources when a try starts."""
-    key = job_key(job)
+    key = job_key(job, dag_id)
     return push(key, start_samples(key), requested(job.resource_flavor, config))
 
 
-def record_rejection(job: JobSpec, reasons: Iterable[str]) -> bool:
+def record_rejection(job: JobSpec, reasons: Iterable[str], dag_id: str | None = None) -> bool:
     """Pushes ``guard_rejections_total`` for a try the policy refused."""
-    key = job_key(job)
+    key = job_key(job, dag_id)
     return push(key, rejection_samples(reasons))
 
 
@@ -364,11 +368,12 @@ def record_conf_rejection(
     return push(key, rejection_samples(reasons))
 
 
-def record_local_finish(job: JobSpec, result: LocalResult) -> bool:
+def record_local_finish(job: JobSpec, result: LocalResult, dag_id: str | None = None) -> bool:
     """Pushes how a local run ended (its capacity wait is 0: a process starts at once)."""
+    key = job_key(job, dag_id)
     counts, gauges = finish_samples(
         JobRun(
-            key=job_key(job),
+            key=key,
             outcome=_LOCAL_OUTCOMES.get(result.reason, "failed"),
             duration_seconds=result.duration_seconds,
             capacity_wait_seconds=0.0,
@@ -376,7 +381,7 @@ def record_local_finish(job: JobSpec, result: LocalResult) -> bool:
             cpu_seconds=result.cpu_seconds,
         )
     )
-    return push(job_key(job), counts, gauges)
+    return push(key, counts, gauges)
 
 
 def parse_usage_line(text: str) -> tuple[int, float] | None:
@@ -405,7 +410,13 @@ def _seconds_between(start: Any, end: Any) -> float | None:
     return max(float((end - start).total_seconds()), 0.0)
 
 
-def pod_run(job: JobSpec, pod: Any, log_tail: str = "", now: datetime | None = None) -> JobRun:
+def pod_run(
+    job: JobSpec,
+    pod: Any,
+    log_tail: str = "",
+    now: datetime | None = None,
+    dag_id: str | None = None,
+) -> JobRun:
     """How a try ended, read from its pod's status (and the usage line in its log).
 
     Capacity wait is pod creation to the container's start; a pod that never started waited
@@ -426,7 +437,7 @@ def pod_run(job: JobSpec, pod: Any, log_tail: str = "", now: datetime | None = N
     outcome = "success" if phase == "Succeeded" else failure_reason(pod)
     usage = parse_usage_line(log_tail)
     return JobRun(
-        key=job_key(job),
+        key=job_key(job, dag_id),
         outcome=outcome,
         duration_seconds=_seconds_between(started or created, finished or now) or 0.0,
         capacity_wait_seconds=_seconds_between(created, started or now),
@@ -435,7 +446,10 @@ def pod_run(job: JobSpec, pod: Any, log_tail: str = "", now: datetime | None = N
     )
 
 
-def record_pod_finish(job: JobSpec, pod: Any, log_tail: str = "") -> bool:
+def record_pod_finish(
+    job: JobSpec, pod: Any, log_tail: str = "", dag_id: str | None = None
+) -> bool:
     """Pushes how a try on Kubernetes ended, from its final pod (see ``pod_run``)."""
-    counts, gauges = finish_samples(pod_run(job, pod, log_tail))
-    return push(job_key(job), counts, gauges)
+    run = pod_run(job, pod, log_tail, dag_id=dag_id)
+    counts, gauges = finish_samples(run)
+    return push(run.key, counts, gauges)

@@ -230,7 +230,7 @@ class JobOperator(KubernetesPodOperator):
         rejection or start (metrics)."""
         config = load_config()
         if self._job is not None:
-            return self._job, enforce_at_start(self._job, config)
+            return self._job, enforce_at_start(self._job, config, self.dag_id)
         conf = (context["dag_run"].conf or {}) if context else {}
         try:
             doc = self._conf_doc(context, config)
@@ -244,7 +244,7 @@ class JobOperator(KubernetesPodOperator):
         except ConfRejected as exc:
             metrics.record_conf_rejection(conf.get("spec", conf), exc.reasons, config)
             raise
-        metrics.record_start(job, config)
+        metrics.record_start(job, config, self.dag_id)
         self._set_job(job)
         return job, config
 
@@ -327,7 +327,9 @@ class JobOperator(KubernetesPodOperator):
     def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
         """Pushes the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
         if remote_pod is not None and self._job is not None:  # metrics (observability)
-            metrics.record_pod_finish(self._job, remote_pod, self._log_tail(remote_pod))
+            metrics.record_pod_finish(
+                self._job, remote_pod, self._log_tail(remote_pod), self.dag_id
+            )
         report = transfer.report(remote_pod, transfer.KEEP_CONTAINER)
         self._kept = report.get("kept") if report else None
         self._published = report.get("result") if report else None
@@ -477,7 +479,7 @@ class JobOperator(KubernetesPodOperator):
                 artifacts=self._local_artifacts(run),
                 result=self.result_keys,
             )
-        metrics.record_local_finish(job, result)  # metrics (observability)
+        metrics.record_local_finish(job, result, self.dag_id)  # metrics (observability)
         self.log.info(
             "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s; "
             "artifacts in %s",

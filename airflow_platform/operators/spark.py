@@ -121,7 +121,7 @@ class SparkJobOperator(SparkSubmitOperator):
 
         Returns nothing, so no XCom is pushed (and no Spark conf ever reaches XCom).
         """
-        config = enforce_at_start(self._job)
+        config = enforce_at_start(self._job, dag_id=self.dag_id)
         if current_backend() is Backend.local:
             self._execute_local(config)
             return
@@ -140,7 +140,7 @@ class SparkJobOperator(SparkSubmitOperator):
             cwd=cwd,
             on_output=lambda line: self.log.info("%s", line.rstrip("\n")),
         )
-        metrics.record_local_finish(self._job, result)
+        metrics.record_local_finish(self._job, result, self.dag_id)
         if not result.succeeded:
             raise JobFailed(
                 f"Spark job {self._job.name} failed locally: {result.reason}, exit {result.exit_code}"

@@ -60,17 +60,23 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
         [_finished(NLP, "failed", "0+0x120"), _finished(NLP, "success", "0+1x120")],
     ),
     "CriticalJobFailed": (
-        {"team": "nlp", "flavor": "cpu-2gb", "job_name": "count-tokens", "severity": "critical"},
+        {
+            "team": "nlp",
+            "flavor": "cpu-2gb",
+            "job_name": "count-tokens",
+            "dag": "tokens",
+            "severity": "critical",
+        },
         "40m",
         [
             {
-                "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
+                "series": f'airflow_platform_job_last_run_failed{{{NLP},dag="tokens",critical="true"}}',
                 "values": "1x60",
             }
         ],
         [
             {  # a critical job that failed, then succeeded on retry within 30 minutes
-                "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
+                "series": f'airflow_platform_job_last_run_failed{{{NLP},dag="tokens",critical="true"}}',
                 "values": "1x20 0x40",
             },
             {  # a failed job that is not critical
