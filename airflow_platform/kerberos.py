@@ -192,6 +192,9 @@ def add_kerberos(
             volume_mounts=mounts,
             resources=SIDE_RESOURCES,
             security_context=security_context(),
+            # kinit's message (principal, realm, what the keytab holds) becomes the container's
+            # termination message, which the one-line failure reason quotes (failures.py).
+            termination_message_policy="FallbackToLogsOnError",
             **extra,
         )
 

@@ -1,7 +1,17 @@
 """Right-sizing: what each job requested against what it used, and the flavor that fits.
 
-Reads the job metrics (docs/metrics.md) from Prometheus' HTTP API over a window (default 30
-days): per job, the highest peak memory and the highest average CPU cores of its tries. The
+Reads what Kubernetes itself measured, for any image (no wrapper in the job needed), from
+Prometheus' HTTP API over a window (default 30 days):
+
+- peak memory: cAdvisor's ``container_memory_max_usage_bytes`` of the job container (cgroup
+  v1 ``memory.max_usage_in_bytes``, v2 ``memory.peak``);
+- CPU: cAdvisor's ``container_cpu_usage_seconds_total`` of the job container at its end, over
+  the pod's run time from kube-state-metrics (``kube_pod_completion_time`` less
+  ``kube_pod_start_time``): the average cores of a try;
+- whose pod it was: kube-state-metrics' ``kube_pod_labels`` with the platform's team, job and
+  flavor labels (they must be in its ``--metric-labels-allowlist``, docs/observability.md).
+
+Per job: the highest peak memory and the highest average CPU cores of its tries. The
 recommended flavor is the smallest one that
 
 - the job's team may use (``teams`` of the flavor),
@@ -9,8 +19,9 @@ recommended flavor is the smallest one that
   GPU use is not measured),
 - gives at least peak memory × (1 + margin) and average cores × (1 + margin).
 
-"Smallest" orders by memory, then CPU, then GPUs. Jobs with no usage reported in the window
-(e.g. a cluster job whose image prints no usage line) are listed without a recommendation.
+"Smallest" orders by memory, then CPU, then GPUs. A job whose pods Prometheus saw but whose
+container it never sampled (it ended within one cAdvisor housekeeping interval, about 10 s)
+is listed without a recommendation.
 """
 
 from __future__ import annotations
@@ -22,7 +33,16 @@ from typing import Any
 import httpx
 
 from airflow_platform.config import Flavor, PlatformConfig, parse_cpu, parse_memory
-from airflow_platform.metrics import CPU_CORES, CPU_USED, LAST_FINISH, PEAK_MEMORY
+from airflow_platform.metrics.catalogue import (
+    CONTAINER_CPU,
+    CONTAINER_MEMORY_PEAK,
+    JOB_CONTAINER,
+    KSM_COMPLETION_TIME,
+    KSM_POD_LABELS_SERIES,
+    KSM_START_TIME,
+    POD_LABEL_KEYS,
+    ksm_label,
+)
 
 PROMETHEUS_URL_ENV = "AIRFLOW_PLATFORM_PROMETHEUS_URL"
 DEFAULT_MARGIN = 0.2
@@ -72,8 +92,51 @@ def _query(client: httpx.Client, base: str, expr: str) -> dict[tuple[str, str, s
     return out
 
 
-def _max_over(metric: str, window: str) -> str:
-    return f"max by (team, job_name, flavor) (max_over_time({metric}[{window}]))"
+_JOB_LABELS = {"team": "team", "job_name": "job", "flavor": "flavor"}
+
+
+def _job_pods(window: str) -> str:
+    """One series per job pod seen in ``window``: (namespace, pod) with team, job_name and
+    flavor copied from the pod's labels."""
+    sources = {name: ksm_label(POD_LABEL_KEYS[key]) for name, key in _JOB_LABELS.items()}
+    expr = (
+        f"max by (namespace, pod, {', '.join(sources.values())}) "
+        f'(max_over_time({KSM_POD_LABELS_SERIES}{{{sources["team"]}!=""}}[{window}]))'
+    )
+    for name, source in sources.items():
+        expr = f'label_replace({expr}, "{name}", "$1", "{source}", "(.*)")'
+    return expr
+
+
+def _per_job(per_pod: str, window: str) -> str:
+    """The highest of ``per_pod`` (a vector by namespace and pod) per team, job and flavor."""
+    return (
+        f"max by (team, job_name, flavor) ({per_pod} "
+        f"* on (namespace, pod) group_left (team, job_name, flavor) {_job_pods(window)})"
+    )
+
+
+def _container_max(metric: str, window: str) -> str:
+    return (
+        f"max by (namespace, pod) "
+        f'(max_over_time({metric}{{container="{JOB_CONTAINER}"}}[{window}]))'
+    )
+
+
+def _pod_max(metric: str, window: str) -> str:
+    return f"max by (namespace, pod) (max_over_time({metric}[{window}]))"
+
+
+def usage_queries(window: str) -> dict[str, str]:
+    """The PromQL of each measured quantity, per team, job and flavor (docs/observability.md
+    shows them)."""
+    cpu_seconds = _container_max(CONTAINER_CPU, window)
+    run_time = f"({_pod_max(KSM_COMPLETION_TIME, window)} - {_pod_max(KSM_START_TIME, window)})"
+    return {
+        "peak": _per_job(_container_max(CONTAINER_MEMORY_PEAK, window), window),
+        "cpu_seconds": _per_job(cpu_seconds, window),
+        "cores": _per_job(f"({cpu_seconds} / {run_time})", window),
+    }
 
 
 def fetch_usage(
@@ -81,14 +144,14 @@ def fetch_usage(
 ) -> dict[tuple[str, str, str], dict[str, float]]:
     """Per (team, job, flavor): the peak memory, CPU seconds and cores seen over ``window``."""
     base = prometheus.rstrip("/")
-    wanted = {"peak": PEAK_MEMORY.name, "cpu_seconds": CPU_USED.name, "cores": CPU_CORES.name}
     found: dict[tuple[str, str, str], dict[str, float]] = {}
     with httpx.Client(timeout=timeout) as client:
-        # Every job that ever finished a try in the window, measured or not.
-        for key in _query(client, base, _max_over(LAST_FINISH.name, window)):
+        # Every job whose pod existed in the window, measured or not.
+        jobs = f"max by (team, job_name, flavor) ({_job_pods(window)})"
+        for key in _query(client, base, jobs):
             found.setdefault(key, {})
-        for field, metric in wanted.items():
-            for key, value in _query(client, base, _max_over(metric, window)).items():
+        for field, expr in usage_queries(window).items():
+            for key, value in _query(client, base, expr).items():
                 found.setdefault(key, {})[field] = value
     return found
 

@@ -170,6 +170,13 @@ build_kueue() {
     "-X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION"
 }
 
+# Pod facts for Prometheus (phase, termination reason, requests/limits, the platform's pod labels).
+# The proxy serves only exact versions of it (no @v/list, no @latest): see versions.env.
+build_kube_state_metrics() {
+  build_go_tool kube-state-metrics "$KUBE_STATE_METRICS_VERSION" k8s.io/kube-state-metrics/v2 kube-state-metrics \
+    "-X github.com/prometheus/common/version.Version=$KUBE_STATE_METRICS_VERSION"
+}
+
 # The sandbox program of the real test node (images/pause), keyed by a hash of its source.
 build_pause() {
   local src="$here/../images/pause" hash
@@ -193,4 +200,5 @@ build_coredns
 build_pause
 build_seaweedfs
 build_kueue
+build_kube_state_metrics
 log "all tools ready in $((SECONDS - total)) s under $cache"

@@ -21,7 +21,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk.bases.operator import OPERATOR_DEFAULTS
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_platform import kueue, metrics
+from airflow_platform import kueue
 from airflow_platform.artifacts import TaskArtifacts, default_root
 from airflow_platform.artifacts import pod as transfer
 from airflow_platform.backend import JOBS_DIR_ENV, Backend, current_backend
@@ -33,6 +33,7 @@ from airflow_platform.failures import (
     failure_reason,
 )
 from airflow_platform.gates import RESULT_XCOM
+from airflow_platform.metrics import push as metrics
 from airflow_platform.operators.rails import (
     ConfRejected,
     PolicyViolation,
@@ -235,7 +236,7 @@ class JobOperator(KubernetesPodOperator):
         rejection or start (metrics)."""
         config = load_config()
         if self._job is not None:
-            return self._job, enforce_at_start(self._job, config)
+            return self._job, enforce_at_start(self._job, config, self.dag_id)
         conf = (context["dag_run"].conf or {}) if context else {}
         try:
             doc = self._conf_doc(context, config)
@@ -249,7 +250,7 @@ class JobOperator(KubernetesPodOperator):
         except ConfRejected as exc:
             metrics.record_conf_rejection(conf.get("spec", conf), exc.reasons, config)
             raise
-        metrics.record_start(job, config)
+        metrics.record_start(job, config, self.dag_id)
         self._set_job(job)
         return job, config
 
@@ -332,7 +333,9 @@ class JobOperator(KubernetesPodOperator):
     def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
         """Pushes the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
         if remote_pod is not None and self._job is not None:  # metrics (observability)
-            metrics.record_pod_finish(self._job, remote_pod, self._log_tail(remote_pod))
+            metrics.record_pod_finish(
+                self._job, remote_pod, self._log_tail(remote_pod), self.dag_id
+            )
         report = transfer.report(remote_pod, transfer.KEEP_CONTAINER)
         self._kept = report.get("kept") if report else None
         self._published = report.get("result") if report else None
@@ -482,7 +485,7 @@ class JobOperator(KubernetesPodOperator):
                 artifacts=self._local_artifacts(run),
                 result=self.result_keys,
             )
-        metrics.record_local_finish(job, result)  # metrics (observability)
+        metrics.record_local_finish(job, result, self.dag_id)  # metrics (observability)
         self.log.info(
             "job %s: %s, exit %s in %.1f s, peak memory %s bytes; output also in %s; "
             "artifacts in %s",

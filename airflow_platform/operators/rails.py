@@ -15,8 +15,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_platform import metrics
 from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.metrics import push as metrics
 from airflow_platform.policy import check_job
 from airflow_platform.spec.models import JobSpec
 
@@ -44,16 +44,19 @@ def enforce(job: JobSpec, config: PlatformConfig) -> None:
         raise error
 
 
-def enforce_at_start(job: JobSpec, config: PlatformConfig | None = None) -> PlatformConfig:
+def enforce_at_start(
+    job: JobSpec, config: PlatformConfig | None = None, dag_id: str | None = None
+) -> PlatformConfig:
     """The guard of a try, against today's catalog (it may have changed since the DAG was
-    parsed); pushes the try's rejection or start. Returns the config it checked against."""
+    parsed); pushes the try's rejection or start (as a task of DAG ``dag_id``). Returns the
+    config it checked against."""
     config = config or load_config()
     try:
         enforce(job, config)
     except PolicyViolation as exc:
-        metrics.record_rejection(job, exc.reasons)
+        metrics.record_rejection(job, exc.reasons, dag_id)
         raise
-    metrics.record_start(job, config)
+    metrics.record_start(job, config, dag_id)
     return config
 
 

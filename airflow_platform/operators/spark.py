@@ -15,9 +15,10 @@ from typing import Any
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from airflow_platform import metrics, spark
+from airflow_platform import spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
+from airflow_platform.metrics import push as metrics
 from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed
 from airflow_platform.operators.rails import (
     enforce,
@@ -120,7 +121,7 @@ class SparkJobOperator(SparkSubmitOperator):
 
         Returns nothing, so no XCom is pushed (and no Spark conf ever reaches XCom).
         """
-        config = enforce_at_start(self._job)
+        config = enforce_at_start(self._job, dag_id=self.dag_id)
         if current_backend() is Backend.local:
             self._execute_local(config)
             return
@@ -139,7 +140,7 @@ class SparkJobOperator(SparkSubmitOperator):
             cwd=cwd,
             on_output=lambda line: self.log.info("%s", line.rstrip("\n")),
         )
-        metrics.record_local_finish(self._job, result)
+        metrics.record_local_finish(self._job, result, self.dag_id)
         if not result.succeeded:
             raise JobFailed(
                 f"Spark job {self._job.name} failed locally: {result.reason}, exit {result.exit_code}"

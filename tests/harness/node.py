@@ -74,6 +74,7 @@ KUBELET_SYSCTLS = (
 # parents, which exist on every machine: making the paths themselves on the host would leave
 # them behind, and removing them would detach the mounts of another harness's node.
 HIDDEN_PATHS = ("/run", "/var/lib", "/opt", "/var/log")
+CADVISOR_CONTAINERD_SOCKET = Path("/run/containerd/containerd.sock")
 SYSTEM_PACKAGES_HINT = "run `make system-packages` (scripts/system-packages.txt pins it)"
 IMAGES_HINT = "run `make images` (scripts/build-images.py)"
 OWNER_FILE = "owner.pid"
@@ -502,6 +503,12 @@ class RealNode:
         if missing:
             raise NodeError(f"the real node needs these folders on the machine: {missing}")
         mounts = " && ".join(f"mount -t tmpfs -o mode=0755 tmpfs {p}" for p in HIDDEN_PATHS)
+        # The kubelet's cAdvisor asks containerd for each container's pod, namespace and name
+        # at the fixed socket path only; without these labels its series carry only cgroup ids.
+        mounts += (
+            f" && mkdir -p {CADVISOR_CONTAINERD_SOCKET.parent}"
+            f" && ln -s {self.containerd_socket} {CADVISOR_CONTAINERD_SOCKET}"
+        )
         holder = self._process(
             "holder",
             [

@@ -31,6 +31,7 @@ _TOOL_DIRS = {
     "coredns": ("coredns", "COREDNS_VERSION"),
     "weed": ("seaweedfs", "SEAWEEDFS_VERSION"),
     "kueue": ("kueue", "KUEUE_VERSION"),
+    "kube-state-metrics": ("kube-state-metrics", "KUBE_STATE_METRICS_VERSION"),
 }
 
 

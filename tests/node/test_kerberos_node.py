@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_platform.config import PlatformConfig
+from airflow_platform.failures import explain_failure
 from airflow_platform.kerberos import INIT_CONTAINER, KEYTAB_PATH, RENEW_CONTAINER
 from airflow_platform.pods import JOB_UID
 from tests.harness import tools
@@ -131,3 +132,27 @@ def _exec(plane: Any, namespace: str, pod: str, container: str, *command: str) -
             assert result.returncode == 0, result.stderr
             return result.stdout.strip()
         time.sleep(1)
+
+
+def test_kerberos_login_failure_is_explained_with_kinits_message(
+    kdc: Kdc,  # noqa: F811
+    kerberized: PlatformConfig,
+    core_v1: Any,
+    restricted_namespace: str,
+) -> None:
+    """The team's keytab Secret holds another team's keys: kinit fails on the real node, the
+    job never starts, and the one-line reason (the task log's) quotes kinit's own message,
+    through the container's termination message."""
+    core_v1.patch_namespaced_secret(
+        "vision-keytab",
+        restricted_namespace,
+        {"data": {"keytab": _b64(kdc.keytabs["svc-analytics"].read_bytes())}},
+    )
+    spec = podrun.job("wrong-keytab", "echo never", docker_image=KRB5_IMAGE, kerberos=True)
+    result = podrun.run(core_v1, spec, kerberized, restricted_namespace)
+    assert result.phase == "Failed"
+    reason = explain_failure(result.pod, spec, kerberized)
+    print(f"\n{reason}")
+    assert reason.startswith(f"job wrong-keytab did not start: container {INIT_CONTAINER} exited")
+    assert f"cannot log in as {kdc.principal('svc-vision')}" in reason
+    assert f"the keytab holds keys for: {kdc.principal('svc-analytics')}" in reason

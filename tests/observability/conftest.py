@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_platform import metrics
+from airflow_platform.metrics import push as metrics
 from tests.airflow.conftest import airflow_db, jobs_dir
 
 __all__ = ["airflow_db", "jobs_dir"]

@@ -27,11 +27,20 @@ def _finished(labels: str, outcome: str, values: str, critical: str = "false") -
     return {"series": series, "values": values}
 
 
-def _wait(le: str, values: str) -> dict[str, str]:
-    return {
-        "series": f'airflow_platform_job_capacity_wait_seconds_bucket{{{GPU},le="{le}"}}',
-        "values": values,
-    }
+def _pod_labels(pod: str, flavor: str) -> dict[str, str]:
+    """kube-state-metrics' labels series of a job pod, with the platform's labels allowed."""
+    labels = (
+        f'namespace="airflow-jobs-vision",pod="{pod}",label_airflow_platform_team="vision",'
+        f'label_airflow_platform_flavor="{flavor}"'
+    )
+    return {"series": f"kube_pod_labels{{{labels}}}", "values": "1x30"}
+
+
+def _unschedulable(pod: str, values: str) -> dict[str, str]:
+    """kube-state-metrics' unschedulable flag of a pod (1 while PodScheduled is False with
+    reason Unschedulable)."""
+    labels = f'namespace="airflow-jobs-vision",pod="{pod}"'
+    return {"series": f"kube_pod_status_unschedulable{{{labels}}}", "values": values}
 
 
 def _pending(status: str, role: str, values: str) -> dict[str, str]:
@@ -51,17 +60,23 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
         [_finished(NLP, "failed", "0+0x120"), _finished(NLP, "success", "0+1x120")],
     ),
     "CriticalJobFailed": (
-        {"team": "nlp", "flavor": "cpu-2gb", "job_name": "count-tokens", "severity": "critical"},
+        {
+            "team": "nlp",
+            "flavor": "cpu-2gb",
+            "job_name": "count-tokens",
+            "dag": "tokens",
+            "severity": "critical",
+        },
         "40m",
         [
             {
-                "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
+                "series": f'airflow_platform_job_last_run_failed{{{NLP},dag="tokens",critical="true"}}',
                 "values": "1x60",
             }
         ],
         [
             {  # a critical job that failed, then succeeded on retry within 30 minutes
-                "series": f'airflow_platform_job_last_run_failed{{{NLP},critical="true"}}',
+                "series": f'airflow_platform_job_last_run_failed{{{NLP},dag="tokens",critical="true"}}',
                 "values": "1x20 0x40",
             },
             {  # a failed job that is not critical
@@ -88,20 +103,9 @@ SCENARIOS: dict[str, tuple[dict[str, str], str, list[dict[str, str]], list[dict[
     "JobsWaitingForCapacity": (
         {"flavor": "gpu-1x-24gb", "severity": "warning"},
         "20m",
-        [
-            _wait("600", "0x30"),
-            {
-                "series": f"airflow_platform_job_capacity_wait_seconds_count{{{GPU}}}",
-                "values": "0x10 1x20",
-            },
-        ],
-        [
-            _wait("600", "0x10 1x20"),
-            {
-                "series": f"airflow_platform_job_capacity_wait_seconds_count{{{GPU}}}",
-                "values": "0x10 1x20",
-            },
-        ],
+        [_pod_labels("train-1", "gpu-1x-24gb"), _unschedulable("train-1", "1x30")],
+        # Unschedulable for 5 minutes only, then placed.
+        [_pod_labels("train-1", "gpu-1x-24gb"), _unschedulable("train-1", "1x5 0x25")],
     ),
     "GpuJobsUnschedulable": (
         {"team": "vision", "flavor": "gpu-1x-24gb", "severity": "warning"},

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_platform.metrics import METRICS
+from airflow_platform.metrics.catalogue import METRICS, POD_SERIES
 from tests.chart.render import (
     CHART_DIR,
     FULLNAME,
@@ -22,7 +22,7 @@ from tests.chart.render import (
     render_chart,
     run_helm,
 )
-from tests.observability.servers import run_tool
+from tests.observability.servers import prometheus, query, run_tool
 
 pytestmark = [pytest.mark.chart, pytest.mark.observability]
 STATSD = f"{FULLNAME}-statsd-exporter"
@@ -247,7 +247,8 @@ def test_critical_alerts_page_and_warnings_go_to_slack_with_keys_from_secrets() 
 
 def test_grafana_dashboard_is_labelled_for_the_sidecar_and_queries_known_metrics() -> None:
     """The dashboard ConfigMap carries grafana_dashboard: "1"; its JSON has the four panels
-    and every airflow_platform_* name it queries is a defined metric."""
+    and every airflow_platform_* name it queries is a defined metric, every cAdvisor and
+    kube-state-metrics name one the catalogue lists."""
     docs = render_chart()
     cm = find(docs, "ConfigMap", f"{FULLNAME}-grafana-dashboard", NAMESPACE)
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -264,6 +265,25 @@ def test_grafana_dashboard_is_labelled_for_the_sidecar_and_queries_known_metrics
         re.sub(r"_(bucket|sum|count)$", "", name)
         for p in dashboard["panels"]
         for t in p["targets"]
-        for name in re.findall(r"airflow_platform_[a-z_]+", t["expr"])
+        for name in re.findall(r"\bairflow_platform_[a-z_]+", t["expr"])
     }
     assert used <= known, used - known
+    pod_series = {
+        name
+        for p in dashboard["panels"]
+        for t in p["targets"]
+        for name in re.findall(r"\b(?:kube|container)_[a-z_]+", t["expr"])
+    }
+    assert pod_series, "the pod panels read cAdvisor and kube-state-metrics"
+    assert pod_series <= set(POD_SERIES), pod_series - set(POD_SERIES)
+
+
+def test_every_dashboard_query_is_accepted_by_a_real_prometheus(tmp_path: Path) -> None:
+    """Each panel's PromQL (Grafana's $team and $flavor as `.*`) evaluates without an error."""
+    docs = render_chart()
+    cm = find(docs, "ConfigMap", f"{FULLNAME}-grafana-dashboard", NAMESPACE)
+    dashboard = json.loads(cm["data"]["airflow-platform-jobs.json"])
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    with prometheus(tmp_path / "prom") as prom:
+        for expr in exprs:
+            query(prom, expr.replace("$team", ".*").replace("$flavor", ".*"))

@@ -138,10 +138,34 @@ def test_a_dead_or_hung_pushgateway_changes_nothing_but_one_warning(
     with hanging_server() as hung:
         url = hung if gateway_kind == "hanging" else f"http://127.0.0.1:{free_port()}"
         monkeypatch.setenv("AIRFLOW_PLATFORM_PUSHGATEWAY_URL", url)
-        with caplog.at_level(logging.WARNING, logger="airflow_platform.metrics"):
+        with caplog.at_level(logging.WARNING, logger="airflow_platform.metrics.push"):
             state, elapsed = _timed_run(jobs_dir, "unpushed")
     assert state == "success"
     assert elapsed - baseline <= 1.0 + 0.75, (elapsed, baseline)
-    warnings = [r for r in caplog.records if r.name == "airflow_platform.metrics"]
+    warnings = [r for r in caplog.records if r.name == "airflow_platform.metrics.push"]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "not pushed" in warnings[0].getMessage()
+
+
+def test_two_pipelines_with_a_task_of_the_same_name_keep_separate_failure_state(
+    tmp_path: Path,
+) -> None:
+    """The same team, flavor and task name in two DAGs: one fails, the other succeeds, and the
+    real Pushgateway and Prometheus hold both states (the group key carries the DAG id)."""
+    from airflow_platform.metrics import push
+
+    with (
+        pushgateway(tmp_path / "pgw") as gateway,
+        prometheus(tmp_path / "prom", gateway.url) as prom,
+    ):
+        for dag, outcome in (("pipeline-a", "failed"), ("pipeline-b", "success")):
+            key = push.JobKey("nlp", "cpu-2gb", "compile-data", critical=True, dag=dag)
+            run = push.JobRun(key, outcome, duration_seconds=1.0, capacity_wait_seconds=0.0)
+            counts, gauges = push.finish_samples(run)
+            assert push.push(key, counts, gauges, url=gateway.url, timeout=5)
+        wait_for(prom, 'count(airflow_platform_job_last_run_failed{job_name="compile-data"}) == 2')
+        state = {
+            s["metric"]["dag"]: float(s["value"][1])
+            for s in query(prom, 'airflow_platform_job_last_run_failed{job_name="compile-data"}')
+        }
+        assert state == {"pipeline-a": 1.0, "pipeline-b": 0.0}

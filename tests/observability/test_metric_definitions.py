@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,11 +22,14 @@ from kubernetes.client import (
     V1PodStatus,
 )
 
-from airflow_platform import metrics
+from airflow_platform.metrics import catalogue
+from airflow_platform.metrics import push as metrics
+from airflow_platform.pods import CONTAINER_NAME, RunContext, pod_labels
 from airflow_platform.spec.models import JobSpec
 
 pytestmark = [pytest.mark.unit, pytest.mark.observability]
 ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = "airflow_platform.metrics.catalogue"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 JOB = JobSpec.model_validate(
     {
@@ -40,11 +46,11 @@ JOB = JobSpec.model_validate(
 
 def test_docs_table_is_generated_from_the_definitions() -> None:
     """docs/metrics.md holds exactly the table `python -m airflow_platform.metrics` prints."""
-    assert metrics.metrics_table() in (ROOT / "docs" / "metrics.md").read_text()
+    assert catalogue.metrics_table() in (ROOT / "docs" / "metrics.md").read_text()
 
 
-@pytest.mark.parametrize("metric", metrics.METRICS, ids=lambda m: m.name)
-def test_metric_names_carry_their_unit_and_labels_are_bounded(metric: metrics.MetricDef) -> None:
+@pytest.mark.parametrize("metric", catalogue.METRICS, ids=lambda m: m.name)
+def test_metric_names_carry_their_unit_and_labels_are_bounded(metric: catalogue.MetricDef) -> None:
     """Counters end in _total, histograms and gauges in a base unit; no label could hold a
     run id."""
     if metric.kind == "counter":
@@ -118,3 +124,40 @@ def test_a_running_pod_that_was_stopped_counts_from_its_start() -> None:
     state = V1ContainerState(running=V1ContainerStateRunning(started_at=T0 + timedelta(seconds=30)))
     run = metrics.pod_run(JOB, _pod("Running", state), now=T0 + timedelta(minutes=10))
     assert (run.capacity_wait_seconds, run.duration_seconds) == (30, 570)
+
+
+def test_catalogue_is_a_leaf_that_imports_nothing_of_the_platform() -> None:
+    """The emitters, `usage`, the chart tests and the docs all import the catalogue: it must
+    not drag in the config loader, the policy or the pod builder."""
+    code = (
+        "import sys, airflow_platform.metrics.catalogue as c; "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_platform')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == str(["airflow_platform", "airflow_platform.metrics", CATALOGUE])
+
+
+def test_kube_state_metrics_allow_list_is_the_pod_builders_labels() -> None:
+    """Every platform label `pod_labels` puts on a job pod (dag and task included) is allowed
+    through kube-state-metrics, and nothing else."""
+    context = RunContext(namespace="airflow-jobs-vision", dag_id="d", task_id="t")
+    platform_keys = {k for k in pod_labels(JOB, context) if k.startswith("airflow-platform/")}
+    assert set(catalogue.KSM_POD_LABELS) == platform_keys
+    assert catalogue.ksm_label("airflow-platform/team") == "label_airflow_platform_team"
+    assert catalogue.JOB_CONTAINER == CONTAINER_NAME
+
+
+def test_usage_reads_metric_names_without_the_pod_builder_policy_or_emitters() -> None:
+    """`airflow-platform usage` needs the flavor catalog and the metric names, nothing else."""
+    code = (
+        "import sys, airflow_platform.usage; "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_platform')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(ast.literal_eval(out))
+    heavy = {"pods", "policy", "metrics.push", "runners", "failures", "kerberos", "validation"}
+    assert not {m for m in loaded if m.removeprefix("airflow_platform.") in heavy}

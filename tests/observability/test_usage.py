@@ -1,6 +1,13 @@
-"""`airflow-platform usage` against a real Prometheus that scraped job metrics from a real
-Pushgateway: it recommends the smallest flavor the team may use that fits the peak use with
-the safety margin."""
+"""`airflow-platform usage` against a real Prometheus holding the cAdvisor and kube-state-metrics
+series of finished job pods: it recommends the smallest flavor the team may use that fits the
+peak use with the safety margin.
+
+Stand-in, at the narrowest boundary: the series are the ones cAdvisor and kube-state-metrics
+expose (names and labels as tests/node/test_pod_metrics.py sees them on the real node), pushed
+to a real Pushgateway that Prometheus scrapes, so that many jobs of many flavors (GPU ones
+included, which no node here can run) are measured in seconds. The real-node test runs the
+same command on what the real kubelet and kube-state-metrics reported.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from airflow_platform import metrics
+from airflow_platform.metrics.catalogue import JOB_CONTAINER
 from tests.observability.servers import Server, prometheus, pushgateway, query, wait_for
 
 pytestmark = [pytest.mark.observability]
@@ -30,30 +38,48 @@ RUNS = [
 ]
 
 
+def _pod_series(
+    team: str, job: str, flavor: str, try_: int, peak: float | None, cores: float
+) -> str:
+    """The exposition text of one finished job pod: its labels (kube-state-metrics), start and
+    completion 100 s apart, and its job container's peak memory and CPU seconds (cAdvisor)."""
+    pod = f'namespace="airflow-jobs-{team}",pod="{job}-{try_}"'
+    labels = (
+        f'label_airflow_platform_team="{team}",label_airflow_platform_job="{job}",'
+        f'label_airflow_platform_flavor="{flavor}"'
+    )
+    lines = [
+        f"kube_pod_labels{{{pod},{labels}}} 1",
+        f"kube_pod_start_time{{{pod}}} 1000",
+        f"kube_pod_completion_time{{{pod}}} 1100",
+    ]
+    if peak is not None:
+        container = f'{pod},container="{JOB_CONTAINER}"'
+        lines += [
+            f"container_memory_max_usage_bytes{{{container}}} {peak:.0f}",
+            f"container_cpu_usage_seconds_total{{{container}}} {cores * 100}",
+            # The pod's sandbox and the pod cgroup itself, which usage must not count.
+            f'container_memory_max_usage_bytes{{{pod},container="POD"}} {64 * GiB}',
+            f'container_memory_max_usage_bytes{{{pod},container=""}} {64 * GiB}',
+        ]
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A Pushgateway and a Prometheus scraping it every second, holding the RUNS above: each
-    try pushed through the operator's own push code, each scraped before the next."""
+    """A Pushgateway and a Prometheus scraping it every second, holding the pods of RUNS."""
     root = tmp_path_factory.mktemp("usage")
     with pushgateway(root / "pgw") as gateway, prometheus(root / "prom", gateway.url) as prom:
+        pods = 0
         for team, job, flavor, peaks, cores, _ in RUNS:
-            key = metrics.JobKey(team, flavor, job)
             for n, peak in enumerate(peaks, start=1):
-                run = metrics.JobRun(
-                    key,
-                    "success",
-                    duration_seconds=100.0,
-                    capacity_wait_seconds=1.0,
-                    peak_memory_bytes=int(peak) if peak is not None else None,
-                    cpu_seconds=cores * 100.0 if peak is not None else None,
+                body = _pod_series(team, job, flavor, n, peak, cores)
+                response = httpx.put(
+                    f"{gateway.url}/metrics/job/standin/pod/{job}-{n}", content=body, timeout=5
                 )
-                counts, gauges = metrics.finish_samples(run)
-                assert metrics.push(key, counts, gauges, url=gateway.url, timeout=5)
-                wait_for(
-                    prom,
-                    "airflow_platform_jobs_finished_total"
-                    f'{{job_name="{job}",outcome="success"}} == {n}',
-                )
+                response.raise_for_status()
+                pods += 1
+        wait_for(prom, f"count(kube_pod_labels) == {pods}")
         yield prom
 
 
@@ -71,7 +97,7 @@ def _usage(prom: Server, *args: str) -> subprocess.CompletedProcess[str]:
 def test_usage_recommends_the_smallest_fitting_flavor_per_job(recorded: Server) -> None:
     """JSON output: for each job the requested flavor, the highest peak over its tries, CPU
     used, and the smallest allowed flavor with 20 % headroom (or why there is none)."""
-    assert query(recorded, "airflow_platform_job_peak_memory_bytes")
+    assert query(recorded, "container_memory_max_usage_bytes")
     result = _usage(recorded, "--format", "json")
     assert result.returncode == 0, result.stderr
     rows = {r["job_name"]: r for r in json.loads(result.stdout)}

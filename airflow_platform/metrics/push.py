@@ -1,4 +1,4 @@
-"""Job metrics: defined once here, pushed to a Prometheus Pushgateway by the JobOperator.
+"""Job metrics pushed to a Prometheus Pushgateway by the JobOperator.
 
 A job's task is short-lived, so nothing scrapes it: the operator pushes at the start of a try
 (``jobs_started_total``) and at its end (everything else) to ``$AIRFLOW_PLATFORM_PUSHGATEWAY_URL``.
@@ -17,8 +17,7 @@ A push never changes a task's result: it runs in a daemon thread that the task w
 most ``$AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT`` seconds (default 2); a dead, refusing or hanging
 Pushgateway costs at most that and logs one warning.
 
-The table in ``docs/metrics.md`` is generated from ``METRICS`` (``python -m
-airflow_platform.metrics``); a test keeps the two equal.
+The definitions live in the catalogue leaf, ``airflow_platform.metrics.catalogue``.
 """
 
 from __future__ import annotations
@@ -38,6 +37,24 @@ import httpx
 
 from airflow_platform.config import PlatformConfig, load_config, parse_cpu, parse_memory
 from airflow_platform.failures import failure_reason
+from airflow_platform.metrics.catalogue import (
+    CAPACITY_WAIT,
+    CPU_CORES,
+    CPU_USED,
+    DURATION,
+    FINISHED,
+    LAST_FAILED,
+    LAST_FINISH,
+    METRICS,
+    OUTCOMES,
+    PEAK_MEMORY,
+    REJECTIONS,
+    REQ_CPU,
+    REQ_GPUS,
+    REQ_MEMORY,
+    STARTED,
+    MetricDef,
+)
 from airflow_platform.pods import CONTAINER_NAME
 from airflow_platform.runners.local import LocalResult
 from airflow_platform.spec.models import JobSpec
@@ -48,137 +65,9 @@ PUSHGATEWAY_URL_ENV = "AIRFLOW_PLATFORM_PUSHGATEWAY_URL"
 PUSHGATEWAY_TIMEOUT_ENV = "AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 2.0
 PUSH_JOB = "airflow_platform"
-GROUPING_LABELS = ("team", "flavor", "job_name")
 DOWN_BACKOFF_SECONDS = 300.0  # after a failed push, this process skips pushes for this long
 _down_until = 0.0
 
-OUTCOMES = ("success", "failed", "timeout", "oom", "unschedulable", "image_error")
-DURATION_BUCKETS = (
-    10.0,
-    30.0,
-    60.0,
-    300.0,
-    600.0,
-    1800.0,
-    3600.0,
-    7200.0,
-    14400.0,
-    43200.0,
-    86400.0,
-)
-WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
-
-
-@dataclass(frozen=True, slots=True)
-class MetricDef:
-    """One metric: its name (with unit), type, labels beyond the grouping key, and meaning."""
-
-    name: str
-    kind: str  # counter, gauge, histogram
-    labels: tuple[str, ...]
-    help: str
-    buckets: tuple[float, ...] = ()
-
-
-STARTED = MetricDef(
-    "airflow_platform_jobs_started_total",
-    "counter",
-    ("critical",),
-    "Job tries that passed the guards and started a pod (or local process).",
-)
-FINISHED = MetricDef(
-    "airflow_platform_jobs_finished_total",
-    "counter",
-    ("outcome", "critical"),
-    "Job tries that ended, by outcome: " + ", ".join(OUTCOMES) + ".",
-)
-DURATION = MetricDef(
-    "airflow_platform_job_duration_seconds",
-    "histogram",
-    ("outcome",),
-    "Run time of a try, from the container's start (or pod creation) to its end.",
-    DURATION_BUCKETS,
-)
-CAPACITY_WAIT = MetricDef(
-    "airflow_platform_job_capacity_wait_seconds",
-    "histogram",
-    (),
-    "Wait for capacity: pod creation to the job container running (local backend: ~0). "
-    "A pod that never ran counts its whole wait.",
-    WAIT_BUCKETS,
-)
-REJECTIONS = MetricDef(
-    "airflow_platform_guard_rejections_total",
-    "counter",
-    ("reason",),
-    "Tries refused by the platform policy at task start, by `Violation.reason` "
-    "(unknown_team, unknown_flavor, flavor_not_allowed, execution_time, image_not_allowed, …).",
-)
-LAST_FAILED = MetricDef(
-    "airflow_platform_job_last_run_failed",
-    "gauge",
-    ("critical",),
-    "1 when the job's latest try failed, 0 when it succeeded.",
-)
-LAST_FINISH = MetricDef(
-    "airflow_platform_job_last_finish_timestamp_seconds",
-    "gauge",
-    (),
-    "When the job's latest try ended (Unix time).",
-)
-REQ_CPU = MetricDef(
-    "airflow_platform_job_requested_cpu_cores",
-    "gauge",
-    (),
-    "CPU cores the flavor requests for the job.",
-)
-REQ_MEMORY = MetricDef(
-    "airflow_platform_job_requested_memory_bytes",
-    "gauge",
-    (),
-    "Memory the flavor requests (and limits) for the job.",
-)
-REQ_GPUS = MetricDef(
-    "airflow_platform_job_requested_gpus",
-    "gauge",
-    (),
-    "GPUs the flavor requests for the job (0 for CPU flavors).",
-)
-PEAK_MEMORY = MetricDef(
-    "airflow_platform_job_peak_memory_bytes",
-    "gauge",
-    (),
-    "Peak memory of the job's latest try that reported it (local: process-tree RSS; "
-    "cluster: the job wrapper's `AIRFLOW_PLATFORM_USAGE` line).",
-)
-CPU_USED = MetricDef(
-    "airflow_platform_job_cpu_used_seconds",
-    "gauge",
-    (),
-    "CPU time (user + system) of the job's latest try that reported it.",
-)
-CPU_CORES = MetricDef(
-    "airflow_platform_job_cpu_used_cores",
-    "gauge",
-    (),
-    "Average CPU cores the job's latest try used: its CPU seconds over its run time.",
-)
-
-METRICS: tuple[MetricDef, ...] = (
-    STARTED,
-    FINISHED,
-    DURATION,
-    CAPACITY_WAIT,
-    REJECTIONS,
-    LAST_FAILED,
-    LAST_FINISH,
-    REQ_CPU,
-    REQ_MEMORY,
-    REQ_GPUS,
-    PEAK_MEMORY,
-    CPU_USED,
-    CPU_CORES,
-)
 _BY_NAME = {m.name: m for m in METRICS}
 
 
@@ -190,9 +79,13 @@ class JobKey:
     flavor: str
     job_name: str
     critical: bool = False
+    # The Airflow DAG the task belongs to: two pipelines may each have a task of the same name
+    # (and flavor), and without it their groups, and so their last_run_failed, would be one.
+    dag: str | None = None
 
     def grouping(self) -> dict[str, str]:
-        return {"team": self.team, "flavor": self.flavor, "job_name": self.job_name}
+        key = {"team": self.team, "flavor": self.flavor, "job_name": self.job_name}
+        return {**key, "dag": self.dag} if self.dag else key
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,20 +329,20 @@ USAGE_MARKER = "AIRFLOW_PLATFORM_USAGE"
 _LOCAL_OUTCOMES = {"Completed": "success", "OOMKilled": "oom", "DeadlineExceeded": "timeout"}
 
 
-def job_key(job: JobSpec) -> JobKey:
-    """The grouping key of ``job``'s metrics."""
-    return JobKey(job.team, job.resource_flavor, job.name, job.critical)
+def job_key(job: JobSpec, dag_id: str | None = None) -> JobKey:
+    """The grouping key of ``job``'s metrics, as a task of DAG ``dag_id``."""
+    return JobKey(job.team, job.resource_flavor, job.name, job.critical, dag_id)
 
 
-def record_start(job: JobSpec, config: PlatformConfig) -> bool:
+def record_start(job: JobSpec, config: PlatformConfig, dag_id: str | None = None) -> bool:
     """Pushes ``jobs_started_total`` and the requested resources when a try starts."""
-    key = job_key(job)
+    key = job_key(job, dag_id)
     return push(key, start_samples(key), requested(job.resource_flavor, config))
 
 
-def record_rejection(job: JobSpec, reasons: Iterable[str]) -> bool:
+def record_rejection(job: JobSpec, reasons: Iterable[str], dag_id: str | None = None) -> bool:
     """Pushes ``guard_rejections_total`` for a try the policy refused."""
-    key = job_key(job)
+    key = job_key(job, dag_id)
     return push(key, rejection_samples(reasons))
 
 
@@ -475,11 +368,12 @@ def record_conf_rejection(
     return push(key, rejection_samples(reasons))
 
 
-def record_local_finish(job: JobSpec, result: LocalResult) -> bool:
+def record_local_finish(job: JobSpec, result: LocalResult, dag_id: str | None = None) -> bool:
     """Pushes how a local run ended (its capacity wait is 0: a process starts at once)."""
+    key = job_key(job, dag_id)
     counts, gauges = finish_samples(
         JobRun(
-            key=job_key(job),
+            key=key,
             outcome=_LOCAL_OUTCOMES.get(result.reason, "failed"),
             duration_seconds=result.duration_seconds,
             capacity_wait_seconds=0.0,
@@ -487,7 +381,7 @@ def record_local_finish(job: JobSpec, result: LocalResult) -> bool:
             cpu_seconds=result.cpu_seconds,
         )
     )
-    return push(job_key(job), counts, gauges)
+    return push(key, counts, gauges)
 
 
 def parse_usage_line(text: str) -> tuple[int, float] | None:
@@ -516,7 +410,13 @@ def _seconds_between(start: Any, end: Any) -> float | None:
     return max(float((end - start).total_seconds()), 0.0)
 
 
-def pod_run(job: JobSpec, pod: Any, log_tail: str = "", now: datetime | None = None) -> JobRun:
+def pod_run(
+    job: JobSpec,
+    pod: Any,
+    log_tail: str = "",
+    now: datetime | None = None,
+    dag_id: str | None = None,
+) -> JobRun:
     """How a try ended, read from its pod's status (and the usage line in its log).
 
     Capacity wait is pod creation to the container's start; a pod that never started waited
@@ -537,7 +437,7 @@ def pod_run(job: JobSpec, pod: Any, log_tail: str = "", now: datetime | None = N
     outcome = "success" if phase == "Succeeded" else failure_reason(pod)
     usage = parse_usage_line(log_tail)
     return JobRun(
-        key=job_key(job),
+        key=job_key(job, dag_id),
         outcome=outcome,
         duration_seconds=_seconds_between(started or created, finished or now) or 0.0,
         capacity_wait_seconds=_seconds_between(created, started or now),
@@ -546,30 +446,10 @@ def pod_run(job: JobSpec, pod: Any, log_tail: str = "", now: datetime | None = N
     )
 
 
-def record_pod_finish(job: JobSpec, pod: Any, log_tail: str = "") -> bool:
+def record_pod_finish(
+    job: JobSpec, pod: Any, log_tail: str = "", dag_id: str | None = None
+) -> bool:
     """Pushes how a try on Kubernetes ended, from its final pod (see ``pod_run``)."""
-    counts, gauges = finish_samples(pod_run(job, pod, log_tail))
-    return push(job_key(job), counts, gauges)
-
-
-# ------------------------------------------------------------------ docs
-
-
-def metrics_table() -> str:
-    """The Markdown table of every metric: name, type, labels and meaning."""
-    rows = [
-        "| metric | type | labels | meaning |",
-        "| --- | --- | --- | --- |",
-    ]
-    for m in METRICS:
-        labels = ", ".join(f"`{label}`" for label in (*GROUPING_LABELS, *m.labels))
-        rows.append(f"| `{m.name}` | {m.kind} | {labels} | {m.help.replace('|', '/')} |")
-    return "\n".join(rows) + "\n"
-
-
-def _main() -> None:
-    print(metrics_table(), end="")
-
-
-if __name__ == "__main__":
-    _main()
+    run = pod_run(job, pod, log_tail, dag_id=dag_id)
+    counts, gauges = finish_samples(run)
+    return push(run.key, counts, gauges)
