@@ -265,7 +265,9 @@ def _pipeline_tasks(
         if task.result:  # never on a Spark task (the loader refuses it)
             common["result_keys"] = dict(task.result)
         if task.wait_for is not None:
-            sensor_args = {k: common[k] for k in ("task_id", "task_group", "retries", "trigger_rule")}
+            sensor_args = {
+                k: common[k] for k in ("task_id", "task_group", "retries", "trigger_rule")
+            }
             nodes[task.task_id] = sensor_operator(
                 task.wait_for, spec.dag.team, config, outlets=common.get("outlets", []),
                 **sensor_args,

@@ -25,7 +25,6 @@ from pydantic import (
 )
 
 from airflow_platform.spec.assets import AssetRef, AssetSchedule, WaitFor
-
 from airflow_platform.spec.conditions import Condition, Matrix, ResultKey, ResultType
 from airflow_platform.spec.durations import EXAMPLES as DURATION_EXAMPLES
 from airflow_platform.spec.durations import Duration
