@@ -215,7 +215,7 @@ def _check_timeout(value: timedelta) -> timedelta:
 def _check_poke(value: timedelta) -> timedelta:
     if value < MIN_POKE_INTERVAL:
         raise ValueError(
-            "look at most every 5 seconds (each look is a request to the store), e.g. '30 seconds'"
+            "look no more often than every 5 seconds (each look asks the store), e.g. '30 seconds'"
         )
     return value
 
