@@ -20,7 +20,7 @@ from airflow_platform.backend import JOBS_DIR_ENV, RUNNER_DAG
 # `schema` and `--help` never load the Kubernetes client (seconds), httpx, psutil or Airflow.
 # tests/unit/test_cli_startup.py guards this.
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from rich.console import Console
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from airflow_platform.pods import RunContext
     from airflow_platform.runners.local import LocalResult
     from airflow_platform.spec.loader import Document
-    from airflow_platform.spec.models import JobSpec
+    from airflow_platform.spec.models import JobSpec, PipelineTask, Spec
     from airflow_platform.spec.params import ParamSpec, Value
 
 app = typer.Typer(
@@ -451,6 +451,8 @@ def run(
         err.echo(f"error: cannot make the artifacts folder {root}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
     err.print(f"run {run_id} of {dag}, logical date {now.isoformat()}")
+    team = doc.jobs[0].team if doc.jobs else ""
+    _say_asset_schedule(doc.spec)
     run_dir = TaskArtifacts(root, dag, run_id, "").run_dir
 
     def run_one(
@@ -467,7 +469,12 @@ def run(
         )  # fmt: skip
         where = TaskArtifacts(root, dag, run_id, t.task_id, 1, t.depends_on, map_index)
         try:
-            return _run_one(label, t.job, config, cwd, context, where, t.result)
+            if t.wait_for is not None:
+                return _wait_one(label, t, team, config, root)
+            ended = _run_one(label, t.job, config, cwd, context, where, t.result)
+            if ended.succeeded:
+                _say_outlets(t, team)
+            return ended
         except OSError as exc:
             # The task's folders could not be made or written (a full disk, a read-only
             # folder, a name too long for the file system): one line, not a traceback.
@@ -481,6 +488,51 @@ def run(
     err.print(f"artifacts of run {run_id}: {run_dir}")
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _say_asset_schedule(spec: Spec) -> None:
+    from airflow_platform.spec.assets import AssetSchedule
+    from airflow_platform.spec.models import PipelineSpec
+
+    if isinstance(spec, PipelineSpec) and isinstance(spec.dag.schedule, AssetSchedule):
+        names = ", ".join(_asset_names(spec.dag.schedule.refs(), spec.dag.team))
+        err.print(
+            f"  scheduled on assets ({spec.dag.schedule.operator} of {names}): run now, by hand",
+            markup=False,
+        )
+
+
+def _asset_names(refs: Iterable[tuple[Any, str]], team: str) -> list[str]:
+    from airflow_platform.spec.assets import resolve
+
+    return [resolve(ref, team).shown for _, ref in refs]
+
+
+def _say_outlets(task: PipelineTask, team: str) -> None:
+    """A local run emits no asset event (there is no Airflow): it says what it would update."""
+    for name in _asset_names((((), ref) for ref in task.outlets), team):
+        err.print(f"  ◆ asset updated: {name} (an asset event on Airflow)", markup=False)
+
+
+def _wait_one(
+    label: str, task: PipelineTask, team: str, config: PlatformConfig, root: Path
+) -> LocalResult:
+    from airflow_platform.assets import local_sensor_path
+    from airflow_platform.runners.sensor import wait_locally
+
+    assert task.wait_for is not None
+    err.print(f"[bold]▶ {label}[/]: sensor, polling the local store", markup=True)
+    path = local_sensor_path(task.wait_for, team, config, root)
+    result = wait_locally(task.wait_for, path, lambda line: err.print(line, markup=False))
+    colour = "green" if result.succeeded else "red"
+    err.print(
+        f"[{colour}]■ {label}: {result.reason}[/] in {result.duration_seconds:.1f} s", markup=True
+    )
+    if result.detail:
+        err.print(f"  {result.detail}", markup=False)
+    if result.succeeded:
+        _say_outlets(task, team)
+    return result
 
 
 def _param_values(

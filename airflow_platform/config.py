@@ -432,6 +432,16 @@ class TeamSpark(BaseModel):
     )
 
 
+def _check_sensor_area(value: str) -> str:
+    bucket, _, prefix = value.removeprefix("s3://").partition("/")
+    if not value.startswith("s3://") or not _BUCKET.fullmatch(bucket) or ".." in prefix.split("/"):
+        raise ValueError(
+            f"'{value}' is not an area of an object store: write s3://<bucket>/<prefix>/, "
+            "e.g. 's3://landing/analytics/'"
+        )
+    return value if value.endswith("/") else value + "/"
+
+
 class Team(BaseModel):
     """A team that may run jobs: its specs live under `jobs/<team>/`, its pods, Secrets and
     keytab in its own jobs namespace."""
@@ -480,6 +490,19 @@ class Team(BaseModel):
         default=None,
         description="The team's Spark bounds; a team without them cannot run Spark jobs.",
         examples=[{"max_executors": 8}],
+    )
+    consume_assets_from: list[Annotated[str, _check_name("team name")]] = Field(
+        default_factory=list,
+        description="Other teams whose assets the team's pipelines may be scheduled on "
+        "(`schedule: {all: [vision/labels]}`); its own assets and URIs need no entry.",
+        examples=[["vision"]],
+    )
+    sensor_areas: list[Annotated[str, AfterValidator(_check_sensor_area)]] = Field(
+        default_factory=list,
+        description="Places of the object store beyond the team's own area "
+        "(`s3://<artifacts bucket>/teams/<team>/`) that its sensors (`wait_for:`) may watch, "
+        "as `s3://<bucket>/<prefix>/` URLs. Grant the sensors' connection read access there.",
+        examples=[["s3://landing/analytics/"]],
     )
 
 
@@ -591,6 +614,13 @@ class ArtifactStore(BaseModel):
         "`airflow_platform` and boto3). Required; the chart sets it to `images.airflow` when "
         "absent.",
         examples=["registry.internal/airflow-platform/airflow:0.1.0"],
+    )
+    sensor_connection: str = Field(
+        default="airflow_platform_artifacts",
+        pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+        description="The Airflow connection (type `aws`) through which sensors (`wait_for:`) "
+        "watch the store: give it read-only credentials of the areas sensors may watch.",
+        examples=["airflow_platform_artifacts"],
     )
     upload_grace: Duration = Field(
         default=timedelta(minutes=2),

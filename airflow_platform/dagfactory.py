@@ -25,12 +25,15 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, TaskGroup, get_parsing_context
 
+from airflow_platform.assets import airflow_asset, airflow_schedule
 from airflow_platform.backend import JOBS_DIR_ENV
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.notifications import CALLBACKS
 from airflow_platform.operators.gate import GateOperator
 from airflow_platform.operators.job import JobOperator, MatrixJobOperator
+from airflow_platform.operators.sensor import sensor_operator
 from airflow_platform.operators.spark import SparkJobOperator
+from airflow_platform.spec.assets import AssetSchedule
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.loader import GATE_SUFFIX, Document, default_name, home_of, spec_files
 from airflow_platform.spec.models import JobSpec, PipelineSpec
@@ -180,7 +183,9 @@ def build_dag(
     name, team, schedule, critical, retries = (
         info.name, info.team, info.schedule, info.critical, info.retries
     )  # fmt: skip
-    flavors = sorted({job.resource_flavor for job in doc.jobs})
+    # A sensor runs no pod: its job's flavor is a stand-in (spec.loader), not one it uses.
+    jobs = [t.job for t in doc.tasks if t.wait_for is None] if doc.tasks else doc.jobs
+    flavors = sorted({job.resource_flavor for job in jobs})
     tags = {"airflow-platform", f"team:{team}", *(f"flavor:{f}" for f in flavors)}
     if critical:
         tags.add("critical")
@@ -192,7 +197,9 @@ def build_dag(
     )
     with DAG(
         dag_id=name,
-        schedule=schedule,
+        schedule=airflow_schedule(schedule, team)
+        if isinstance(schedule, AssetSchedule)
+        else schedule,
         start_date=START_DATE,
         catchup=False,
         tags=tags,
@@ -252,9 +259,19 @@ def _pipeline_tasks(
             "retries": task.job.retries,
             "trigger_rule": task.trigger_rule,
         }
+        if task.outlets:
+            common["outlets"] = [airflow_asset(ref, spec.dag.team) for ref in task.outlets]
         if task.result:  # never on a Spark task (the loader refuses it)
             common["result_keys"] = dict(task.result)
-        if task.matrix:
+        if task.wait_for is not None:
+            sensor_args = {
+                k: common[k] for k in ("task_id", "task_group", "retries", "trigger_rule")
+            }
+            nodes[task.task_id] = sensor_operator(
+                task.wait_for, spec.dag.team, config, outlets=common.get("outlets", []),
+                **sensor_args,
+            )  # fmt: skip
+        elif task.matrix:
             # Mapped at run time: however many combinations, the dag-processor builds one
             # task, and the serialized DAG holds each key's values, not their product.
             nodes[task.task_id] = MatrixJobOperator.sweep(

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_platform.assets import asset_problems
 from airflow_platform.config import PlatformConfig, load_config
 from airflow_platform.policy import RULE_FIELDS, Violation, check_job
 from airflow_platform.spec.conditions import combination_count
@@ -41,7 +42,7 @@ def policy_problems(doc: Document, config: PlatformConfig) -> list[Problem]:
     problems: list[Problem] = []
     for index, job in enumerate(doc.jobs):
         problems += located(doc, index, check_job(job, config))
-    return problems + _sweep_problems(doc, config)
+    return problems + _sweep_problems(doc, config) + asset_problems(doc, config)
 
 
 def _sweep_problems(doc: Document, config: PlatformConfig) -> list[Problem]:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from airflow_platform.backend import JOBS_DIR_ENV
+from airflow_platform.spec.assets import sensor_layout_problems
 from airflow_platform.spec.conditions import condition_problems
 from airflow_platform.spec.errors import Problem, SpecError, closest, did_you_mean
 from airflow_platform.spec.explain import describe_value, validation_problems
@@ -38,7 +39,8 @@ _JOB_FIELDS_FROM_TASK = tuple(
     for name in TaskSpec.model_fields
     if name
     not in ("env", "secrets", "not_secrets", "depends_on", "params", "matrix", "result", "when",
-            "trigger_rule", "operator_type", "with_")
+            "trigger_rule", "operator_type", "with_",
+            "outlets", "wait_for")
 )  # fmt: skip
 _DEFAULTABLE = frozenset(TaskDefaults.model_fields)
 _REQUIRED_TASK_FIELDS = ("resource_flavor", "docker_image", "execution_time", "execution_script")
@@ -432,6 +434,7 @@ def _parse_pipeline(data: dict[str, Any], file: str, source: SourceMap, home: Ho
     # (in `airflow_platform.validation`) the policy's problems together.
     problems += _graph_problems(spec, source, pruned.broken_tasks)
     problems += _gate_problems(spec, source, pruned.broken_tasks)
+    problems += sensor_layout_problems(spec, source)
     tasks: list[PipelineTask] = []
     task_unreliable: dict[str, frozenset[str]] = {}
     for group, task_id, task in spec.task_items():
@@ -678,6 +681,9 @@ def _resolve_task(
     either way a stand-in takes its place, so that the policy still checks the rest."""
     defaults: TaskDefaults = spec.dag.defaults
     path: Path = ("tasks", group, task_id)
+    if task.wait_for is not None or "wait_for" in unreliable:
+        # A sensor runs no job: its job fields are stand-ins that no check reads.
+        unreliable = unreliable | frozenset(_REQUIRED_TASK_FIELDS)
     values: dict[str, Any] = {
         "name": task_job_name(task_id),
         "team": spec.dag.team,
@@ -721,7 +727,7 @@ def _resolve_task(
         return None, validation_problems(exc, JobSpec, source, prefix=path), stand_ins
     resolved = PipelineTask(
         group, task_id, job, tuple(task.depends_on), task.matrix, task.result, task.when,
-        task.trigger_rule, task.operator_type, task.with_,
+        task.trigger_rule, task.operator_type, task.with_, tuple(task.outlets), task.wait_for,
     )  # fmt: skip
     return resolved, problems, stand_ins
 

@@ -18,10 +18,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     WithJsonSchema,
+    WrapValidator,
     model_validator,
 )
 
+from airflow_platform.spec.assets import AssetRef, AssetSchedule, WaitFor
 from airflow_platform.spec.conditions import Condition, Matrix, ResultKey, ResultType
 from airflow_platform.spec.durations import EXAMPLES as DURATION_EXAMPLES
 from airflow_platform.spec.durations import Duration
@@ -253,6 +256,18 @@ Schedule = Annotated[
         }
     ),
 ]
+_CRON_SCHEDULE: TypeAdapter[str | None] = TypeAdapter(Schedule)
+
+
+def _cron_or_assets(value: Any, _handler: Any) -> Any:
+    # Chosen by shape, so an error points into the one form written (a union would report
+    # both, under pydantic's names for its members).
+    if isinstance(value, dict):
+        return AssetSchedule.model_validate(value)
+    return _CRON_SCHEDULE.validate_python(value)
+
+
+PipelineSchedule = Annotated[Schedule | AssetSchedule, WrapValidator(_cron_or_assets)]
 EnvName = Annotated[
     str,
     AfterValidator(_check_env_name),
@@ -629,6 +644,20 @@ class TaskSpec(TaskDefaults):
         "`one_success`, `none_failed`, `none_failed_min_one_success`.",
         examples=["all_skipped"],
     )
+    outlets: list[AssetRef] = Field(
+        default_factory=list,
+        description="Assets a successful run of the task updates (Airflow asset events), which "
+        "pipelines can be scheduled on: a name of the team (`trips-cleaned`, which is "
+        "`<team>/trips-cleaned` to other teams) or a URI (`s3://landing/trips/`).",
+        examples=[["trips-cleaned"]],
+    )
+    wait_for: WaitFor | None = Field(
+        default=None,
+        description="Make the task a sensor: instead of running a script it waits, deferred "
+        "(holding no worker slot), for an object in the platform's object store; no "
+        "`execution_script`, flavor or image is needed.",
+        examples=[{"key": "trips/_SUCCESS", "timeout": "2 hours", "poke_interval": "1 minute"}],
+    )
 
 
 class DagInfo(BaseModel):
@@ -645,10 +674,12 @@ class DagInfo(BaseModel):
         "folder (if given it must match).",
         examples=["analytics"],
     )
-    schedule: Schedule = Field(
+    schedule: PipelineSchedule = Field(
         default=None,
-        description="A cron expression or preset; absent means on demand only.",
-        examples=["0 6 * * *"],
+        description="A cron expression or preset, or assets: `{all: [...]}` runs once every "
+        "one of them is updated, `{any: [...]}` when one is (nested once at most, e.g. "
+        "`{all: [trips-cleaned, {any: [labels, vision/labels]}]}`); absent means on demand only.",
+        examples=["0 6 * * *", {"all": ["trips-cleaned"]}],
     )
     critical: bool = Field(
         default=False,
@@ -692,6 +723,8 @@ class PipelineTask:
     operator_type: str | None = None
     with_: Mapping[str, Any] = field(default_factory=dict)
     """The task type's parameters as written (checked by ``airflow_platform.tasktypes``)."""
+    outlets: tuple[str, ...] = ()
+    wait_for: WaitFor | None = None
 
     @property
     def qualified_id(self) -> str:

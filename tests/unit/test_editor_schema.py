@@ -47,6 +47,9 @@ LEFT_TO_VALIDATE = {
     "job_spark_team_not_allowed": "team folder",
     "job_spark_over_team_bounds": "team folder",
     "job_kerberos_team_without_principal": "team folder",
+    "pipeline_asset_schedule_cross_team_not_allowed": "team folder (and the config's "
+    "consume_assets_from)",
+    "pipeline_sensor_outside_team_area": "team folder (and the config's sensor_areas)",
     # the pipeline's graph, or values compared across fields or tasks
     "pipeline_cycle": "graph",
     "pipeline_self_dependency": "graph",
