@@ -189,8 +189,8 @@ class ParamSpec(BaseModel):
         data = dict(data)
         default = data["default"]
         kind = data.get("type") or infer_type(default)
-        if kind not in _SCHEMA_TYPES:
-            return data  # pydantic explains the bad type
+        if not isinstance(kind, str) or kind not in _SCHEMA_TYPES:
+            return data  # pydantic explains the bad type (a list or a map is not hashable)
         data["type"] = kind
         if kind == "list":
             if not isinstance(default, list):

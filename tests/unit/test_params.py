@@ -180,3 +180,10 @@ def test_a_param_option_without_equals_is_refused() -> None:
         ParamError, match=re.escape("'rows' is not name=value, e.g. --param rows=3")
     ):
         parse_overrides(["rows"])
+
+
+# Found by test_fuzz_loader.py: a list as the type was a TypeError (unhashable), a traceback.
+@pytest.mark.parametrize("kind", [["number"], {"of": "number"}])
+def test_a_type_that_is_not_a_name_is_a_validation_error(kind: Any) -> None:
+    with pytest.raises(ValidationError, match="type"):
+        ParamSpec.model_validate({"type": kind, "default": 1})
