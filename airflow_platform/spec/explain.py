@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from airflow_platform.spec.errors import Problem, closest, did_you_mean
 from airflow_platform.spec.yamlsafe import Path, SourceMap
@@ -208,7 +209,12 @@ def _type_at(model: type[BaseModel], loc: Path) -> Any:
 def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
     tp = _type_at(model, loc)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [info.alias or name for name, info in tp.model_fields.items()]
+        # A field the JSON Schema leaves out is the platform's, never written in a spec.
+        return [
+            info.alias or name
+            for name, info in tp.model_fields.items()
+            if not any(isinstance(m, SkipJsonSchema) for m in info.metadata)
+        ]
     return []
 
 
