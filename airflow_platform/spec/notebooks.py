@@ -134,8 +134,9 @@ def load_notebook(folder: Path, relative: str, parameters: Mapping[str, Any]) ->
         raise NotebookError(
             f"no notebook {relative} in {folder}", "give its path relative to the spec's folder"
         ) from None
-    except OSError as exc:
-        raise NotebookError(f"cannot read {relative}: {exc.strerror}", "check the file") from None
+    except (OSError, ValueError) as exc:  # a folder, no permission, a NUL in the name
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise NotebookError(f"cannot read {relative}: {why}", "check the file") from None
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)  # type: ignore[no-untyped-call]
         nbformat.validate(notebook)
