@@ -144,7 +144,7 @@ def _build_all(
         name = _display_name(path, folder)
         try:
             text = read_text(path.read_bytes(), name)
-            doc = validate_text(text, name, config, home_of(path, folder))
+            doc = validate_text(text, name, config, home_of(path, folder), folder=path.parent)
         except SpecError as exc:
             result.errors[name] = str(exc)
             continue

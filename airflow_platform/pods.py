@@ -39,11 +39,12 @@ from kubernetes.client import (
     V1VolumeMount,
 )
 
-from airflow_platform import kerberos
+from airflow_platform import kerberos, notebook_entry
 from airflow_platform.artifacts.layout import object_prefix
 from airflow_platform.artifacts.pod import Transfer, add_transfer
 from airflow_platform.config import Flavor, PlatformConfig
 from airflow_platform.spec.models import JobSpec
+from airflow_platform.spec.notebooks import notebook_env
 from airflow_platform.spec.params import env_name, env_value, resolve
 
 LABEL_PREFIX = "airflow-platform"
@@ -227,8 +228,11 @@ def job_command(job: JobSpec) -> list[str] | None:
     """The container command: a string runs under ``/bin/sh -c``, a list as it is.
 
     A Spark job has none: its pod is the driver's, run by the image's entrypoint (the
-    submission itself is made by ``airflow_platform.spark``).
+    submission itself is made by ``airflow_platform.spark``). A notebook job runs papermill
+    (``airflow_platform.notebook_entry``).
     """
+    if job.execution_notebook is not None:
+        return notebook_entry.command(job.docker_image)
     if job.execution_script is None:
         return None
     if isinstance(job.execution_script, str):
@@ -269,6 +273,9 @@ def job_env(job: JobSpec, context: RunContext | None = None) -> list[V1EnvVar]:
     }
     env = [V1EnvVar(name=k, value=v) for k, v in platform.items()]
     env += [V1EnvVar(name=k, value=v) for k, v in param_env(job, context).items()]
+    if job.execution_notebook is not None:  # the loader has read it (``notebook_content``)
+        notebook = notebook_env(job.execution_notebook, job.notebook_content or "", job.parameters)
+        env += [V1EnvVar(name=k, value=v) for k, v in notebook.items()]
     env += [V1EnvVar(name=k, value=v) for k, v in (context.matrix_env() if context else {}).items()]
     env += [V1EnvVar(name=k, value=job.env[k]) for k in sorted(job.env)]
     env += [

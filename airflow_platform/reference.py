@@ -99,6 +99,8 @@ def _table(title: str, model: type[BaseModel]) -> str:
     for name, field in model.model_fields.items():
         example = f"`{json.dumps(field.examples[0])}`" if field.examples else ""
         key = field.alias or name  # as a spec writes it (`not`)
+        if key not in properties:  # the platform's own (SkipJsonSchema), never written in a spec
+            continue
         cells = [
             f"`{key}`",
             _schema_type(properties[key]).replace("null", "none"),

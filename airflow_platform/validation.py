@@ -126,11 +126,19 @@ def validate_file(path: str | Path, config: PlatformConfig | None = None) -> Doc
 
 
 def validate_text(
-    text: str, name: str, config: PlatformConfig | None = None, home: Home | None = None
+    text: str,
+    name: str,
+    config: PlatformConfig | None = None,
+    home: Home | None = None,
+    *,
+    folder: Path | None = None,
 ) -> Document:
     """Validates a spec file's text (read by the caller, who keeps it) like ``validate_file``;
-    ``home`` is where the file lives (its team)."""
-    return _with_policy(lambda: parse_spec_text(text, name, home), config or load_config())
+    ``home`` is where the file lives (its team), ``folder`` the folder of its notebooks
+    (``name``'s by default)."""
+    return _with_policy(
+        lambda: parse_spec_text(text, name, home, folder=folder), config or load_config()
+    )
 
 
 def validate_data(data: Any, name: str, config: PlatformConfig | None = None) -> Document:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from airflow_platform.spec.errors import Problem, closest, did_you_mean
 from airflow_platform.spec.yamlsafe import Path, SourceMap
@@ -205,10 +206,18 @@ def _type_at(model: type[BaseModel], loc: Path) -> Any:
     return _unwrap(tp)
 
 
+_LEFT_OUT = SkipJsonSchema()  # type: ignore[type-arg]  # the marker itself, in a field's metadata
+
+
 def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
     tp = _type_at(model, loc)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [info.alias or name for name, info in tp.model_fields.items()]
+        # A field the JSON Schema leaves out is the platform's, never written in a spec.
+        return [
+            info.alias or name
+            for name, info in tp.model_fields.items()
+            if _LEFT_OUT not in info.metadata
+        ]
     return []
 
 

@@ -28,6 +28,7 @@ from airflow_platform.spec.models import (
     dns_label_from,
     platform_env,
 )
+from airflow_platform.spec.notebooks import NotebookError, load_notebook
 from airflow_platform.spec.params import env_name
 from airflow_platform.spec.typed import TYPE_BRINGS, typed_task_problems
 from airflow_platform.spec.yamlsafe import Path, SourceMap, parse_yaml, read_text
@@ -263,7 +264,8 @@ def read_spec(
         data = FsPath(path).read_bytes()
     except OSError as exc:
         raise SpecError.single(name, f"cannot read the file: {exc.strerror}") from None
-    return parse_spec_text(read_text(data, name), name, home or home_of(path))
+    folder = FsPath(path).parent
+    return parse_spec_text(read_text(data, name), name, home or home_of(path), folder=folder)
 
 
 def load_spec(path: str | FsPath) -> Spec:
@@ -271,10 +273,67 @@ def load_spec(path: str | FsPath) -> Spec:
     return read_spec(path).spec
 
 
-def parse_spec_text(text: str, file: str, home: Home | None = None) -> Document:
-    """Validates a spec file's text; ``home`` (where the file lives) decides its team."""
+def parse_spec_text(
+    text: str, file: str, home: Home | None = None, *, folder: FsPath | None = None
+) -> Document:
+    """Validates a spec file's text; ``home`` (where the file lives) decides its team, and
+    ``folder`` (the file's folder, by default) holds the notebooks it runs."""
     data, source = parse_yaml(text, file)
-    return _parse_document(data, file, source, home or Home())
+    refused = _content_written(data, source)
+    try:
+        doc = _parse_document(data, file, source, home or Home())
+    except SpecError as exc:
+        if not isinstance(exc.partial, Document):
+            if refused:
+                raise SpecError([*exc.problems, *refused]) from None
+            raise
+        more = _attach_notebooks(exc.partial, folder or FsPath(file).parent)
+        raise SpecError([*exc.problems, *refused, *more], partial=exc.partial) from None
+    problems = [*refused, *_attach_notebooks(doc, folder or FsPath(file).parent)]
+    if problems:
+        raise SpecError(problems, partial=doc)
+    return doc
+
+
+def _content_written(data: Any, source: SourceMap) -> list[Problem]:
+    """A file may not carry a notebook's content itself: the loader reads it from the
+    notebook's file (only an ad-hoc run's conf, made by `submit`, carries it)."""
+    job = data.get("job") if isinstance(data, dict) else None
+    if not isinstance(job, dict) or "notebook_content" not in job:
+        return []
+    return [
+        source.problem(
+            ("job", "notebook_content"),
+            "unknown key 'notebook_content'",
+            "the platform reads the notebook from `execution_notebook`; remove this key",
+            key=True,
+        )
+    ]
+
+
+def _attach_notebooks(doc: Document, folder: FsPath) -> list[Problem]:
+    """Reads the notebook of every notebook job of ``doc`` from ``folder`` into the job
+    (``JobSpec.notebook_content``); the problems of those that cannot run."""
+    problems: list[Problem] = []
+    for index, job in enumerate(doc.jobs):
+        if job.execution_notebook is None or "execution_notebook" in doc.unreliable_for(index):
+            continue
+        try:
+            content = load_notebook(folder, job.execution_notebook, job.parameters)
+        except NotebookError as exc:
+            if exc.parameter is None:
+                path = doc.job_field_path(index, "execution_notebook")
+                problems.append(doc.source.problem(path, exc.message, exc.hint))
+            else:
+                path = (*doc.job_field_path(index, "parameters"), exc.parameter)
+                problems.append(doc.source.problem(path, exc.message, exc.hint, key=True))
+            continue
+        loaded = job.model_copy(update={"notebook_content": content})
+        if isinstance(doc.spec, JobSpec):
+            doc.spec = loaded
+        else:
+            doc.tasks[index] = replace(doc.tasks[index], job=loaded)
+    return problems
 
 
 def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Document:
@@ -288,7 +347,23 @@ def parse_spec_data(data: Any, file: str, source: SourceMap | None = None) -> Do
                 for path in huge
             ]
         )
-    return _parse_document(data, file, source, Home())
+    doc = _parse_document(data, file, source, Home())
+    if (
+        isinstance(doc.spec, JobSpec)
+        and doc.spec.execution_notebook
+        and not (doc.spec.notebook_content)
+    ):
+        raise SpecError(
+            [
+                source.problem(
+                    ("job", "execution_notebook"),
+                    "the notebook's content is not in the data",
+                    "run it with `airflow-platform submit`, which sends the notebook along",
+                )
+            ],
+            partial=doc,
+        )
+    return doc
 
 
 def _parse_document(data: Any, file: str, source: SourceMap, home: Home) -> Document:
@@ -699,6 +774,8 @@ def _resolve_task(
         value = getattr(task, name)
         if value is None and name in _DEFAULTABLE:  # `spark` has no default
             value = getattr(defaults, name)
+            if name == "execution_script" and task.execution_notebook is not None:
+                value = None  # a notebook task runs its notebook, not the default script
         if value is not None:
             values[name] = value
     typed = typed_task_problems(task, path, source)
@@ -706,8 +783,10 @@ def _resolve_task(
         values.pop("docker_image", None)
         values.pop("execution_script", None)
     missing = [name for name in _REQUIRED_TASK_FIELDS if name not in values]
-    if "spark" in values and "execution_script" in missing:  # a Spark task runs its application
-        missing.remove("execution_script")
+    if ("spark" in values or "execution_notebook" in values) and "execution_script" in missing:
+        missing.remove(
+            "execution_script"
+        )  # a Spark task runs its application, a notebook its cells
     problems = typed + [
         source.problem(
             path,

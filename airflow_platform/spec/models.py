@@ -23,12 +23,14 @@ from pydantic import (
     WrapValidator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from airflow_platform.spec.assets import AssetRef, AssetSchedule, WaitFor
 from airflow_platform.spec.conditions import Condition, Matrix, ResultKey, ResultType
 from airflow_platform.spec.durations import EXAMPLES as DURATION_EXAMPLES
 from airflow_platform.spec.durations import Duration
 from airflow_platform.spec.errors import did_you_mean, shorten
+from airflow_platform.spec.notebooks import NotebookParameters, NotebookPath
 from airflow_platform.spec.params import Params
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -313,11 +315,14 @@ def _name_optional_in_files(schema: dict[str, Any]) -> None:
 
 
 def _job_schema_extra(schema: dict[str, Any]) -> None:
-    """A job file's schema: name and team optional, and a script or a `spark:` block, not both
-    (``JobSpec._script_or_spark``)."""
+    """A job file's schema: name and team optional, and exactly one of a script, a notebook or
+    a `spark:` block (``JobSpec._script_or_spark``)."""
     _name_optional_in_files(schema)
-    schema["oneOf"] = [{"required": ["execution_script"]}, {"required": ["spark"]}]
+    schema["oneOf"] = [{"required": [name]} for name in RUNS]
 
+
+RUNS = ("execution_script", "execution_notebook", "spark")
+"""What a job runs: exactly one of these."""
 
 _JOB = ConfigDict(
     extra="forbid",
@@ -452,6 +457,20 @@ _FIELD_DOCS: dict[str, dict[str, Any]] = {
         "description": "What to run: a string is run by `/bin/sh -c`; a list is the exec form.",
         "examples": ["python train.py --epochs 10", ["python", "train.py"]],
     },
+    "execution_notebook": {
+        "description": "Run a Jupyter notebook (a path relative to the spec's folder) through "
+        "papermill instead of a script: `parameters` go into its cell tagged `parameters`, the "
+        "executed notebook is kept in `$AIRFLOW_PLATFORM_OUTPUT_DIR`. The image must have "
+        "papermill and ipykernel (`airflow-platform/job-notebook` has).",
+        "examples": ["report/report.ipynb"],
+    },
+    "parameters": {
+        "description": "Values for the notebook's `parameters` cell (a notebook task only), "
+        "injected by papermill as Python literals: numbers, `true`/`false`, text, or lists "
+        'of them (`"3"` is a number too, as in `params`). Every name must be assigned in '
+        "that cell.",
+        "examples": [{"rows": 3, "title": "Weekly report"}],
+    },
     "retries": {"description": "How many times a failed run is retried.", "examples": [1]},
     "env": {
         "description": "Plain environment variables (never secrets: use `secrets`).",
@@ -520,6 +539,8 @@ class JobSpec(BaseModel):
     docker_image: Image = _doc("docker_image")
     execution_time: Duration = _doc("execution_time")
     execution_script: ExecutionScript | None = _doc("execution_script", default=None)
+    execution_notebook: NotebookPath | None = _doc("execution_notebook", default=None)
+    parameters: NotebookParameters = _doc("parameters", default_factory=dict)
     schedule: Schedule = Field(
         default=None,
         description="When to run: a cron expression or a preset such as '@daily'. "
@@ -540,13 +561,27 @@ class JobSpec(BaseModel):
     spark: SparkSpec | None = _doc("spark", default=None)
     outputs: list[OutputGlob] | None = _doc("outputs", default=None)
     params: Params = _doc("params", default_factory=dict)
+    notebook_content: SkipJsonSchema[str | None] = Field(default=None, repr=False)
+    """The notebook's JSON, read by the loader from ``execution_notebook`` (never written in
+    a spec: the loader refuses it there); it travels with the job to the pod."""
 
     @model_validator(mode="after")
     def _script_or_spark(self) -> JobSpec:
-        if self.spark is None and self.execution_script is None:
+        given = [name for name in RUNS if getattr(self, name) is not None]
+        if not given:
             raise ValueError(
                 "required field 'execution_script' is missing; give the command to run, "
-                "e.g. 'python train.py' (or a `spark:` block for a Spark application)"
+                "e.g. 'python train.py' (or `execution_notebook:`, or a `spark:` block)"
+            )
+        if self.parameters and self.execution_notebook is None:
+            raise ValueError(
+                "`parameters` are for a notebook (`execution_notebook:`); a script reads "
+                "`env` or `params`"
+            )
+        if self.execution_notebook is not None and len(given) > 1:
+            other = next(name for name in given if name != "execution_notebook")
+            raise ValueError(
+                f"a job runs one thing: `execution_notebook` or `{other}`, not both; remove one"
             )
         if self.spark is not None and self.execution_script is not None:
             raise ValueError(
@@ -591,6 +626,8 @@ class TaskSpec(TaskDefaults):
     """One task of a pipeline: a job whose unset fields come from ``dag.defaults``."""
 
     spark: SparkSpec | None = _doc("spark", default=None)
+    execution_notebook: NotebookPath | None = _doc("execution_notebook", default=None)
+    parameters: NotebookParameters = _doc("parameters", default_factory=dict)
     depends_on: Annotated[list[str], AfterValidator(_check_depends)] = Field(
         default_factory=list,
         description="Tasks (by name, in any group) that must succeed before this one starts "

@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -188,9 +188,10 @@ class ParamSpec(BaseModel):
             return data
         data = dict(data)
         default = data["default"]
-        kind = data.get("type") or infer_type(default)
-        if not isinstance(kind, str) or kind not in _SCHEMA_TYPES:
+        given = data.get("type") or infer_type(default)
+        if not isinstance(given, str) or given not in _SCHEMA_TYPES:
             return data  # pydantic explains the bad type (a list or a map is not hashable)
+        kind = cast(ParamType, given)
         data["type"] = kind
         if kind == "list":
             if not isinstance(default, list):

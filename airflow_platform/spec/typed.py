@@ -34,7 +34,11 @@ def typed_task_problems(task: TaskSpec, path: Path, source: SourceMap) -> list[P
                 )
             ]
         return []
-    own = [name for name in (*TYPE_BRINGS, "spark") if getattr(task, name) is not None]
+    own = [
+        name
+        for name in (*TYPE_BRINGS, "spark", "execution_notebook")
+        if getattr(task, name) is not None
+    ]
     return [
         source.problem(
             (*path, name),
