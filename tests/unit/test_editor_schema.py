@@ -62,6 +62,13 @@ LEFT_TO_VALIDATE = {
     "pipeline_sweep_key_clashes": "across fields (a sweep key against env and params)",
     "pipeline_sweep_over_the_cap": "across fields (the product of the lists' lengths)",
     "pipeline_gate_conflicts": "across fields and task names (when/trigger_rule, a gate name taken)",
+    # the notebook file beside the spec (that it is one, and its `parameters` cell)
+    "job_notebook_missing": "notebook file",
+    "job_notebook_not_a_notebook": "notebook file",
+    "job_notebook_parameter_not_in_cell": "notebook file",
+    "job_notebook_without_parameters_cell": "notebook file",
+    "pipeline_notebook_task_without_parameters_cell": "notebook file",
+    "job_parameters_without_notebook": "across fields (`parameters` only with a notebook)",
     # durations compared with the caps and the parser's bound; the cron ranges
     "job_execution_time_over_flavor_cap": "duration value",
     "job_execution_time_over_global_cap": "duration value",
