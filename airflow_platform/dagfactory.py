@@ -273,9 +273,11 @@ def _pipeline_tasks(
             )  # fmt: skip
         elif task.matrix:
             # Mapped at run time: however many combinations, the dag-processor builds one
-            # task, and the serialized DAG holds each key's values, not their product.
+            # task, and the serialized DAG holds each key's values, not their product. The job
+            # travels in the serialized partial arguments: without its defaults, it is half the size.
+            job = task.job.model_dump(mode="json", exclude_defaults=True)
             nodes[task.task_id] = MatrixJobOperator.sweep(
-                task.matrix, job=task.job.model_dump(mode="json"), policy_checked=True, **common
+                task.matrix, job=job, policy_checked=True, **common
             )
         else:
             nodes[task.task_id] = _operator(task.job, config=config, **common)

@@ -37,7 +37,13 @@ def main(image: str) -> int:
         return 127
     name = os.environ["AIRFLOW_PLATFORM_NOTEBOOK_NAME"]
     source = Path(os.environ["AIRFLOW_PLATFORM_WORK_DIR"]) / f"input-{name}"
-    source.write_text(os.environ["AIRFLOW_PLATFORM_NOTEBOOK"], encoding="utf-8")
+    text = os.environ["AIRFLOW_PLATFORM_NOTEBOOK"]
+    source.write_text(text, encoding="utf-8")
+    metadata = json.loads(text).get("metadata") or {}
+    # A notebook written by a script often names no language; the job images' kernel is Python.
+    named = (metadata.get("kernelspec") or {}).get("language") or (
+        metadata.get("language_info") or {}
+    ).get("name")
     executed = Path(os.environ["AIRFLOW_PLATFORM_OUTPUT_DIR"]) / name
     parameters = json.loads(os.environ.get("AIRFLOW_PLATFORM_NOTEBOOK_PARAMETERS") or "{}")
     # The cells' output goes to the log as it comes (papermill logs it at INFO).
@@ -48,6 +54,7 @@ def main(image: str) -> int:
             str(source),
             str(executed),
             parameters=parameters,
+            language=None if named else "python",
             log_output=True,
             progress_bar=False,
             cwd=str(Path.cwd()),

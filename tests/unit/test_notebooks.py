@@ -43,7 +43,9 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGE = "registry.internal/airflow-platform/job-notebook:0.1.0"
 
 
-def _notebook(path: Path, *cells: str, parameters: str | None = None) -> Path:
+def _notebook(
+    path: Path, *cells: str, parameters: str | None = None, language: str | None = "python"
+) -> Path:
     """Writes a notebook: an optional cell tagged `parameters`, then ``cells``."""
     notebook = nbformat.v4.new_notebook()
     if parameters is not None:
@@ -51,11 +53,9 @@ def _notebook(path: Path, *cells: str, parameters: str | None = None) -> Path:
         tagged.metadata["tags"] = ["parameters"]
         notebook.cells.append(tagged)
     notebook.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    if language is not None:
+        notebook.metadata["kernelspec"]["language"] = language
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
@@ -280,6 +280,23 @@ def test_a_local_run_injects_the_parameters_and_keeps_the_executed_notebook(
     assert "rows = 21" in injected[0].source
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "42 rows" in printed
+
+
+def test_a_notebook_that_names_no_language_runs_in_the_python_kernel(
+    tmp_path: Path, default_config: PlatformConfig
+) -> None:
+    """nbformat's new notebooks name no language, and papermill needs one to write the
+    parameters: the entry says Python, the job images' kernel."""
+    _notebook(
+        tmp_path / "bare.ipynb", "print(f'{rows} rows')", parameters="rows = 1", language=None
+    )
+    job = read_spec(
+        _spec(tmp_path, "  execution_notebook: bare.ipynb\n  parameters: {rows: 5}\n")
+    ).spec
+    assert isinstance(job, JobSpec)
+    code, log, _ = _run(job, default_config, tmp_path, tmp_path / "kept")
+    assert code == 0, log
+    assert "5 rows" in log
 
 
 def test_a_failing_cell_ends_the_log_with_its_error_not_our_traceback(
