@@ -9,6 +9,7 @@ import pytest
 pytestmark = pytest.mark.airflow
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
+ENTRY = JOBS.parent / "dags" / "platform_jobs.py"
 
 
 def test_an_asset_scheduled_pipeline_gets_an_asset_timetable_on_the_producers_outlet() -> None:
@@ -47,3 +48,46 @@ def test_a_wait_for_task_is_a_deferrable_s3_key_sensor_in_the_teams_area(tmp_pat
     assert (sensor.deferrable, sensor.bucket_key, sensor.wildcard_match, sensor.timeout) == (
         True, "teams/analytics/trips/*", True, 3600.0,
     )  # fmt: skip
+
+
+def test_a_producer_run_emits_its_asset_event_and_queues_the_consumer(
+    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The producer (clean-trips, run by `dag.test()` on the local backend) succeeds; Airflow
+    records an asset event for its outlet and queues the pipeline scheduled on that asset
+    (trips-report): an `AssetDagRunQueue` row, what the scheduler turns into the consumer's run
+    once every asset of its condition has one. Both DAGs are synced to the database first, as
+    the dag-processor would, and the consumer unpaused, as a platform team would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    monkeypatch.setenv("AIRFLOW_PLATFORM_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    bag = DagBag(dag_folder=str(ENTRY))
+    assert {"clean-trips", "trips-report"} <= set(bag.dags), bag.import_errors
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:  # new DAGs are paused, and Airflow queues no paused DAG
+        consumer = session.scalar(select(DagModel).where(DagModel.dag_id == "trips-report"))
+        assert consumer is not None
+        consumer.is_paused = False
+    run = bag.dags["clean-trips"].test()
+    assert run.state == "success"
+    with create_session() as session:
+        asset = session.scalar(
+            select(AssetModel).where(AssetModel.name == "analytics/trips-cleaned")
+        )
+        assert asset is not None
+        events = session.scalars(
+            select(AssetEvent).where(
+                AssetEvent.asset_id == asset.id, AssetEvent.source_run_id == run.run_id
+            )
+        ).all()
+        assert [e.source_task_id for e in events] == ["clean.clean_trips"]
+        queued = session.scalars(
+            select(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == "trips-report")
+        ).all()
+        assert [q.asset_id for q in queued] == [asset.id]
