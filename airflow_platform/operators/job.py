@@ -95,6 +95,7 @@ class JobOperator(KubernetesPodOperator):
     _kept: dict[str, Any] | None = None  # what this try's pod kept in the artifact store
     _published: dict[str, Any] | None = None  # the result it published (result.json)
     _result_error: str | None = None  # why that result could not be read
+    _final_pod: Any = None  # the pod as cleanup last read it, before deleting it
     _quota_wait_logged = False  # the task log has said once that the pod waits for quota
     workdir: str | None
     dag_name: str | None
@@ -332,6 +333,7 @@ class JobOperator(KubernetesPodOperator):
 
     def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
         """Pushes the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
+        self._final_pod = remote_pod
         if remote_pod is not None and self._job is not None:  # metrics (observability)
             metrics.record_pod_finish(
                 self._job, remote_pod, self._log_tail(remote_pod), self.dag_id
@@ -423,10 +425,13 @@ class JobOperator(KubernetesPodOperator):
         pod = self.pod
         if pod is None or self._job is None:
             return exc
-        try:
-            remote = self.pod_manager.read_pod(pod)
-        except Exception:
-            remote = pod
+        # Once cleanup has deleted the pod, only its last reading says why it failed.
+        remote = self._final_pod
+        if remote is None:
+            try:
+                remote = self.pod_manager.read_pod(pod)
+            except Exception:
+                remote = pod
         problem = transfer.problem(remote)
         if problem:
             return JobFailed(f"job {self._job.name}: {problem}")

@@ -103,3 +103,17 @@ def test_job_whose_image_is_not_on_the_node_fails_fast_naming_the_image(
     assert f"job node-noimage could not pull image {missing}" in out
     print(f"\nfailed {elapsed:.1f} s after the task started")
     assert elapsed < 60, f"took {elapsed:.0f} s"
+
+
+def test_with_artifacts_on_a_missing_image_still_fails_naming_the_image(
+    store_backend: Any, jobs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the artifact sidecar started beside it, the pod waits in Pending for its image
+    until the trigger gives up and cleanup deletes it: the reason comes from the pod as
+    cleanup last read it (read afterwards, it is gone: "pod phase Pending" was all it said)."""
+    missing = "registry.internal/airflow-platform/not-built:9.9"
+    _write_job(jobs_dir, "node-noimage-kept", "true", docker_image=missing)
+    _, tis = _run("node-noimage-kept")
+    out = capsys.readouterr().out
+    assert tis["node-noimage-kept"].state == "failed"
+    assert f"job node-noimage-kept could not pull image {missing}" in out
