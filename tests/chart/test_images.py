@@ -42,10 +42,10 @@ def _final_user(dockerfile: Path) -> str | None:
 
 
 def test_every_expected_image_exists() -> None:
-    """The platform image, the three job base images, the Kerberos side image, and the chart's
-    embedded PostgreSQL and statsd-exporter."""
+    """The platform image, the four job base images (notebook: python with papermill), the
+    Kerberos side image, and the chart's embedded PostgreSQL and statsd-exporter."""
     assert {p.parent.name for p in DOCKERFILES} == {
-        "airflow", "python", "gpu", "spark", "krb5", "postgresql", "statsd-exporter",
+        "airflow", "python", "gpu", "spark", "notebook", "krb5", "postgresql", "statsd-exporter",
     }  # fmt: skip
 
 
