@@ -274,8 +274,9 @@ def _pipeline_tasks(
         elif task.matrix:
             # Mapped at run time: however many combinations, the dag-processor builds one
             # task, and the serialized DAG holds each key's values, not their product. The job
-            # travels in the serialized partial arguments: without its defaults, it is half the size.
-            job = task.job.model_dump(mode="json", exclude_defaults=True)
+            # travels in the serialized partial arguments: as one JSON text without its defaults,
+            # which Airflow's serializer copies as it is (a mapping it walks key by key).
+            job = task.job.model_dump_json(exclude_defaults=True)
             nodes[task.task_id] = MatrixJobOperator.sweep(
                 task.matrix, job=job, policy_checked=True, **common
             )

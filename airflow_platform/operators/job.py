@@ -143,7 +143,7 @@ class JobOperator(KubernetesPodOperator):
     def _pod_arguments(
         self,
         *,
-        job: JobSpec | dict[str, Any] | None,
+        job: JobSpec | str | None,
         workdir: str | None = None,
         dag_name: str | None = None,
         config: PlatformConfig | None = None,
@@ -156,8 +156,8 @@ class JobOperator(KubernetesPodOperator):
         """Guards the job at parse time, keeps our arguments, and returns the KPO's: the
         scheduling ones passed through (``kwargs``) and the pod ones derived."""
         config = config or load_config()
-        if isinstance(job, dict):  # a sweep's job, given as data (``MatrixJobOperator``)
-            job = JobSpec.model_validate(job)
+        if isinstance(job, str):  # a sweep's job, given as JSON (``MatrixJobOperator``)
+            job = JobSpec.model_validate_json(job)
         if matrix_keys is not None:  # one combination of a sweep, from Airflow's cross product
             slots = [kwargs.pop(slot, None) for slot in MATRIX_SLOTS]
             matrix_values = dict(zip(matrix_keys, slots, strict=False))
@@ -510,12 +510,12 @@ class JobOperator(KubernetesPodOperator):
 
 class MatrixJobOperator(JobOperator):
     """A JobOperator that runs one combination of a sweep (``matrix:``), as an Airflow mapped
-    task: ``MatrixJobOperator.partial(job=<the job as data>, ...).expand(matrix_values=[...])``.
+    task: ``MatrixJobOperator.partial(job=<the job as JSON>, ...).expand(matrix_0=[...], ...)``.
 
     Its ``__init__`` exists only to declare the arguments, which Airflow's mapping checks
     against the signatures of the operator's classes; the hook of ``JobOperator`` has taken
-    them out before it runs. The job comes as data because a mapped task's arguments are
-    serialized with the DAG.
+    them out before it runs. The job comes as JSON text because a mapped task's arguments are
+    serialized with the DAG, and a text costs the serializer nothing to copy.
 
     Each matrix key's values are mapped over as one slot (``matrix_0``, ``matrix_1``, … in
     the order of ``matrix_keys``), so Airflow takes their cross product at run time: the
@@ -543,7 +543,7 @@ class MatrixJobOperator(JobOperator):
     def __init__(
         self,
         *,
-        job: dict[str, Any] | None = None,
+        job: str | None = None,
         workdir: str | None = None,
         dag_name: str | None = None,
         result_keys: Mapping[str, str] | None = None,
