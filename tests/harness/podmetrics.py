@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,3 +155,4 @@ def pod_metrics(plane: ControlPlane) -> Iterator[PodMetrics]:
         )
     finally:
         component.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
