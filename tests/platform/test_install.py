@@ -239,7 +239,17 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
         state = str(client.run(run_id)["state"])
         return state if state in ("success", "failed") else None
 
-    assert wait_for(finished, timeout=600, what=f"run {run_id} finished", interval=2) == "success"
+    state = wait_for(finished, timeout=600, what=f"run {run_id} finished", interval=2)
+    if state != "success":
+        tis = client.task_instances(run_id)
+        said = {
+            ti["task_id"]: (ti.get("state"), ti.get("try_number"), ti.get("note")) for ti in tis
+        }
+        logs = "\n".join(
+            client.log_lines(run_id, ti["task_id"], int(ti.get("try_number") or 1))[-40:]
+            for ti in tis
+        )
+        pytest.fail(f"run {run_id} ended {state}: {said}\n{logs}")
     assert len(seen) == 1, f"job pods created: {sorted(seen)}"
 
 
