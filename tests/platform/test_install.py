@@ -246,8 +246,11 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
             ti["task_id"]: (ti.get("state"), ti.get("try_number"), ti.get("note")) for ti in tis
         }
         logs = "\n".join(
-            client.log_lines(run_id, ti["task_id"], int(ti.get("try_number") or 1))[-40:]
+            line
             for ti in tis
+            for line in client.log_lines(run_id, ti["task_id"], int(ti.get("try_number") or 1))[
+                -40:
+            ]
         )
         pytest.fail(f"run {run_id} ended {state}: {said}\n{logs}")
     assert len(seen) == 1, f"job pods created: {sorted(seen)}"
