@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg2
 
-from airflow_platform.tasktypes.program import TaskTypeError, dsn, parameters
+from airflow_platform.tasktypes.program import TaskTypeError, dsn, run
 
 
 def execute(params: dict[str, Any]) -> int:
@@ -27,12 +27,7 @@ def execute(params: dict[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        execute(parameters(argv, "pg_execute"))
-    except (TaskTypeError, psycopg2.Error) as exc:
-        print(f"pg_execute: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return run("pg_execute", execute, argv, (psycopg2.Error,))
 
 
 if __name__ == "__main__":

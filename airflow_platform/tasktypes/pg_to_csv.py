@@ -14,7 +14,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from airflow_platform.tasktypes.program import TaskTypeError, dsn, output_file, parameters
+from airflow_platform.tasktypes.program import TaskTypeError, dsn, output_file, run
 
 
 def copy_statement(params: dict[str, Any]) -> sql.Composed:
@@ -48,12 +48,7 @@ def extract(params: dict[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        extract(parameters(argv, "pg_to_csv"))
-    except (TaskTypeError, psycopg2.Error) as exc:
-        print(f"pg_to_csv: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return run("pg_to_csv", extract, argv, (psycopg2.Error,))
 
 
 if __name__ == "__main__":

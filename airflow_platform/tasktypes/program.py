@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,23 @@ def parameters(argv: Sequence[str] | None, prog: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TaskTypeError("--parameters must be a JSON object")
     return value
+
+
+def run(
+    prog: str,
+    action: Callable[[dict[str, Any]], object],
+    argv: Sequence[str] | None,
+    errors: tuple[type[Exception], ...] = (),
+) -> int:
+    """A program's exit status: ``action`` on its parameters; a ``TaskTypeError`` or one of
+    ``errors`` is one line on stderr (the task log's reason) and exit 1, never a traceback."""
+    caught: tuple[type[Exception], ...] = (TaskTypeError, *errors)
+    try:
+        action(parameters(argv, prog))
+    except caught as exc:
+        print(f"{prog}: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def dsn(variable: str) -> str:
