@@ -3,7 +3,10 @@ PodDisruptionBudget, labels, images, probes and scheduling values."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 
 from tests.chart.render import (
     COMPONENTS,
@@ -168,6 +171,25 @@ def test_only_components_that_use_the_kubernetes_api_mount_a_token(
         find(docs, "ServiceAccount", f"{FULLNAME}-{component}")["automountServiceAccountToken"]
         is token
     )
+
+
+def test_job_operators_and_their_triggers_reach_the_api_from_inside_the_cluster() -> None:
+    """A deferred JobOperator's trigger runs in the triggerer, which has no kubeconfig: both it
+    and the worker pods read an in-cluster `kubernetes_default` connection."""
+    docs = render_chart()
+    env = search(
+        "spec.template.spec.containers[0].env",
+        find(docs, "Deployment", f"{FULLNAME}-triggerer", NAMESPACE),
+    )
+    conn = {e["name"]: e.get("value") for e in env}["AIRFLOW_CONN_KUBERNETES_DEFAULT"]
+    assert json.loads(conn) == {"conn_type": "kubernetes", "extra": {"in_cluster": True}}
+    template = yaml.safe_load(
+        find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", NAMESPACE)["data"][
+            "pod_template_file.yaml"
+        ]
+    )
+    worker_env = {e["name"]: e.get("value") for e in template["spec"]["containers"][0]["env"]}
+    assert json.loads(worker_env["AIRFLOW_CONN_KUBERNETES_DEFAULT"]) == json.loads(conn)
 
 
 def test_api_server_service_exposes_the_api_port() -> None:

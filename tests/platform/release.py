@@ -83,6 +83,11 @@ class Release:
 
     def api_url(self) -> str:
         """A loopback URL of the installed api-server (a kubectl port-forward, kept open)."""
+        return self.forward(f"{FULLNAME}-api-server", 8080)
+
+    def forward(self, service: str, service_port: int) -> str:
+        """A loopback URL of `service_port` of the release's `service` (a kubectl
+        port-forward, kept open until `close_forwards`)."""
         port = free_port()
         forward = subprocess.Popen(
             [
@@ -90,8 +95,8 @@ class Release:
                 "port-forward",
                 "-n",
                 self.namespace,
-                f"service/{FULLNAME}-api-server",
-                f"{port}:8080",
+                f"service/{service}",
+                f"{port}:{service_port}",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -104,7 +109,7 @@ class Release:
             with socket.socket() as sock:
                 return sock.connect_ex(("127.0.0.1", port)) == 0
 
-        wait_for(listening, timeout=60, what="the port-forward to the api-server")
+        wait_for(listening, timeout=60, what=f"the port-forward to {service}")
         return f"http://127.0.0.1:{port}"
 
     def close_forwards(self) -> None:

@@ -102,6 +102,37 @@ def test_submit_wait_runs_the_job_on_the_cluster_and_streams_its_log(
     task = client.task_instances(run_id)[0]
     lines = client.log_lines(run_id, task["task_id"], task["try_number"])
     assert any("hello from" in line for line in lines), lines[-20:]
+    # The triggerer watched the deferred pod; a trigger that cannot reach the API errors at
+    # once and the worker re-defers, then follows the pod itself.
+    unwatched = [line for line in lines if "Re-deferring" in line or "error while waiting" in line]
+    assert not unwatched, unwatched
+
+
+def test_a_workers_task_outcome_reaches_the_statsd_exporter(platform_release: Release) -> None:
+    """The worker pod's task runner sends `ti.finish` over StatsD to the release's exporter
+    (its NetworkPolicy admits worker pods), mapped to `airflow_task_finished_total`; the job of
+    the test above finished there."""
+    url = platform_release.forward(f"{FULLNAME}-statsd-exporter", 9102)
+
+    def finished_jobs() -> list[str]:
+        text = httpx.get(f"{url}/metrics", timeout=30).text
+        return [
+            line
+            for line in text.splitlines()
+            if line.startswith("airflow_task_finished_total{")
+            and 'dag_id="platform_job_runner"' in line
+            and 'state="success"' in line
+        ]
+
+    try:
+        wait_for(finished_jobs, timeout=60, what="a finished job in the statsd-exporter")
+    except TimeoutError:
+        text = httpx.get(f"{url}/metrics", timeout=30).text
+        pytest.fail(
+            "no airflow_task_finished_total of platform_job_runner; airflow_ series: "
+            + ", ".join(sorted({line.split("{")[0] for line in text.splitlines()
+                                if line.startswith("airflow_")}))
+        )  # fmt: skip
 
 
 def _cli_env(release: Release, url: str) -> dict[str, str]:
@@ -125,6 +156,40 @@ def _submit(
         [str(CLI), "submit", "--config", str(NODE_CONFIG), *args, str(spec)],
         capture_output=True, text=True, env=env, timeout=900, check=False,
     )  # fmt: skip
+
+
+def test_a_baked_in_pipeline_runs_on_its_schedule_and_hands_its_artifact_on(
+    platform_release: Release,
+) -> None:
+    """jobs/nlp/word-report.yaml, baked into the platform image: once unpaused, the scheduler
+    starts its daily run itself (a `scheduled` run, nobody triggers it); `count`'s counts.txt
+    reaches `report` through the object store and the run succeeds."""
+    from airflow_platform.client import AirflowClient
+
+    url = platform_release.api_url()
+    password = platform_release.ui_password()
+    token = httpx.post(
+        f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30
+    ).json()["access_token"]
+    api = httpx.Client(
+        base_url=f"{url}/api/v2/dags/word-report",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    wait_for(lambda: api.get("").status_code == 200, timeout=300, what="the DAG word-report")
+    api.patch("", json={"is_paused": False}).raise_for_status()
+
+    def scheduled_run() -> dict[str, Any] | None:
+        runs = api.get("/dagRuns").json()["dag_runs"]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        return done[0] if done else None
+
+    run = wait_for(scheduled_run, timeout=900, what="word-report's scheduled run", interval=5)
+    client = AirflowClient(url, username="admin", password=password)
+    report = client.log_lines(run["dag_run_id"], "words.report", 1, dag_id="word-report")
+    assert run["run_type"] == "scheduled", run
+    assert run["state"] == "success", report[-40:]
+    assert any("most common word: the (3 times)" in line for line in report), report[-40:]
 
 
 def test_a_user_of_one_team_cannot_submit_as_another(

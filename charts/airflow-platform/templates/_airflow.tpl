@@ -107,6 +107,14 @@ artifact store's transfer image defaulting to the platform image. */}}
 {{- end }}
 {{- end -}}
 
+{{/* The Kubernetes connection of the JobOperator (in a worker) and of its trigger (in the
+triggerer): in-cluster. Without it the provider's async hook looks for ~/.kube/config, so every
+deferred job pod went unwatched and its worker fell back to following the pod itself. */}}
+{{- define "airflow-platform.kubernetesConnEnv" -}}
+- name: AIRFLOW_CONN_KUBERNETES_DEFAULT
+  value: '{"conn_type": "kubernetes", "extra": {"in_cluster": true}}'
+{{- end -}}
+
 {{/* Environment of the long-running components and the migration job. */}}
 {{- define "airflow-platform.databaseEnv" -}}
 - name: DATABASE_PASSWORD
@@ -152,6 +160,7 @@ artifact store's transfer image defaulting to the platform image. */}}
     secretKeyRef:
       name: {{ include "airflow-platform.apiSecretKeySecretName" . }}
       key: api-secret-key
+{{ include "airflow-platform.kubernetesConnEnv" . }}
 {{- with include "airflow-platform.remoteLogsEnv" . }}
 {{ . }}
 {{- end }}
@@ -303,6 +312,7 @@ spec:
           value: "0"
         # observability: job metrics and notifications (templates/monitoring/_monitoring.tpl)
 {{- include "airflow-platform.monitoringEnv" . | nindent 8 }}
+{{- include "airflow-platform.kubernetesConnEnv" . | nindent 8 }}
 {{- with include "airflow-platform.remoteLogsEnv" . }}
 {{- . | nindent 8 }}
 {{- end }}
