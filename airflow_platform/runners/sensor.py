@@ -45,7 +45,13 @@ def wait_locally(wait: WaitFor, path: Path, say: Callable[[str], None]) -> Local
             return _ended(0, started, "Completed")
         left = deadline - time.monotonic()
         if left <= 0:
-            return _ended(TIMED_OUT, started, "SensorTimeout", f"{path} did not appear in time")
+            return _ended(
+                TIMED_OUT,
+                started,
+                "SensorTimeout",
+                f"{path} did not appear within {wait.timeout.total_seconds():g} s; put a file "
+                "there (locally the store is that folder) or raise the sensor's `timeout`",
+            )
         time.sleep(min(wait.poke_interval.total_seconds(), left))
 
 

@@ -272,11 +272,13 @@ def _rolled(apps_v1: Any, release: Release, name: str, generation: int) -> bool:
 def test_running_task_survives_a_scheduler_restart_and_runs_once(
     platform_release: Release, core_v1: Any, tmp_path: Path
 ) -> None:
-    """The scheduler pod is deleted while a job runs: its replacement adopts the worker, the run
-    succeeds, and exactly one job pod was ever created."""
+    """While a job runs, its task log is readable through the REST API (the UI's log
+    endpoint): the deferred task's lines, and the trigger's from the triggerer that watches the
+    job pod. Then the scheduler pod is deleted: its replacement resumes the task when the
+    trigger fires, the run succeeds, and exactly one job pod was ever created."""
     from airflow_platform.client import AirflowClient
 
-    spec = write_job(tmp_path, "steady", "sleep 45; echo steady-done")
+    spec = write_job(tmp_path, "steady", "sleep 60; echo steady-done")
     result = _submit(platform_release, spec)
     assert result.returncode == 0, result.stdout + result.stderr
     run_id = result.stdout.split(": run ", 1)[1].split()[0]
@@ -291,13 +293,23 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
         return any(p.status.phase == "Running" for p in pods)
 
     wait_for(job_pod_running, timeout=300, what="the job pod Running", interval=1)
+    client = AirflowClient(
+        platform_release.api_url(), username="admin", password=platform_release.ui_password()
+    )
+
+    def watched_log() -> list[str]:
+        lines = client.log_lines(run_id, "run_job", 1)
+        return lines if any("Checking pod" in line for line in lines) else []
+
+    try:
+        wait_for(watched_log, timeout=40, what="the trigger's lines in the task log", interval=2)
+    except TimeoutError:
+        pytest.fail("task log while running: " + "\n".join(client.log_lines(run_id, "run_job", 1)))
+    assert client.run(run_id)["state"] == "running"
     for pod in core_v1.list_namespaced_pod(
         platform_release.namespace, label_selector="app.kubernetes.io/component=scheduler"
     ).items:
         core_v1.delete_namespaced_pod(pod.metadata.name, platform_release.namespace)
-    client = AirflowClient(
-        platform_release.api_url(), username="admin", password=platform_release.ui_password()
-    )
 
     def finished() -> str | None:
         job_pod_running()

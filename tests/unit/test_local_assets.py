@@ -93,5 +93,6 @@ def test_a_local_sensor_fails_at_its_timeout_and_nothing_after_it_runs(tmp_path:
     artifacts = tmp_path / "artifacts"
     result = _run(spec, artifacts)
     assert result.exit_code == 1, result.output
-    assert f"{_object(artifacts)} did not appear in time" in result.output
+    assert f"{_object(artifacts)} did not appear within 5 s" in result.output
+    assert "raise the sensor's `timeout`" in result.output
     assert "loading trips" not in result.output
