@@ -2,9 +2,10 @@
 
 Three promises, each tested:
 
-- One bad spec never hides another's DAG. The factory never raises: it builds every valid
-  spec and reports the invalid ones as one import error of the DAG file, with the text
-  `airflow-platform validate` prints, so the Airflow UI shows it and the good DAGs stay.
+- One bad spec never hides another's DAG, nor stops it being scheduled. The factory never
+  raises: dags/platform_jobs.py builds every valid spec; dags/platform_spec_errors.py, which
+  defines no DAG, reports the invalid ones as its import error, with the text
+  `airflow-platform validate` prints, so the Airflow UI shows it and the good DAGs run.
 - A task runner pays for one DAG, not all of them: with Airflow's parsing context set (a
   worker about to run one task) only the file that defines that DAG is read and built.
 - Specs are data: the loader builds no objects from YAML, and nothing in a spec names code.
@@ -93,10 +94,12 @@ def load_dags(
     config: PlatformConfig | None = None,
     only_dag_id: str | None = None,
     fileloc: str | None = None,
+    build: bool = True,
 ) -> FactoryResult:
     """Builds the DAGs of every spec under ``folder`` (or just ``only_dag_id``'s); never raises.
 
     ``fileloc`` is the DAG file that Airflow should record for every DAG (see ``build_dag``).
+    With ``build=False`` the specs are only validated: the result has their errors, no DAGs.
     """
     folder = folder or jobs_dir()
     result = FactoryResult()
@@ -107,7 +110,7 @@ def load_dags(
         return result
     files: Iterable[Path] = _candidates(folder, only_dag_id) if only_dag_id else spec_files(folder)
     with _collector_paused():
-        _build_all(folder, files, config, only_dag_id, fileloc, result)
+        _build_all(folder, files, config, only_dag_id, fileloc if build else None, result, build)
     return result
 
 
@@ -138,6 +141,7 @@ def _build_all(
     only_dag_id: str | None,
     fileloc: str | None,
     result: FactoryResult,
+    build: bool = True,
 ) -> None:
     owners: dict[str, str] = {}
     for path in files:
@@ -161,6 +165,8 @@ def _build_all(
             )
             continue
         owners[dag_id] = name
+        if not build:
+            continue
         try:
             result.dags[dag_id] = build_dag(doc, text, path.parent, config, fileloc=fileloc)
         except Exception as exc:  # one spec that breaks the builder must not hide the others
@@ -308,27 +314,40 @@ def dags_for_airflow(dag_file: str, folder: Path | None = None) -> dict[str, DAG
     task, so every DAG records it as its file.
 
     When a task runner parses the file to run one task, only that task's DAG is built.
-    Invalid specs are reported as the DAG file's import error (see ``_report_import_error``).
+    Invalid specs are only logged here: ``report_spec_errors`` (another DAG file) reports
+    them, since the dag-processor marks every DAG of a file with an import error as stale and
+    the scheduler then starts none of them on schedule.
     """
     only = get_parsing_context().dag_id
     result = load_dags(folder, only_dag_id=only, fileloc=dag_file)
     if result.errors:
-        text = result.error_text()
-        log.error("invalid job specs:\n%s", text)
-        if not only:
-            _report_import_error(text)
+        log.error("invalid job specs:\n%s", result.error_text())
     return result.dags
 
 
+def report_spec_errors(folder: Path | None = None) -> None:
+    """The entry point of the DAG file that defines no DAG: validates every spec and records
+    the invalid ones as that file's import error (see ``_report_import_error``).
+
+    Airflow 3.3's dag-processor flags every DAG of a file with an import error
+    (``has_import_errors``, ``is_stale``), and the scheduler creates no scheduled run for a
+    flagged DAG: reported from the file that builds the DAGs, one team's typo would stop every
+    team's schedules. A file with no DAG of its own has nothing to flag.
+    """
+    result = load_dags(folder, build=False)
+    if result.errors:
+        _report_import_error(result.error_text())
+
+
 def _report_import_error(text: str) -> None:
-    """Records ``text`` as an import error of the DAG file being parsed, keeping its DAGs.
+    """Records ``text`` as an import error of the DAG file being parsed.
 
     Raising would make Airflow drop every DAG of the file, and swallowing the error would
-    hide it. Airflow 3.3's Python importer collects a file's errors in a ``DagImportResult``
-    and still bags the DAGs the module defined, so the factory appends its error there; the
-    dag-processor stores it like any import error (UI, `airflow dags list-import-errors`,
-    the ``dag_processing.import_errors`` metric) and clears it once every spec is valid.
-    Outside the dag-processor (``dag.test()``, plain imports) the log line above is all.
+    hide it. Airflow 3.3's Python importer collects a file's errors in a ``DagImportResult``,
+    so the factory appends its error there; the dag-processor stores it like any import error
+    (UI, `airflow dags list-import-errors`, the ``dag_processing.import_errors`` metric) and
+    clears it once every spec is valid. Outside the dag-processor (plain imports) the log
+    line of ``dags_for_airflow`` is all.
     """
     from airflow.dag_processing.importers.base import DagImportError, DagImportResult
 
@@ -339,7 +358,7 @@ def _report_import_error(text: str) -> None:
             found.errors.append(
                 DagImportError(
                     file_path=found.file_path,
-                    message=f"invalid job specs (the other DAGs of this file are loaded):\n{text}",
+                    message=f"invalid job specs (every other spec's DAG is loaded):\n{text}",
                     error_type="invalid_spec",
                 )
             )

@@ -14,6 +14,7 @@ import yaml
 pytestmark = pytest.mark.airflow
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "dags" / "platform_jobs.py"
+ERRORS = ROOT / "dags" / "platform_spec_errors.py"
 
 # The four fields a team's folder needs: the file names the job, the folder its team.
 GOOD_JOB = {
@@ -31,9 +32,11 @@ def _bag(entry: Path = ENTRY) -> Any:
     return DagBag(dag_folder=str(entry))
 
 
-def _entry_error(bag: Any) -> str:
-    """The import error recorded for the factory's DAG file (and asserts it is the only one)."""
-    assert [Path(k).name for k in bag.import_errors] == ["platform_jobs.py"], bag.import_errors
+def _spec_errors() -> str:
+    """The import error of the DAG file that reports invalid specs (and asserts it is the
+    only one of the dags folder: the file that builds the DAGs has none)."""
+    bag = _bag(ROOT / "dags")
+    assert [Path(k).name for k in bag.import_errors] == [ERRORS.name], bag.import_errors
     return str(next(iter(bag.import_errors.values())))
 
 
@@ -91,7 +94,8 @@ def test_bad_specs_never_hide_good_ones_and_show_validate_text(
     _write(jobs_dir, "vision/broken.yaml", "job: [unclosed\n")
     bag = _bag()
     assert set(bag.dag_ids) == {"good-one", "good-two"}
-    error = _entry_error(bag)
+    assert bag.import_errors == {}
+    error = _spec_errors()
     expected = _validate_text(jobs_dir)
     assert "jobs/nlp/typo.yaml:3:3: job.resourse_flavor: unknown key" in expected
     for line in expected.strip().splitlines():
@@ -99,13 +103,38 @@ def test_bad_specs_never_hide_good_ones_and_show_validate_text(
 
 
 def test_fixing_the_bad_spec_clears_the_import_error(airflow_db: Path, jobs_dir: Path) -> None:
-    """Once every spec is valid the DAG file imports cleanly again."""
+    """Once every spec is valid the error file imports cleanly again."""
     bad = _write(jobs_dir, "nlp/typo.yaml", "job:\n  team: nlp\n  resourse_flavor: cpu-2gb\n")
-    assert _bag().import_errors
+    assert _bag(ERRORS).import_errors
     bad.write_text(yaml.safe_dump({"job": GOOD_JOB}))
+    assert _bag(ERRORS).import_errors == {}
     bag = _bag()
     assert bag.import_errors == {}
     assert bag.dag_ids == ["typo"]
+
+
+def test_a_bad_spec_never_stops_another_teams_schedule(airflow_db: Path, jobs_dir: Path) -> None:
+    """Synced to the database as the dag-processor does, the dags folder beside a bad spec
+    leaves the good scheduled DAG fresh and error-free, so the scheduler still creates its
+    runs: Airflow flags every DAG of a file with an import error (stale, with errors), and the
+    scheduler starts none of those on schedule."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    _write(jobs_dir, "nlp/daily.yaml", yaml.safe_dump({"job": {**GOOD_JOB, "schedule": "@daily"}}))
+    _write(jobs_dir, "vision/typo.yaml", "job:\n  team: vision\n  resourse_flavor: cpu-2gb\n")
+    bag = DagBag(dag_folder=str(ROOT / "dags"), bundle_path=ROOT / "dags")
+    assert [Path(k).name for k in bag.import_errors] == [ERRORS.name], bag.import_errors
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:
+        daily = session.scalar(select(DagModel).where(DagModel.dag_id == "daily"))
+        assert daily is not None
+        assert (daily.has_import_errors, daily.is_stale) == (False, False)
+        assert daily.next_dagrun_create_after is not None
 
 
 def test_task_runner_parse_builds_only_the_task_dag(
@@ -150,16 +179,16 @@ def test_specs_are_data_and_cannot_run_code(
     marker = tmp_path / "pwned"
     text = f"job:\n  resource_flavor: cpu-2gb\n  env:\n    X: {payload.format(marker=marker)}\n"
     _write(jobs_dir, "nlp/evil.yaml", text)
-    bag = _bag()
+    _bag()
     assert not marker.exists()
-    assert "is not allowed: specs are data" in _entry_error(bag)
+    assert "is not allowed: specs are data" in _spec_errors()
 
 
 def test_keys_that_name_code_are_unknown_keys(airflow_db: Path, jobs_dir: Path) -> None:
     """dag-factory's `__type__`-style keys are just unknown keys here."""
     job = {**GOOD_JOB, "__type__": "os.system", "operator": "airflow.operators.bash.BashOperator"}
     _write(jobs_dir, "nlp/typed.yaml", yaml.safe_dump({"job": job}))
-    error = _entry_error(_bag())
+    error = _spec_errors()
     assert "job.__type__: unknown key '__type__'" in error
     assert "job.operator: unknown key 'operator'" in error
 
@@ -174,7 +203,7 @@ def test_two_specs_with_one_name_keep_the_first_and_report_the_second(
     assert bag.dag_ids == ["same"]
     assert (
         "jobs/vision/second.yaml: name 'same' is already used by jobs/nlp/first.yaml"
-        in _entry_error(bag)
+        in _spec_errors()
     )
 
 
