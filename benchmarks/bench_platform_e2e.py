@@ -108,9 +108,24 @@ def _one_run(release: Release, core: client.CoreV1Api, airflow: AirflowClient, u
     started_wall, started = time.time(), time.monotonic()
     run_id = airflow.trigger({"spec": {"job": job.model_dump(mode="json")}, "params": {}})
     running: list[float] = []
+    job_created: list[float] = []
+    # Worker pods by name: (created, container started); the first one is gone (deferred, its
+    # pod deleted) by the time the run ends, so it is read while the job starts.
+    workers: dict[str, tuple[float, float | None]] = {}
 
     def job_pod_running() -> bool:
+        for pod in core.list_namespaced_pod(release.jobs_namespace).items:
+            created = pod.metadata.creation_timestamp.timestamp()
+            if created < started_wall - 1:
+                continue
+            state = (
+                pod.status.container_statuses[0].state if pod.status.container_statuses else None
+            )
+            began = state and (state.running or state.terminated)
+            workers[pod.metadata.name] = (created, began.started_at.timestamp() if began else None)
         pods = core.list_namespaced_pod(team_ns, label_selector=f"airflow-platform/job={name}")
+        if pods.items and not job_created:
+            job_created.append(pods.items[0].metadata.creation_timestamp.timestamp())
         if any(p.status.phase in ("Running", "Succeeded") for p in pods.items):
             running.append(time.monotonic())
         return bool(running)
@@ -123,26 +138,18 @@ def _one_run(release: Release, core: client.CoreV1Api, airflow: AirflowClient, u
     finished = time.monotonic()
     if state != "success":
         raise RuntimeError(f"run {run_id} of {name} ended {state}")
-    workers = [
-        p for p in core.list_namespaced_pod(release.jobs_namespace).items
-        if p.metadata.creation_timestamp.timestamp() >= started_wall - 1
-    ]  # fmt: skip
-    first = min(workers, key=lambda p: p.metadata.creation_timestamp)
-    container = first.status.container_statuses[0].state
-    began = (container.terminated or container.running).started_at.timestamp()
-    job_pod = core.list_namespaced_pod(team_ns, label_selector=f"airflow-platform/job={name}")
+    created, began = min(workers.values())
+    if began is None:
+        raise RuntimeError(f"never saw {name}'s first worker pod started: {workers}")
     stamps = _log_stamps(release, url, run_id)
-    result = {
+    return {
         "to_running": running[0] - started,
         "to_success": finished - started,
-        "image_start": began - first.metadata.creation_timestamp.timestamp(),
+        "image_start": began - created,
         "import": stamps["first"] - began,
         "parse": stamps["parsed"] - stamps["first"],
+        "pod_creation": job_created[0] - stamps["parsed"],
     }
-    if job_pod.items:
-        created = job_pod.items[0].metadata.creation_timestamp.timestamp()
-        result["pod_creation"] = created - stamps["parsed"]
-    return result
 
 
 def main() -> int:
