@@ -20,6 +20,8 @@ TERMINAL_STATES = {"success", "failed"}
 STORED_LOG_WAIT_SECONDS = 120.0
 QUIET_POLLS = 3
 SOURCE_GROUP = "::group::Log message source details"
+PAUSED_EVENT = "Pausing task as "
+POST_EXECUTE_GROUP = "::group::Post Execute"
 # How Airflow names a stored copy of a log among its sources: a remote store's handler says
 # "Found logs in s3:" (gcs, wasb, …) or names the object's URL, a local file is its path. The
 # worker's log server (http) and its pod's output (the executor's "… through kube API") are
@@ -33,12 +35,17 @@ class TaskLog:
 
     entries: list[tuple[str, str]]
     sources: list[str]
+    paused: bool = False
 
     @property
     def stored(self) -> bool:
         """Airflow read the log from a copy that holds all of it (the remote store, or a local
-        file), not only from the worker or from places it could not reach."""
-        return any(STORED_SOURCE.match(source.strip(" *")) for source in self.sources)
+        file), not only from the worker or from places it could not reach, and that copy does
+        not end where the task was deferred: a deferred task's first worker stores its part,
+        and the worker that resumes it stores the rest only after the run is final."""
+        return not self.paused and any(
+            STORED_SOURCE.match(source.strip(" *")) for source in self.sources
+        )
 
 
 class ApiError(RuntimeError):
@@ -144,10 +151,17 @@ class AirflowClient:
         entries: list[tuple[str, str]] = []
         sources: list[str] = []
         in_sources = False
+        paused = False
         for item in content:
             if isinstance(item, dict):
                 stamp = str(item.get("timestamp", ""))
                 event = item.get("event")
+                # The task runner's markers: it pauses a try it defers, and ends every try it
+                # finishes with a "Post Execute" group.
+                if str(event).startswith(PAUSED_EVENT):
+                    paused = True
+                elif event == POST_EXECUTE_GROUP:
+                    paused = False
                 if event == SOURCE_GROUP or (in_sources and event == "::endgroup::"):
                     in_sources = event == SOURCE_GROUP
                 elif in_sources:
@@ -167,7 +181,7 @@ class AirflowClient:
         for identity, text in entries:
             occurrences[identity] = occurrences.get(identity, 0) + 1
             numbered.append((f"{identity}#{occurrences[identity]}", text))
-        return TaskLog(numbered, sources)
+        return TaskLog(numbered, sources, paused)
 
     def run_url(self, run_id: str, dag_id: str = RUNNER_DAG) -> str:
         return f"{self.url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"

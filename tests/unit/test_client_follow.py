@@ -100,3 +100,24 @@ def test_a_log_that_is_never_stored_ends_at_the_deadline_with_what_was_read(
     api = FakeApi([_log(["Could not read served logs: gone"], ["Executing workload"])])
     events = _follow(api)
     assert events == [("log", "Executing workload"), ("state", "success")]
+
+
+def test_a_deferred_tasks_stored_log_is_read_until_the_resumed_worker_has_stored_its_part() -> None:
+    """A deferred task's first worker stores its part of the log when it defers; the worker
+    that resumes it reports the final state before it uploads the rest (Airflow's supervisor
+    does so in that order), so a stored copy that ends at the deferral is not the whole log."""
+    where = ["Found logs in s3:", "  * s3://logs/dag_id=d/run_id=manual__1/attempt=1.log"]
+    first_part = ["Executing workload", "Pausing task as DEFERRED. ", "trigger d/1 starting"]
+    api = FakeApi(
+        [
+            _log(where, first_part),
+            _log(where, first_part),
+            _log(where, first_part),
+            _log(where, first_part),
+            _log(where, first_part),
+            _log(where, [*first_part, "most common word: the", "::group::Post Execute"]),
+        ]
+    )
+    events = _follow(api)
+    assert ("log", "most common word: the") in events
+    assert events[-1] == ("state", "success")
