@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow import settings
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.utils.pod_manager import OnFinishAction
 from airflow.sdk.bases.operator import OPERATOR_DEFAULTS
 from airflow.sdk.exceptions import AirflowException
 
@@ -191,9 +192,7 @@ class JobOperator(KubernetesPodOperator):
             "startup_timeout_seconds": allowance + 300,
             "get_logs": True,
             "log_events_on_failure": True,
-            "on_finish_action": "delete_succeeded_pod"
-            if job and job.keep_failed_pod
-            else "delete_pod",
+            "on_finish_action": _finish_action(job).value,
         }
 
     def job_for(self, context: Any) -> JobSpec:
@@ -207,6 +206,8 @@ class JobOperator(KubernetesPodOperator):
     def _set_job(self, job: JobSpec) -> None:
         self._job = job
         self.name = job.name
+        # An ad-hoc run's spec arrives with its conf, after construction chose for no job.
+        self.on_finish_action = _finish_action(job)
 
     def _conf_doc(self, context: Any, config: PlatformConfig) -> Document:
         """The ad-hoc run's spec: the conf's, as a team its caller may run as."""
@@ -561,6 +562,13 @@ class MatrixJobOperator(JobOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+
+
+def _finish_action(job: JobSpec | None) -> OnFinishAction:
+    """What happens to the job's pod when it ends: kept after a failure if its spec asks."""
+    if job is not None and job.keep_failed_pod:
+        return OnFinishAction.DELETE_SUCCEEDED_POD
+    return OnFinishAction.DELETE_POD
 
 
 def _plain_task(task_id: str) -> str:

@@ -125,6 +125,16 @@ def test_an_adhoc_operator_takes_the_widest_limits_until_its_conf_is_read() -> N
     assert operator.name == "adhoc-job"
 
 
+def test_an_adhoc_run_keeps_its_failed_pod_when_its_conf_asks() -> None:
+    """The finish action chosen at construction (no job yet) gives way to the conf's spec."""
+    from airflow_platform.operators.job import JobOperator
+
+    operator = JobOperator(task_id="run_job", job=None)
+    assert operator.on_finish_action.value == "delete_pod"
+    operator._set_job(_job(keep_failed_pod=True))
+    assert operator.on_finish_action.value == "delete_succeeded_pod"
+
+
 def test_the_hand_written_dag_example_of_the_platform_guide_builds() -> None:
     """docs/platform-team.md's example, run as written (the spec path pointed at this checkout)."""
     from pathlib import Path

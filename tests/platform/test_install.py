@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_platform.pods import CONTAINER_NAME
 from tests.chart.render import CHART_DIR
 from tests.harness.kube import wait_for
 from tests.harness.objectstore import ObjectStore
@@ -241,6 +242,29 @@ def test_failing_job_shows_its_one_line_reason_in_the_task_log(
     assert (
         "job hungry ran out of memory (OOMKilled): flavor node-256mb gives 256Mi" in result.stdout
     )
+
+
+def test_a_failed_jobs_pod_is_kept_when_its_spec_asks(
+    platform_release: Release, core_v1: Any, tmp_path: Path
+) -> None:
+    """`keep_failed_pod: true` on a submitted job: the run fails, and its pod stays in the
+    team's namespace, terminated with the job's exit code, for someone to look at."""
+    spec = write_job(tmp_path, "kept", "echo about to fail; exit 3", keep_failed_pod=True)
+    result = _submit(platform_release, spec, "--wait")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "job kept exited with code 3" in result.stdout, result.stdout[-3000:]
+    namespace = platform_release.team_namespace("vision")
+    kept = core_v1.list_namespaced_pod(namespace, label_selector="airflow-platform/job=kept").items
+    try:
+        assert [p.status.phase for p in kept] == ["Failed"], [p.metadata.name for p in kept]
+        codes = {
+            c.name: c.state.terminated.exit_code if c.state.terminated else None
+            for c in kept[0].status.container_statuses
+        }
+        assert codes[CONTAINER_NAME] == 3, codes
+    finally:
+        for pod in kept:
+            core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
 MEMORY_LIMIT = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
