@@ -192,6 +192,25 @@ def test_job_operators_and_their_triggers_reach_the_api_from_inside_the_cluster(
     assert json.loads(worker_env["AIRFLOW_CONN_KUBERNETES_DEFAULT"]) == json.loads(conn)
 
 
+def test_the_triggerer_records_an_address_the_api_server_can_read_its_logs_from() -> None:
+    """While a task is deferred the api-server reads its trigger's log from the triggerer's
+    log server at the hostname the triggerer recorded; a Deployment pod's name resolves
+    nowhere, so the triggerer records its IP. Its extraEnv comes after and may override."""
+    extra = {"name": "EXTRA", "value": "1"}
+    env = search(
+        "spec.template.spec.containers[0].env",
+        _deployment("triggerer", {"triggerer": {"extraEnv": [extra]}}),
+    )
+    names = [e["name"] for e in env]
+    assert {e["name"]: e.get("value") for e in env}["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == (
+        "airflow.utils.net.get_host_ip_address"
+    )
+    assert names.index("AIRFLOW__CORE__HOSTNAME_CALLABLE") < names.index("EXTRA")
+    for component in ("api-server", "scheduler", "dag-processor"):
+        other = search("spec.template.spec.containers[0].env", _deployment(component))
+        assert "AIRFLOW__CORE__HOSTNAME_CALLABLE" not in {e["name"] for e in other}
+
+
 def test_api_server_service_exposes_the_api_port() -> None:
     """The Service the UI, the CLI and worker pods use points at the api-server's named port."""
     service = render_chart(

@@ -319,11 +319,13 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
     platform_release: Release, core_v1: Any, tmp_path: Path
 ) -> None:
     """While a job runs, its task log is readable through the REST API (the UI's log
-    endpoint), up to the task's deferral to the triggerer that watches the job pod. Then the scheduler pod is deleted: its replacement resumes the task when the
-    trigger fires, the run succeeds, and exactly one job pod was ever created."""
+    endpoint), up to the task's deferral to the triggerer that watches the job pod, and then
+    the trigger's own lines, read from the triggerer. Then the scheduler pod is deleted: its
+    replacement resumes the task when the trigger fires, the run succeeds, and exactly one job
+    pod was ever created."""
     from airflow_platform.client import AirflowClient
 
-    spec = write_job(tmp_path, "steady", "sleep 60; echo steady-done")
+    spec = write_job(tmp_path, "steady", "sleep 90; echo steady-done")
     result = _submit(platform_release, spec)
     assert result.returncode == 0, result.stdout + result.stderr
     run_id = result.stdout.split(": run ", 1)[1].split()[0]
@@ -350,6 +352,20 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
         wait_for(deferred_log, timeout=40, what="the deferral in the task log", interval=2)
     except TimeoutError:
         pytest.fail("task log while running: " + "\n".join(client.log_lines(run_id, "run_job", 1)))
+
+    def trigger_log() -> list[str]:
+        lines = client.log_lines(run_id, "run_job", 1)
+        watching = any(line.startswith("trigger ") and " starting" in line for line in lines)
+        return lines if watching else []
+
+    # The api-server reads the running trigger's lines from the triggerer's log server.
+    try:
+        wait_for(trigger_log, timeout=30, what="the trigger's lines in the task log", interval=2)
+    except TimeoutError:
+        pytest.fail(
+            "no trigger lines in the deferred task's log: "
+            + "\n".join(client.log_lines(run_id, "run_job", 1)[-20:])
+        )
     assert client.run(run_id)["state"] == "running"
     for pod in core_v1.list_namespaced_pod(
         platform_release.namespace, label_selector="app.kubernetes.io/component=scheduler"

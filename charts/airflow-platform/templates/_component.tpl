@@ -5,7 +5,8 @@ values, whose extension points — extraEnv, extraVolumes, extraContainers, podL
 added after the chart's own):
   (dict "root" $ "component" "scheduler" "values" .Values.scheduler
         "args" (list ...) "ports" (list (dict "name" "x" "containerPort" 1)) "probe" (dict ...)
-        "automountToken" true "gitSync" false "extraVolumes" "" "extraVolumeMounts" "")
+        "automountToken" true "gitSync" false "extraVolumes" "" "extraVolumeMounts" ""
+        "env" (list (dict "name" "X" "value" "y")))
 */}}
 
 {{- define "airflow-platform.componentDeployment" -}}
@@ -53,6 +54,9 @@ spec:
           args: {{ toJson .args }}
           env:
             {{- include "airflow-platform.airflowEnv" $root | nindent 12 }}
+            {{- with .env }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
             {{- with .values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
