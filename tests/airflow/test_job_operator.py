@@ -164,3 +164,39 @@ def test_with_kueue_a_job_may_wait_for_quota_before_its_run_counts_as_unschedula
     startup = config.flavors["cpu-2gb"].startup_allowance + timedelta(hours=2)
     assert operator.schedule_timeout_seconds == int(startup.total_seconds())
     assert operator.execution_timeout == timedelta(minutes=15) + startup + TIMEOUT_MARGIN
+
+
+def test_a_sweeps_mapped_task_reads_no_operator_signature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Airflow's partial() asks for each __init__'s signature on every call; the operator
+    answers from signatures computed once (a sweep must cost the dag-processor what one task
+    does), and the defaults partial() derives from them are those of the functions themselves."""
+    import inspect
+
+    from airflow.sdk.bases import operator as airflow_operator
+
+    from airflow_platform.operators.job import MatrixJobOperator
+
+    computed: list[object] = []
+    real = inspect._signature_from_function  # type: ignore[attr-defined]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspect, "_signature_from_function", counting)
+    defaults = airflow_operator._get_operator_defaults(MatrixJobOperator)
+    monkeypatch.undo()
+    assert computed == []
+    classes = MatrixJobOperator.mro()
+    expected = dict(airflow_operator.OPERATOR_DEFAULTS)
+    for klass in reversed(classes[: classes.index(airflow_operator.BaseOperator)]):
+        if "__init__" in klass.__dict__:
+            original = inspect.unwrap(klass.__dict__["__init__"])
+            expected.update(
+                (name, parameter.default)
+                for name, parameter in inspect.signature(original).parameters.items()
+                if name in expected and parameter.default is not inspect.Parameter.empty
+            )
+    assert defaults == expected
