@@ -85,13 +85,20 @@ def renew_script() -> str:
     (``kinit -R``), or logs in again from the keytab when the ticket can no longer be renewed.
 
     ``$KRB5_RENEW_ROUNDS`` (default 0: forever) bounds the loop, for tests.
+
+    The shell is its container's PID 1, which ignores a signal it has no handler for: without
+    the trap, the kubelet's SIGTERM at the end of the job would be lost and the pod would stay
+    Running until its grace period ran out. ``sleep`` runs in the background so that the trap
+    runs at once, not after the sleep.
     """
     return r"""set -u
+trap 'exit 0' TERM INT
 interval="${KRB5_RENEW_INTERVAL:-3600}"
 rounds="${KRB5_RENEW_ROUNDS:-0}"
 done_rounds=0
 while [ "$rounds" -eq 0 ] || [ "$done_rounds" -lt "$rounds" ]; do
-  sleep "$interval"
+  sleep "$interval" &
+  wait $!
   done_rounds=$((done_rounds + 1))
   if out=$(kinit -R "$KRB5_PRINCIPAL" 2>&1); then
     echo "kerberos: renewed the ticket of $KRB5_PRINCIPAL"

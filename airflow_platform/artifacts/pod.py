@@ -18,7 +18,9 @@ from kubernetes.client import (
     V1Container,
     V1EnvVar,
     V1EnvVarSource,
+    V1ExecAction,
     V1Pod,
+    V1Probe,
     V1ResourceRequirements,
     V1SecretKeySelector,
     V1SecurityContext,
@@ -35,6 +37,10 @@ SIDE_RESOURCES = V1ResourceRequirements(
     requests={"cpu": "50m", "memory": "192Mi"}, limits={"memory": "192Mi"}
 )
 MODULE = "airflow_platform.artifacts.podside"
+READY_FILE = ".artifacts-keep-ready"
+# How long the keeper may take to start (its Python and boto3 imports) before the kubelet
+# restarts it: generous, for a node under load; the probe itself is one exec a second.
+KEEPER_START_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +139,20 @@ def add_transfer(
         keep += ["--result", f"{key}={kind}"]
     if transfer.result_keys:
         keep += ["--result-cap", str(config.policy.max_result_bytes)]
-    containers.append(side(KEEP_CONTAINER, keep, ["output", "tmp"], restart_policy="Always"))
+    ready = f"{volumes['tmp']}/{READY_FILE}"
+    keep += ["--ready", ready]
+    # The kubelet starts the job only once a native sidecar's startup probe has passed: a job
+    # that ends at once then cannot end before the keeper listens for its SIGTERM (podside).
+    started = V1Probe(
+        _exec=V1ExecAction(command=["test", "-e", ready]),
+        period_seconds=1,
+        failure_threshold=KEEPER_START_SECONDS,
+    )
+    containers.append(
+        side(
+            KEEP_CONTAINER, keep, ["output", "tmp"], restart_policy="Always", startup_probe=started
+        )
+    )
     spec = pod.spec
     spec.init_containers = [*containers, *(spec.init_containers or [])]
     spec.termination_grace_period_seconds = (spec.termination_grace_period_seconds or 0) + int(

@@ -3,7 +3,10 @@
 ``fetch`` (an init container) puts each upstream task's outputs under the input folder before
 the job starts; ``keep`` (a native sidecar) waits for the job to end — the kubelet sends it
 SIGTERM once the job's container has exited, for whatever reason — then keeps the output
-folder in the store. Each writes a one-line JSON report to its termination message, which the
+folder in the store. The keeper runs as its container's PID 1, to which the kernel delivers
+no signal it has not asked for: a SIGTERM sent before it blocks the signal would be lost and
+the keeper would wait until the pod is killed. So it writes its ``--ready`` file once the
+signal is blocked, and the pod's startup probe holds the job back until that file exists. Each writes a one-line JSON report to its termination message, which the
 operator reads from the pod's status (``airflow_platform.artifacts.pod.report``).
 """
 
@@ -57,9 +60,12 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _keep(args: argparse.Namespace) -> int:
-    s3 = store.client(args.endpoint, args.region)  # made before the wait: the grace is short
     if not args.now:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    if args.ready is not None:
+        args.ready.touch()
+    s3 = store.client(args.endpoint, args.region)  # made before the wait: the grace is short
+    if not args.now:
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
     try:
         kept = store.keep(
@@ -113,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
     keep.add_argument("--result", action="append", default=[], metavar="KEY=TYPE")
     keep.add_argument("--result-cap", type=int, default=2048)
     keep.add_argument("--now", action="store_true", help="do not wait for SIGTERM")
+    keep.add_argument(
+        "--ready", type=Path, default=None, help="file made once SIGTERM can no longer be lost"
+    )
     keep.set_defaults(run=_keep)
     return main
 

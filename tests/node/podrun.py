@@ -36,6 +36,13 @@ class PodRun:
                 return status.state.terminated
         return None
 
+    def sidecar_terminated(self, container: str) -> Any:
+        """How an init container (a native sidecar among them) ended; ``None`` if it has not."""
+        for status in self.pod.status.init_container_statuses or []:
+            if status.name == container and status.state and status.state.terminated:
+                return status.state.terminated
+        return None
+
 
 def job(name: str, script: str | list[str], flavor: str = "node-256mb", **fields: Any) -> JobSpec:
     """A small job for the real node, in the job base image built from images/python."""

@@ -175,6 +175,40 @@ def test_outputs_globs_keep_only_what_they_match_and_a_failed_job_keeps_its_file
     assert object_store.keys(prefix) == [prefix + "model.txt"]
 
 
+def test_a_job_that_ends_at_once_has_its_outputs_kept_and_its_pod_ends_with_it(
+    core_v1: Any, restricted_namespace: str, store_config: PlatformConfig, object_store: ObjectStore
+) -> None:
+    """A job that fails the moment it starts (a bad flag, an OOM on load) must not outrun the
+    keeper: were its SIGTERM sent before the keeper (its container's PID 1) blocks it, the
+    signal would be lost, the keeper would wait out the grace period and be killed, and the
+    operator would get no report. The startup probe holds the job back until the keeper is
+    listening; the keeper then reports, and the pod ends seconds after the job.
+
+    How long the keeper takes to start is the node's load; a busy node is stood in for by
+    starting the keeper 5 s late (its command behind a `sleep`), which a quiet node would
+    otherwise race past."""
+    job = podrun.job("sudden", 'echo "partial" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/x.txt"; exit 3')
+    context = RunContext(
+        dag_id="handoff", task_id="stage.sudden", run_id="manual__2026-12-02T06:00:00+00:00",
+        try_number=1, namespace=restricted_namespace,
+    )  # fmt: skip
+    pod = build_pod(job, store_config, context)
+    keeper = next(c for c in pod.spec.init_containers if c.name == transfer.KEEP_CONTAINER)
+    keeper.command = ["sh", "-c", 'sleep 5; exec "$@"', "keeper", *keeper.command]
+    core_v1.create_namespaced_pod(restricted_namespace, pod)
+    result = podrun.watch(core_v1, pod.metadata.name, restricted_namespace, timeout=240)
+    ended = result.sidecar_terminated(transfer.KEEP_CONTAINER)
+    assert ended is not None, result.pod.status
+    assert ended.exit_code == 0, (ended, podrun.log(core_v1, result, transfer.KEEP_CONTAINER))
+    report = transfer.report(result.pod, transfer.KEEP_CONTAINER)
+    assert report is not None
+    assert report["kept"]["files"] == 1, report
+    job_ended = result.terminated()
+    assert (result.phase, job_ended.exit_code) == ("Failed", 3)
+    lag = (ended.finished_at - job_ended.finished_at).total_seconds()
+    assert lag < 20, f"the keeper ended {lag:.0f} s after the job (the grace is 70 s)"
+
+
 def test_a_download_that_fails_names_the_object_and_why(
     real_node: RealNode, object_store: ObjectStore, core_v1: Any, restricted_namespace: str
 ) -> None:

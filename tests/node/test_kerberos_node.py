@@ -109,6 +109,11 @@ def test_kerberos_job_logs_in_from_a_keytab_only_the_kerberos_containers_can_rea
     assert f"kerberos: logged in as {principal}" in init_log
     assert f"Default principal: {principal}" in job_log
     assert "no keytab here" in job_log
+    # The renewal sidecar ends on the kubelet's SIGTERM when the job ends, not killed after
+    # the grace period (a shell as PID 1 drops a signal it has no trap for).
+    renew = result.sidecar_terminated(RENEW_CONTAINER)
+    assert renew is not None
+    assert renew.exit_code == 0, renew
     print(f"\nkeytab on the node: mode, owner, group = {keytab}")
     mode, owner, group = keytab.split()
     assert (owner, group) == ("0", str(JOB_UID))

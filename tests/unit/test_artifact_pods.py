@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ from kubernetes.client import (
 
 from airflow_platform.artifacts import pod as transfer
 from airflow_platform.config import PlatformConfig, load_config, parse_config
-from airflow_platform.pods import INPUT_DIR, OUTPUT_DIR, RunContext, build_pod
+from airflow_platform.pods import INPUT_DIR, OUTPUT_DIR, TMP_DIR, RunContext, build_pod
 from airflow_platform.spec.errors import SpecError
 from airflow_platform.spec.models import JobSpec
 
@@ -90,6 +95,11 @@ def test_a_run_fetches_its_upstream_outputs_and_keeps_its_own_under_the_layout()
         "model/**",
         "metrics.json",
     ]
+    # The job starts only once the keeper can no longer miss its SIGTERM (podside).
+    ready = args[args.index("--ready") + 1]
+    assert ready.startswith(TMP_DIR + "/")
+    assert keep.startup_probe._exec.command == ["test", "-e", ready]
+    assert keep.startup_probe.period_seconds == 1
     # The job's grace period, plus the time the sidecar has to keep the outputs.
     assert pod.spec.termination_grace_period_seconds == 10 + 120
 
@@ -196,3 +206,30 @@ def test_the_fetch_writes_each_upstream_sweeps_values_beside_its_folders(tmp_pat
     )  # fmt: skip
     assert code == 0
     assert json.loads((tmp_path / "train" / "matrix.json").read_text()) == json.loads(listed)
+
+
+def test_the_keeper_is_ready_only_once_a_sigterm_can_no_longer_kill_it(tmp_path: Path) -> None:
+    """A SIGTERM sent the moment the ready file exists is the keeper's cue to keep, not its
+    death: here the store is unreachable, so the keeper reports that (its exit code 1), where
+    a keeper killed by the signal would have exited -SIGTERM with no report."""
+    ready = tmp_path / "ready"
+    output = tmp_path / "output"
+    output.mkdir()
+    (output / "model.txt").write_text("weights\n")
+    keeper = subprocess.Popen(
+        [sys.executable, "-m", transfer.MODULE, "keep", "--endpoint", "http://127.0.0.1:9",
+         "--bucket", "b", "--termination-log", str(tmp_path / "log"), "--from", str(output),
+         "--to", "p/", "--task", "t", "--cap", "1Mi", "--cap-bytes", "1048576",
+         "--ready", str(ready)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s", "AWS_MAX_ATTEMPTS": "1"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert keeper.poll() is None, "the keeper ended before it was ready"
+        assert time.monotonic() < deadline, "the keeper never made its ready file"
+        time.sleep(0.005)
+    keeper.send_signal(signal.SIGTERM)
+    stdout, _ = keeper.communicate(timeout=120)
+    assert keeper.returncode == 1, stdout
+    assert json.loads(stdout)["reason"] == "ArtifactsNotKept"
