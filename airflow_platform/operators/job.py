@@ -424,7 +424,9 @@ class JobOperator(KubernetesPodOperator):
     def _explained(self, exc: BaseException, *, timed_out: bool = False) -> BaseException:
         if isinstance(exc, PolicyViolation | JobFailed):
             return exc
-        pod = self.pod
+        # A resumed try has no pod of its own until the KPO reads it again, which a pod that
+        # is already gone defeats; cleanup's last reading then stands in for it.
+        pod = self.pod if self.pod is not None else self._final_pod
         if pod is None or self._job is None:
             return exc
         # Once cleanup has deleted the pod, only its last reading says why it failed.

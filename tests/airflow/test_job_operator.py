@@ -135,6 +135,40 @@ def test_an_adhoc_run_keeps_its_failed_pod_when_its_conf_asks() -> None:
     assert operator.on_finish_action.value == "delete_succeeded_pod"
 
 
+def test_a_resumed_try_whose_pod_is_gone_explains_its_failure_from_the_last_reading() -> None:
+    """The trigger's bare "pod failed" becomes the one-line reason even when the resumed
+    worker could not read the pod again (cleanup had already read and deleted it)."""
+    from airflow.exceptions import AirflowException
+    from kubernetes.client import (
+        V1ContainerState,
+        V1ContainerStateTerminated,
+        V1ContainerStatus,
+        V1ObjectMeta,
+        V1Pod,
+        V1PodStatus,
+    )
+
+    from airflow_platform.operators.job import JobOperator
+
+    operator = JobOperator(task_id="run_job", job=_job())
+    terminated = V1ContainerStateTerminated(exit_code=3, reason="Error")
+    operator._final_pod = V1Pod(
+        metadata=V1ObjectMeta(name="count-tokens-1", namespace="nlp"),
+        status=V1PodStatus(
+            phase="Failed",
+            container_statuses=[
+                V1ContainerStatus(
+                    name="base", image="i", image_id="", ready=False, restart_count=0,
+                    state=V1ContainerState(terminated=terminated),
+                )
+            ],
+        ),
+    )  # fmt: skip
+    operator.pod = None
+    explained = operator._explained(AirflowException("pod failed"))
+    assert "job count-tokens exited with code 3" in str(explained), explained
+
+
 def test_the_hand_written_dag_example_of_the_platform_guide_builds() -> None:
     """docs/platform-team.md's example, run as written (the spec path pointed at this checkout)."""
     from pathlib import Path
