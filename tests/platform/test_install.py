@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -248,12 +249,11 @@ def test_a_failed_jobs_pod_is_kept_when_its_spec_asks(
     platform_release: Release, core_v1: Any, tmp_path: Path
 ) -> None:
     """`keep_failed_pod: true` on a submitted job: the run fails, and its pod stays in the
-    team's namespace, terminated with the job's exit code, for someone to look at. (The
-    one-line reason is not asserted here: in one full run it was the trigger's bare "pod
-    failed", not "exited with code 3"; see the closing note of 2026-12-07.)"""
+    team's namespace, terminated with the job's exit code, for someone to look at."""
     spec = write_job(tmp_path, "kept", "echo about to fail; exit 3", keep_failed_pod=True)
     result = _submit(platform_release, spec, "--wait")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "job kept exited with code 3" in result.stdout, result.stdout[-3000:]
     namespace = platform_release.team_namespace("vision")
     kept = core_v1.list_namespaced_pod(namespace, label_selector="airflow-platform/job=kept").items
     try:
@@ -316,6 +316,22 @@ def _rolled(apps_v1: Any, release: Release, name: str, generation: int) -> bool:
     )
 
 
+def _wait_for_log_line(
+    client: Any, run_id: str, wanted: Callable[[str], bool], what: str, timeout: float
+) -> None:
+    """Waits until a line of run_job's first try's log (read through the REST API) is
+    ``wanted``; fails the test with the log's last lines otherwise."""
+
+    def found() -> bool:
+        return any(wanted(line) for line in client.log_lines(run_id, "run_job", 1))
+
+    try:
+        wait_for(found, timeout=timeout, what=what, interval=2)
+    except TimeoutError:
+        tail = "\n".join(client.log_lines(run_id, "run_job", 1)[-20:])
+        pytest.fail(f"no {what}; the task log ends:\n{tail}")
+
+
 def test_running_task_survives_a_scheduler_restart_and_runs_once(
     platform_release: Release, core_v1: Any, tmp_path: Path
 ) -> None:
@@ -345,28 +361,15 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
         platform_release.api_url(), username="admin", password=platform_release.ui_password()
     )
 
-    def deferred_log() -> list[str]:
-        lines = client.log_lines(run_id, "run_job", 1)
-        return lines if any("Pausing task as DEFERRED" in line for line in lines) else []
-
-    try:
-        wait_for(deferred_log, timeout=40, what="the deferral in the task log", interval=2)
-    except TimeoutError:
-        pytest.fail("task log while running: " + "\n".join(client.log_lines(run_id, "run_job", 1)))
-
-    def trigger_log() -> list[str]:
-        lines = client.log_lines(run_id, "run_job", 1)
-        watching = any(line.startswith("trigger ") and " starting" in line for line in lines)
-        return lines if watching else []
-
+    _wait_for_log_line(
+        client, run_id, lambda line: "Pausing task as DEFERRED" in line,
+        "the deferral in the task log", timeout=40,
+    )  # fmt: skip
     # The api-server reads the running trigger's lines from the triggerer's log server.
-    try:
-        wait_for(trigger_log, timeout=30, what="the trigger's lines in the task log", interval=2)
-    except TimeoutError:
-        pytest.fail(
-            "no trigger lines in the deferred task's log: "
-            + "\n".join(client.log_lines(run_id, "run_job", 1)[-20:])
-        )
+    _wait_for_log_line(
+        client, run_id, lambda line: line.startswith("trigger ") and " starting" in line,
+        "the trigger's lines in the deferred task's log", timeout=30,
+    )  # fmt: skip
     assert client.run(run_id)["state"] == "running"
     for pod in core_v1.list_namespaced_pod(
         platform_release.namespace, label_selector="app.kubernetes.io/component=scheduler"
