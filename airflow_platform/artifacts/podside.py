@@ -6,8 +6,9 @@ SIGTERM once the job's container has exited, for whatever reason — then keeps 
 folder in the store. The keeper runs as its container's PID 1, to which the kernel delivers
 no signal it has not asked for: a SIGTERM sent before it blocks the signal would be lost and
 the keeper would wait until the pod is killed. So it writes its ``--ready`` file once the
-signal is blocked, and the pod's startup probe holds the job back until that file exists. Each writes a one-line JSON report to its termination message, which the
-operator reads from the pod's status (``airflow_platform.artifacts.pod.report``).
+signal is blocked, and the pod's startup probe holds the job back until that file exists.
+Each writes a one-line JSON report to its termination message, which the operator reads
+from the pod's status (``airflow_platform.artifacts.pod.report``).
 """
 
 from __future__ import annotations

@@ -31,16 +31,12 @@ class PodRun:
         return str(self.pod.status.phase)
 
     def terminated(self, container: str = CONTAINER_NAME) -> Any:
-        for status in self.pod.status.container_statuses or []:
-            if status.name == container and status.state and status.state.terminated:
-                return status.state.terminated
-        return None
-
-    def sidecar_terminated(self, container: str) -> Any:
-        """How an init container (a native sidecar among them) ended; ``None`` if it has not."""
-        for status in self.pod.status.init_container_statuses or []:
-            if status.name == container and status.state and status.state.terminated:
-                return status.state.terminated
+        """How a container (an init container or native sidecar too) ended; ``None`` if it
+        has not."""
+        status = self.pod.status
+        for each in [*(status.container_statuses or []), *(status.init_container_statuses or [])]:
+            if each.name == container and each.state and each.state.terminated:
+                return each.state.terminated
         return None
 
 

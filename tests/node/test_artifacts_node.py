@@ -62,7 +62,17 @@ def _secret(core_v1: Any, namespace: str, key_id: str, secret: str) -> None:
 
 
 def _run(
-    core_v1: Any,
+    core_v1: Any, config: PlatformConfig, namespace: str, *args: Any, **kw: Any
+) -> podrun.PodRun:
+    return _watch(core_v1, _pod(config, namespace, *args, **kw))
+
+
+def _watch(core_v1: Any, pod: Any) -> podrun.PodRun:
+    core_v1.create_namespaced_pod(pod.metadata.namespace, pod)
+    return podrun.watch(core_v1, pod.metadata.name, pod.metadata.namespace, timeout=240)
+
+
+def _pod(
     config: PlatformConfig,
     namespace: str,
     task: str,
@@ -70,7 +80,8 @@ def _run(
     upstream: dict[str, str] | None = None,
     try_number: int = 1,
     **fields: Any,
-) -> podrun.PodRun:
+) -> Any:
+    """The platform's pod of task ``stage.<task>`` of run ``handoff``."""
     job = podrun.job(task, script, **fields)
     context = RunContext(
         dag_id="handoff",
@@ -80,9 +91,7 @@ def _run(
         namespace=namespace,
         upstream_artifacts=upstream,
     )
-    pod = build_pod(job, config, context)
-    core_v1.create_namespaced_pod(namespace, pod)
-    return podrun.watch(core_v1, pod.metadata.name, namespace, timeout=240)
+    return build_pod(job, config, context)
 
 
 def test_what_a_task_writes_is_in_the_store_and_its_downstream_task_reads_it(
@@ -187,17 +196,14 @@ def test_a_job_that_ends_at_once_has_its_outputs_kept_and_its_pod_ends_with_it(
     How long the keeper takes to start is the node's load; a busy node is stood in for by
     starting the keeper 5 s late (its command behind a `sleep`), which a quiet node would
     otherwise race past."""
-    job = podrun.job("sudden", 'echo "partial" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/x.txt"; exit 3')
-    context = RunContext(
-        dag_id="handoff", task_id="stage.sudden", run_id="manual__2026-12-02T06:00:00+00:00",
-        try_number=1, namespace=restricted_namespace,
+    pod = _pod(
+        store_config, restricted_namespace, "sudden",
+        'echo "partial" > "$AIRFLOW_PLATFORM_OUTPUT_DIR/x.txt"; exit 3',
     )  # fmt: skip
-    pod = build_pod(job, store_config, context)
     keeper = next(c for c in pod.spec.init_containers if c.name == transfer.KEEP_CONTAINER)
     keeper.command = ["sh", "-c", 'sleep 5; exec "$@"', "keeper", *keeper.command]
-    core_v1.create_namespaced_pod(restricted_namespace, pod)
-    result = podrun.watch(core_v1, pod.metadata.name, restricted_namespace, timeout=240)
-    ended = result.sidecar_terminated(transfer.KEEP_CONTAINER)
+    result = _watch(core_v1, pod)
+    ended = result.terminated(transfer.KEEP_CONTAINER)
     assert ended is not None, result.pod.status
     assert ended.exit_code == 0, (ended, podrun.log(core_v1, result, transfer.KEEP_CONTAINER))
     report = transfer.report(result.pod, transfer.KEEP_CONTAINER)

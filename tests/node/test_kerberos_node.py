@@ -111,7 +111,7 @@ def test_kerberos_job_logs_in_from_a_keytab_only_the_kerberos_containers_can_rea
     assert "no keytab here" in job_log
     # The renewal sidecar ends on the kubelet's SIGTERM when the job ends, not killed after
     # the grace period (a shell as PID 1 drops a signal it has no trap for).
-    renew = result.sidecar_terminated(RENEW_CONTAINER)
+    renew = result.terminated(RENEW_CONTAINER)
     assert renew is not None
     assert renew.exit_code == 0, renew
     print(f"\nkeytab on the node: mode, owner, group = {keytab}")
