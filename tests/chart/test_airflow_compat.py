@@ -59,7 +59,10 @@ def _airflow_argvs(spec: dict[str, Any]) -> list[list[str]]:
 def _what_the_chart_says() -> tuple[list[tuple[str, str]], list[list[str]]]:
     options: set[tuple[str, str]] = set()
     commands: list[list[str]] = []
-    for values_file in (None, VALUES_DIR / "lean.yaml", VALUES_DIR / "git-sync.yaml"):
+    for values_file in (
+        None,
+        *(VALUES_DIR / f for f in ("lean.yaml", "git-sync.yaml", "fab-auth.yaml")),
+    ):
         docs = render_chart(values_files=[values_file] if values_file else None)
         cfg = configparser.ConfigParser(interpolation=None)
         configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", NAMESPACE)

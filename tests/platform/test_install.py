@@ -8,6 +8,7 @@ CoreDNS; the api-server reached by `kubectl port-forward`.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -147,12 +148,14 @@ def _cli_env(release: Release, url: str) -> dict[str, str]:
 
 
 def _submit(
-    release: Release, spec: Path, *args: str, user: str = "admin"
+    release: Release, spec: Path, *args: str, user: str = "admin", password: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`airflow-platform submit` as ``user``, whose password is the simple auth manager's
+    generated one unless given."""
     env = {
         **_cli_env(release, release.api_url()),
         "AIRFLOW_PLATFORM_API_USERNAME": user,
-        "AIRFLOW_PLATFORM_API_PASSWORD": release.ui_password(user),
+        "AIRFLOW_PLATFORM_API_PASSWORD": password or release.ui_password(user),
     }
     return subprocess.run(
         [str(CLI), "submit", "--config", str(NODE_CONFIG), *args, str(spec)],
@@ -278,15 +281,7 @@ def test_upgrade_with_a_changed_flavor_rolls_and_keeps_generated_secrets(
     the new memory, and the generated secrets are the same bytes."""
     names = ("fernet-key", "jwt-secret", "api-secret-key")
     before = {n: platform_release.secret(f"{FULLNAME}-{n}", n) for n in names}
-    components = [
-        f"{FULLNAME}-{c}" for c in ("api-server", "scheduler", "dag-processor", "triggerer")
-    ]
-    generations = {
-        name: apps_v1.read_namespaced_deployment(
-            name, platform_release.namespace
-        ).metadata.generation
-        for name in components
-    }
+    generations = _generations(apps_v1, platform_release)
     platform_release.helm(
         "upgrade", RELEASE, str(CHART_DIR), "--namespace", platform_release.namespace,
         "--reuse-values", "--set", "platform.flavors.node-256mb.memory=320Mi", "--timeout", "900s",
@@ -396,6 +391,92 @@ def test_running_task_survives_a_scheduler_restart_and_runs_once(
         )
         pytest.fail(f"run {run_id} ended {state}: {said}\n{logs}")
     assert len(seen) == 1, f"job pods created: {sorted(seen)}"
+
+
+def test_with_the_fab_auth_manager_users_log_in_and_stay_in_their_teams(
+    platform_release: Release, apps_v1: Any, tmp_path: Path
+) -> None:
+    """`helm upgrade --set auth.manager=fab`: the migration Job migrates FAB's tables and
+    creates the first Admin with the generated Secret's password; the api-server refuses a call
+    without credentials and gives FAB users tokens. Two database users made the way a platform
+    team makes them (`airflow users create` in the api-server), each mapped by name to one team
+    (`platform.teams.<team>.users`): nlp-scientist is refused a job of vision's folder, with
+    the team named, and vision-scientist's job runs."""
+    generations = _generations(apps_v1, platform_release)
+    platform_release.helm(
+        "upgrade", RELEASE, str(CHART_DIR), "--namespace", platform_release.namespace,
+        "--reuse-values", "--set", "auth.manager=fab",
+        "--set", "platform.teams.vision.users[0]=vision-scientist", "--timeout", "900s",
+    )  # fmt: skip
+    wait_for(
+        lambda: all(_rolled(apps_v1, platform_release, n, g) for n, g in generations.items()),
+        timeout=900, what="every component rolled and Ready", interval=2,
+    )  # fmt: skip
+    wait_for(
+        lambda: _migrated(platform_release),
+        timeout=600, what="the FAB migration Job succeeded", interval=2,
+    )  # fmt: skip
+    platform_release.close_forwards()
+    url = platform_release.api_url()
+    assert httpx.get(f"{url}/api/v2/dags", timeout=30).status_code == 401
+    admin_password = platform_release.secret(f"{FULLNAME}-fab-admin", "password")
+    login = httpx.post(
+        f"{url}/auth/token", json={"username": "admin", "password": admin_password}, timeout=60
+    )
+    assert login.status_code == 201, login.text
+    token = login.json()["access_token"]
+    dags = httpx.get(f"{url}/api/v2/dags", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert dags.status_code == 200, dags.text
+    assert httpx.post(
+        f"{url}/auth/token", json={"username": "admin", "password": "wrong"}, timeout=60
+    ).status_code in (400, 401)
+
+    passwords = {"nlp-scientist": "nlp-" + os.urandom(8).hex(), "vision-scientist": "v-" + os.urandom(8).hex()}  # fmt: skip
+    create = " && ".join(
+        f"airflow users create --role User --username {user} --email {user}@example.invalid "
+        f"--firstname {user} --lastname {user} --password {password}"
+        for user, password in passwords.items()
+    )
+    made = platform_release.kubectl(
+        "exec", "-n", platform_release.namespace, f"deployment/{FULLNAME}-api-server", "--",
+        "sh", "-c", create, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+
+    refused = _submit(
+        platform_release, write_job(tmp_path, "not-mine-fab", "echo should-not-run"), "--wait",
+        user="nlp-scientist", password=passwords["nlp-scientist"],
+    )  # fmt: skip
+    assert refused.returncode == 1, refused.stdout[-3000:] + refused.stderr[-3000:]
+    assert "Airflow user 'nlp-scientist' may not run jobs as team 'vision'" in refused.stdout
+    assert "should-not-run" not in refused.stdout
+    ran = _submit(
+        platform_release, write_job(tmp_path, "mine-fab", "echo ran-as-vision-scientist"),
+        "--wait", user="vision-scientist", password=passwords["vision-scientist"],
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "ran-as-vision-scientist" in ran.stdout
+
+
+def _generations(apps_v1: Any, release: Release) -> dict[str, int]:
+    return {
+        name: apps_v1.read_namespaced_deployment(name, release.namespace).metadata.generation
+        for name in (
+            f"{FULLNAME}-{c}" for c in ("api-server", "scheduler", "dag-processor", "triggerer")
+        )
+    }
+
+
+def _migrated(release: Release) -> bool:
+    """The release's migration Job (one: `helm upgrade` replaces the last revision's) has
+    succeeded."""
+    out = release.kubectl("get", "jobs", "-n", release.namespace, "-o", "json").stdout
+    jobs = [
+        j
+        for j in json.loads(out)["items"]
+        if j["metadata"]["name"].startswith(f"{FULLNAME}-migrate-")
+    ]
+    return len(jobs) == 1 and (jobs[0].get("status", {}).get("succeeded") or 0) >= 1
 
 
 def test_uninstall_leaves_nothing_of_the_release(platform_release: Release, core_v1: Any) -> None:

@@ -7,6 +7,8 @@ migrated schema, git-sync, and the worker pod template.
 {{- define "airflow-platform.platformConfigPath" -}}/opt/airflow/platform/platform.yaml{{- end -}}
 {{- define "airflow-platform.podTemplatePath" -}}/opt/airflow/pod_templates/pod_template_file.yaml{{- end -}}
 {{- define "airflow-platform.uiPasswordsPath" -}}/opt/airflow/auth/passwords.json{{- end -}}
+{{- define "airflow-platform.fabConfigPath" -}}/opt/airflow/fab/webserver_config.py{{- end -}}
+{{- define "airflow-platform.fabAuthManager" -}}airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager{{- end -}}
 {{- define "airflow-platform.gitRoot" -}}/opt/airflow/git{{- end -}}
 
 {{- define "airflow-platform.airflowConfigMapName" -}}
@@ -55,11 +57,8 @@ artifact store's transfer image defaulting to the platform image. */}}
   "core" (dict
     "executor" "KubernetesExecutor"
     "dags_folder" (include "airflow-platform.dagsFolder" .)
-    "load_examples" "False"
     "execution_api_server_url" (printf "http://%s.%s.svc:%d/execution/" (include "airflow-platform.apiServerServiceName" .) $ns (int .Values.apiServer.service.port))
-    "auth_manager" "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-    "simple_auth_manager_users" (join "," .Values.auth.users)
-    "simple_auth_manager_passwords_file" (include "airflow-platform.uiPasswordsPath" .))
+    "load_examples" "False")
   "api" (dict "host" "0.0.0.0" "port" (toString .Values.apiServer.service.port))
   "scheduler" (dict "enable_health_check" "True" "scheduler_health_check_server_port" "8974")
   "logging" (dict "colored_console_log" "False")
@@ -74,6 +73,15 @@ artifact store's transfer image defaulting to the platform image. */}}
     "delete_worker_pods" (ternary "True" "False" .Values.workers.deleteWorkerPods)
     "delete_worker_pods_on_failure" "False")
 -}}
+{{- /* Who may call the UI and REST API (auth.manager); workers read it too (rails.caller_roles). */ -}}
+{{- if eq .Values.auth.manager "fab" }}
+{{- $_ := set $cfg.core "auth_manager" (include "airflow-platform.fabAuthManager" .) }}
+{{- $_ := set $cfg "fab" (dict "config_file" (include "airflow-platform.fabConfigPath" .)) }}
+{{- else }}
+{{- $_ := set $cfg.core "auth_manager" "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager" }}
+{{- $_ := set $cfg.core "simple_auth_manager_users" (join "," .Values.auth.users) }}
+{{- $_ := set $cfg.core "simple_auth_manager_passwords_file" (include "airflow-platform.uiPasswordsPath" .) }}
+{{- end }}
 {{- /* observability: StatsD to the statsd-exporter (templates/monitoring/_monitoring.tpl) */ -}}
 {{- with include "airflow-platform.statsdConfig" . | fromYaml }}{{ $_ := set $cfg "metrics" . }}{{ end -}}
 {{- with .Values.logs.remote.baseFolder }}
@@ -202,6 +210,9 @@ deferred job pod went unwatched and its worker fell back to following the pod it
 {{- define "airflow-platform.configChecksums" -}}
 checksum/airflow-config: {{ include "airflow-platform.airflowCfg" . | sha256sum }}
 checksum/platform-config: {{ include "airflow-platform.platformYaml" . | sha256sum }}
+{{- if eq .Values.auth.manager "fab" }}
+checksum/fab-config: {{ .Values.auth.fab.webserverConfig | sha256sum }}
+{{- end }}
 {{- end -}}
 
 {{/* Holds a component back until `airflow db migrate` (the hook Job) has finished. */}}

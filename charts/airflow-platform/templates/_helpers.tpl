@@ -128,6 +128,9 @@ seccompProfile:
 {{- define "airflow-platform.uiPasswordsSecretName" -}}
 {{- default (printf "%s-ui-passwords" (include "airflow-platform.fullname" .)) .Values.secrets.uiPasswordsSecretName -}}
 {{- end -}}
+{{- define "airflow-platform.fabAdminSecretName" -}}
+{{- default (printf "%s-fab-admin" (include "airflow-platform.fullname" .)) .Values.secrets.fabAdminSecretName -}}
+{{- end -}}
 {{- define "airflow-platform.postgresqlSecretName" -}}
 {{- default (printf "%s-postgresql" (include "airflow-platform.fullname" .)) .Values.postgresql.passwordSecret -}}
 {{- end -}}
