@@ -138,25 +138,24 @@ def test_a_workers_task_outcome_reaches_the_statsd_exporter(platform_release: Re
         )  # fmt: skip
 
 
-def _cli_env(release: Release, url: str) -> dict[str, str]:
+def _cli_env(
+    release: Release, url: str, user: str = "admin", password: str | None = None
+) -> dict[str, str]:
+    """The CLI's environment for calls as ``user``, whose password is the simple auth
+    manager's generated one unless given."""
     return {
         **os.environ,
         "AIRFLOW_PLATFORM_API_URL": url,
-        "AIRFLOW_PLATFORM_API_USERNAME": "admin",
-        "AIRFLOW_PLATFORM_API_PASSWORD": release.ui_password(),
+        "AIRFLOW_PLATFORM_API_USERNAME": user,
+        "AIRFLOW_PLATFORM_API_PASSWORD": password or release.ui_password(user),
     }
 
 
 def _submit(
     release: Release, spec: Path, *args: str, user: str = "admin", password: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`airflow-platform submit` as ``user``, whose password is the simple auth manager's
-    generated one unless given."""
-    env = {
-        **_cli_env(release, release.api_url()),
-        "AIRFLOW_PLATFORM_API_USERNAME": user,
-        "AIRFLOW_PLATFORM_API_PASSWORD": password or release.ui_password(user),
-    }
+    """`airflow-platform submit` as ``user`` (see ``_cli_env``)."""
+    env = _cli_env(release, release.api_url(), user, password)
     return subprocess.run(
         [str(CLI), "submit", "--config", str(NODE_CONFIG), *args, str(spec)],
         capture_output=True, text=True, env=env, timeout=900, check=False,
@@ -431,7 +430,7 @@ def test_with_the_fab_auth_manager_users_log_in_and_stay_in_their_teams(
         f"{url}/auth/token", json={"username": "admin", "password": "wrong"}, timeout=60
     ).status_code in (400, 401)
 
-    passwords = {"nlp-scientist": "nlp-" + os.urandom(8).hex(), "vision-scientist": "v-" + os.urandom(8).hex()}  # fmt: skip
+    passwords = {user: os.urandom(12).hex() for user in ("nlp-scientist", "vision-scientist")}
     create = " && ".join(
         f"airflow users create --role User --username {user} --email {user}@example.invalid "
         f"--firstname {user} --lastname {user} --password {password}"
