@@ -6,6 +6,7 @@ and asserts on the documents with jmespath.
 
 from __future__ import annotations
 
+import configparser
 import json
 import subprocess
 import tempfile
@@ -108,6 +109,17 @@ def find(docs: list[dict[str, Any]], kind: str, name: str, namespace: str | None
     ]
     assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
     return found[0]
+
+
+def airflow_cfg(
+    docs: list[dict[str, Any]], namespace: str = NAMESPACE
+) -> configparser.ConfigParser:
+    """The airflow.cfg of the release's Airflow ConfigMap in ``namespace``, parsed."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(
+        find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", namespace)["data"]["airflow.cfg"]
+    )
+    return parser
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,6 @@ config into the user's home nor leaks its settings into the test process."""
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import subprocess
@@ -16,7 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.chart.render import FULLNAME, NAMESPACE, VALUES_DIR, find, pod_specs, render_chart
+from tests.chart.render import (
+    VALUES_DIR,
+    airflow_cfg,
+    pod_specs,
+    render_chart,
+)
 
 pytestmark = pytest.mark.chart
 
@@ -64,9 +68,7 @@ def _what_the_chart_says() -> tuple[list[tuple[str, str]], list[list[str]]]:
         *(VALUES_DIR / f for f in ("lean.yaml", "git-sync.yaml", "fab-auth.yaml")),
     ):
         docs = render_chart(values_files=[values_file] if values_file else None)
-        cfg = configparser.ConfigParser(interpolation=None)
-        configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", NAMESPACE)
-        cfg.read_string(configmap["data"]["airflow.cfg"])
+        cfg = airflow_cfg(docs)
         options |= {(s, o) for s in cfg.sections() for o in cfg[s]}
         for spec in pod_specs(docs).values():
             for c in [*spec.get("initContainers", []), *spec["containers"]]:

@@ -15,6 +15,7 @@ from tests.chart.render import (
     NAMESPACE,
     WORKERS_NAMESPACE,
     HelmError,
+    airflow_cfg,
     by_kind,
     executor_worker_pod,
     find,
@@ -34,9 +35,7 @@ def _configmap(values: dict | None = None, namespace: str = NAMESPACE) -> dict:
 
 
 def _cfg(values: dict | None = None) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(_configmap(values)["data"]["airflow.cfg"])
-    return parser
+    return airflow_cfg(render_chart(values, CONFIGMAP))
 
 
 def _worker(values: dict | None = None) -> dict:

@@ -6,7 +6,6 @@ submitting as another) is proven on the real node in tests/platform/test_install
 from __future__ import annotations
 
 import base64
-import configparser
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from tests.chart.render import (
     VALUES_DIR,
     WORKERS_NAMESPACE,
     HelmError,
+    airflow_cfg,
     by_kind,
     find,
     render_chart,
@@ -27,13 +27,6 @@ pytestmark = pytest.mark.chart
 
 FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 FAB_VALUES = VALUES_DIR / "fab-auth.yaml"
-
-
-def _airflow_cfg(docs: list[dict[str, Any]]) -> configparser.ConfigParser:
-    cfg = configparser.ConfigParser(interpolation=None)
-    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", NAMESPACE)
-    cfg.read_string(configmap["data"]["airflow.cfg"])
-    return cfg
 
 
 def _pod_spec(docs: list[dict[str, Any]], kind: str, name_part: str) -> Any:
@@ -47,7 +40,7 @@ def _secret_names(docs: list[dict[str, Any]]) -> set[str]:
 
 def test_the_default_is_the_simple_auth_manager_with_generated_passwords() -> None:
     docs = render_chart()
-    core = _airflow_cfg(docs)["core"]
+    core = airflow_cfg(docs)["core"]
     assert core["auth_manager"].endswith(".SimpleAuthManager")
     assert core["simple_auth_manager_users"] == "admin:admin"
     assert f"{FULLNAME}-ui-passwords" in _secret_names(docs)
@@ -56,7 +49,7 @@ def test_the_default_is_the_simple_auth_manager_with_generated_passwords() -> No
 
 def test_fab_configures_every_component_and_drops_the_simple_managers_settings() -> None:
     docs = render_chart(values_files=[FAB_VALUES])
-    cfg = _airflow_cfg(docs)
+    cfg = airflow_cfg(docs)
     assert cfg["core"]["auth_manager"] == FAB
     assert cfg["fab"]["config_file"] == "/opt/airflow/fab/webserver_config.py"
     assert not [o for o in cfg["core"] if o.startswith("simple_auth_manager")]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
-
 import pytest
 import yaml
 
@@ -12,6 +10,7 @@ from tests.chart.render import (
     FULLNAME,
     VALUES_DIR,
     WORKERS_NAMESPACE,
+    airflow_cfg,
     find,
     render_chart,
     search,
@@ -31,18 +30,11 @@ def _worker(docs: list[dict]) -> dict:
     return yaml.safe_load(configmap["data"]["pod_template_file.yaml"])
 
 
-def _cfg(docs: list[dict]) -> configparser.ConfigParser:
-    configmap = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", "airflow")
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(configmap["data"]["airflow.cfg"])
-    return parser
-
-
 def test_by_default_dags_and_jobs_come_from_the_image() -> None:
     """No git-sync container anywhere; Airflow reads the folders baked into the image."""
     docs = _docs(False)
     assert "git-sync" not in yaml.safe_dump_all(docs)
-    assert _cfg(docs)["core"]["dags_folder"] == "/opt/airflow/dags"
+    assert airflow_cfg(docs)["core"]["dags_folder"] == "/opt/airflow/dags"
     env = {e["name"]: e["value"] for e in _worker(docs)["spec"]["containers"][0]["env"]}
     assert env["AIRFLOW_PLATFORM_JOBS_DIR"] == "/opt/airflow/jobs"
 
@@ -74,7 +66,7 @@ def test_worker_pods_clone_once_before_the_task() -> None:
 def test_airflow_reads_dags_and_jobs_from_the_checkout() -> None:
     """dags_folder and the jobs folder point into the synced repository's sub-paths."""
     docs = _docs(True)
-    assert _cfg(docs)["core"]["dags_folder"] == "/opt/airflow/git/repo/airflow/dags"
+    assert airflow_cfg(docs)["core"]["dags_folder"] == "/opt/airflow/git/repo/airflow/dags"
     for component in COMPONENTS:
         deployment = find(docs, "Deployment", f"{FULLNAME}-{component}")
         env = {

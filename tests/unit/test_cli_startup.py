@@ -37,37 +37,27 @@ with open(out, "w") as f:
 """
 
 
-def _modules_after(tmp_path: Path, *args: str, code: int = 0) -> set[str]:
-    """The top-level packages loaded by a fresh process that ran the command, which must
-    exit with ``code``."""
-    out = tmp_path / "modules.json"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "100"}
-    subprocess.run(
-        [sys.executable, "-c", _CHILD, str(out), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(out.read_text())
-    assert result["code"] == code, args
-    return {name.split(".")[0] for name in result["modules"]}
-
-
 def _child(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """What a fresh process that ran the command reports (see _CHILD)."""
     out = tmp_path / "child.json"
     subprocess.run(
         [sys.executable, "-c", _CHILD, str(out), *args],
         cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(env or {})},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "100", **(env or {})},
         capture_output=True,
         check=True,
         timeout=120,
     )
     result: dict[str, Any] = json.loads(out.read_text())
     return result
+
+
+def _modules_after(tmp_path: Path, *args: str, code: int = 0) -> set[str]:
+    """The top-level packages loaded by a fresh process that ran the command, which must
+    exit with ``code``."""
+    result = _child(tmp_path, *args)
+    assert result["code"] == code, args
+    return {name.split(".")[0] for name in result["modules"]}
 
 
 @pytest.mark.parametrize(
