@@ -1,2 +1,2 @@
-"""Metrics: the catalogue (a leaf anything may import), and apart from it the Pushgateway
-emitter (``push``). Importing this package imports neither."""
+"""Metrics: the catalogue (a leaf anything may import), and apart from it the StatsD
+emitter (``emit``). Importing this package imports neither."""

@@ -35,7 +35,7 @@ from airflow_platform.failures import (
     failure_reason,
 )
 from airflow_platform.gates import RESULT_XCOM
-from airflow_platform.metrics import push as metrics
+from airflow_platform.metrics import emit as metrics
 from airflow_platform.operators.rails import (
     ConfRejected,
     PolicyViolation,
@@ -235,11 +235,11 @@ class JobOperator(KubernetesPodOperator):
         return spec
 
     def _start(self, context: Any) -> tuple[JobSpec, PlatformConfig]:
-        """The job of this try, guarded once against today's catalog; pushes the try's
+        """The job of this try, guarded once against today's catalog; counts the try's
         rejection or start (metrics)."""
         config = load_config()
         if self._job is not None:
-            return self._job, enforce_at_start(self._job, config, self.dag_id)
+            return self._job, enforce_at_start(self._job, config, self.dag_id, self.task_id)
         conf = (context["dag_run"].conf or {}) if context else {}
         try:
             doc = self._conf_doc(context, config)
@@ -253,7 +253,7 @@ class JobOperator(KubernetesPodOperator):
         except ConfRejected as exc:
             metrics.record_conf_rejection(conf.get("spec", conf), exc.reasons, config)
             raise
-        metrics.record_start(job, config, self.dag_id)
+        metrics.record_start(job, config, self.dag_id, self.task_id)
         self._set_job(job)
         return job, config
 
@@ -334,7 +334,7 @@ class JobOperator(KubernetesPodOperator):
             raise self._explained(exc) from exc
 
     def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
-        """Pushes the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
+        """Records the try's metrics from its final pod, then the KPO's cleanup (deletion)."""
         self._final_pod = remote_pod
         if remote_pod is not None and self._job is not None:  # metrics (observability)
             metrics.record_pod_finish(

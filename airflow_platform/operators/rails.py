@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.metrics import push as metrics
+from airflow_platform.metrics import emit as metrics
 from airflow_platform.policy import check_job
 from airflow_platform.spec.models import JobSpec
 
@@ -45,18 +45,21 @@ def enforce(job: JobSpec, config: PlatformConfig) -> None:
 
 
 def enforce_at_start(
-    job: JobSpec, config: PlatformConfig | None = None, dag_id: str | None = None
+    job: JobSpec,
+    config: PlatformConfig | None = None,
+    dag_id: str | None = None,
+    task_id: str | None = None,
 ) -> PlatformConfig:
     """The guard of a try, against today's catalog (it may have changed since the DAG was
-    parsed); pushes the try's rejection or start (as a task of DAG ``dag_id``). Returns the
-    config it checked against."""
+    parsed); counts the try's rejection or start (as task ``task_id`` of DAG ``dag_id``).
+    Returns the config it checked against."""
     config = config or load_config()
     try:
         enforce(job, config)
     except PolicyViolation as exc:
         metrics.record_rejection(job, exc.reasons, dag_id)
         raise
-    metrics.record_start(job, config, dag_id)
+    metrics.record_start(job, config, dag_id, task_id)
     return config
 
 

@@ -18,7 +18,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow_platform import spark
 from airflow_platform.backend import Backend, current_backend
 from airflow_platform.config import PlatformConfig, load_config
-from airflow_platform.metrics import push as metrics
+from airflow_platform.metrics import emit as metrics
 from airflow_platform.operators.job import TIMEOUT_MARGIN, JobFailed
 from airflow_platform.operators.rails import (
     enforce,
@@ -121,7 +121,7 @@ class SparkJobOperator(SparkSubmitOperator):
 
         Returns nothing, so no XCom is pushed (and no Spark conf ever reaches XCom).
         """
-        config = enforce_at_start(self._job, dag_id=self.dag_id)
+        config = enforce_at_start(self._job, dag_id=self.dag_id, task_id=self.task_id)
         if current_backend() is Backend.local:
             self._execute_local(config)
             return

@@ -195,7 +195,7 @@ def test_usage_wrapper_reports_peak_memory_within_ten_percent(
 ) -> None:
     """The job images' usage wrapper, in front of a job that touches 150 MiB, reports a peak
     within 10 % of it (the interpreter's own few MiB included)."""
-    from airflow_platform.metrics.push import parse_usage_line
+    from airflow_platform.metrics.emit import parse_usage_line
 
     wrapped = node_config.model_copy(
         update={

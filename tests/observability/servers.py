@@ -23,6 +23,7 @@ import yaml
 
 from tests.harness.controlplane import free_port
 
+CHART_FILES = Path(__file__).resolve().parents[2] / "charts" / "airflow-platform" / "files"
 INSTALL_HINT = "run `make system-packages` (scripts/install-system-packages.sh) to install it"
 
 
@@ -94,6 +95,7 @@ def statsd_exporter(workdir: Path, mapping: Path) -> Iterator[tuple[Server, int]
         exporter = str(tool_path("statsd_exporter"))
     except ToolMissingError as err:
         pytest.fail(str(err), pytrace=False)
+    workdir.mkdir(parents=True, exist_ok=True)
     web, udp = free_port(), free_port()
     cmd = [
         exporter,
@@ -104,6 +106,34 @@ def statsd_exporter(workdir: Path, mapping: Path) -> Iterator[tuple[Server, int]
     ]
     with _started(cmd, web, workdir, "/metrics") as server:
         yield server, udp
+
+
+@contextmanager
+def job_metrics(workdir: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    """The chart's metrics path, all real: a statsd-exporter with the chart's mapping and a
+    Prometheus scraping it every second with the chart's rules. Yields that Prometheus and
+    the `[metrics]` environment that points Airflow's StatsD at the exporter, as the chart's
+    airflow.cfg does."""
+    with statsd_exporter(workdir / "statsd", CHART_FILES / "statsd-mapping.yaml") as (
+        exporter,
+        udp_port,
+    ):
+        scrape = {
+            "job_name": "statsd-exporter",
+            "static_configs": [{"targets": [exporter.url.removeprefix("http://")]}],
+        }
+        rules = CHART_FILES / "alerts.rules.yaml"
+        with prometheus(workdir / "prom", rules=rules, scrape_configs=[scrape]) as prom:
+            yield (
+                prom,
+                {
+                    "AIRFLOW__METRICS__STATSD_ON": "True",
+                    "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+                    "AIRFLOW__METRICS__STATSD_PORT": str(udp_port),
+                    "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+                    "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
+                },
+            )
 
 
 @contextmanager

@@ -68,6 +68,8 @@ def test_statsd_exporter_is_deployed_and_airflow_sends_statsd_to_it() -> None:
     assert "statsd_on = True" in cfg
     assert f"statsd_host = {STATSD}.{NAMESPACE}.svc" in cfg
     assert "statsd_port = 9125" in cfg
+    # The tags are what give Airflow's task metrics, and the platform's, their labels.
+    assert "statsd_influxdb_enabled = True" in cfg
 
 
 def test_statsd_can_be_turned_off() -> None:
@@ -90,21 +92,16 @@ def test_statsd_exporter_only_takes_statsd_from_the_release() -> None:
     assert metrics_rule == {"ports": [{"port": 9102, "protocol": "TCP"}]}
 
 
-def test_worker_pods_get_the_pushgateway_and_notification_settings() -> None:
-    """The worker pod template carries the Pushgateway URL and timeout and the connection ids."""
+def test_worker_pods_get_the_notification_settings_and_send_metrics_as_airflow_does() -> None:
+    """The worker pod template carries the connection ids; the job metrics need nothing of
+    their own: they follow the `[metrics]` section every pod's airflow.cfg has."""
     docs = render_chart(
-        {
-            "monitoring": {
-                "pushgateway": {"url": "http://pgw.monitoring.svc:9091", "timeoutSeconds": 3}
-            },
-            "alerting": {"notifications": {"airflowBaseUrl": "https://airflow.example.org"}},
-        }
+        {"alerting": {"notifications": {"airflowBaseUrl": "https://airflow.example.org"}}}
     )
     cm = find(docs, "ConfigMap", f"{FULLNAME}-airflow-config", NAMESPACE)
     pod = yaml.safe_load(cm["data"]["pod_template_file.yaml"])
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
-    assert env["AIRFLOW_PLATFORM_PUSHGATEWAY_URL"] == "http://pgw.monitoring.svc:9091"
-    assert env["AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT"] == "3"
+    assert not [name for name in env if "PUSHGATEWAY" in name]
     assert env["AIRFLOW_PLATFORM_PAGERDUTY_CONN_ID"] == "pagerduty_default"
     assert env["AIRFLOW_PLATFORM_SLACK_CONN_ID"] == "slack_default"
     assert env["AIRFLOW_PLATFORM_AIRFLOW_URL"] == "https://airflow.example.org"
@@ -136,7 +133,8 @@ def test_rendered_rules_point_runbooks_at_the_configured_base_and_pass_promtool(
         {"alerting": {"runbookBaseUrl": "https://wiki.example.org/airflow/runbooks"}}
     )
     text = _rules_text(docs)
-    rules = [r for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
+    rules = [r for g in yaml.safe_load(text)["groups"] for r in g["rules"] if "alert" in r]
+    assert rules
     assert all(
         r["annotations"]["runbook_url"].startswith("https://wiki.example.org/airflow/runbooks/")
         for r in rules
@@ -195,7 +193,8 @@ def test_the_quota_wait_alert_names_the_team_of_the_releases_queue(
 def test_the_quota_wait_alert_waits_as_long_as_kueue_alert_after_says() -> None:
     docs = render_chart({"kueue": {"alertAfter": "3h"}})
     text = _rules_text(docs)
-    rules = {r["alert"]: r for g in yaml.safe_load(text)["groups"] for r in g["rules"]}
+    groups = yaml.safe_load(text)["groups"]
+    rules = {r["alert"]: r for g in groups for r in g["rules"] if "alert" in r}
     assert rules["TeamJobsWaitingForQuota"]["for"] == "3h"
     assert rules["JobsWaitingForCapacity"].get("for") != "3h"
 

@@ -23,7 +23,7 @@ from kubernetes.client import (
 )
 
 from airflow_platform.metrics import catalogue
-from airflow_platform.metrics import push as metrics
+from airflow_platform.metrics import emit as metrics
 from airflow_platform.pods import CONTAINER_NAME, RunContext, pod_labels
 from airflow_platform.spec.models import JobSpec
 
@@ -52,12 +52,15 @@ def test_docs_table_is_generated_from_the_definitions() -> None:
 @pytest.mark.parametrize("metric", catalogue.METRICS, ids=lambda m: m.name)
 def test_metric_names_carry_their_unit_and_labels_are_bounded(metric: catalogue.MetricDef) -> None:
     """Counters end in _total, histograms and gauges in a base unit; no label could hold a
-    run id."""
+    run id; a job's series carry the job's labels, DAG included."""
     if metric.kind == "counter":
         assert metric.name.endswith("_total")
     else:
         assert re.search(r"_(seconds|bytes|cores|gpus|failed)$", metric.name), metric.name
-    assert set(metric.labels) <= {"outcome", "reason", "critical"}
+    bounded = {*catalogue.JOB_LABELS, "dag_id", "task_id", "reason", "critical"}
+    assert set(metric.labels) <= bounded
+    if metric is not catalogue.TASK_STARTED:
+        assert metric.labels[:4] == catalogue.JOB_LABELS
 
 
 def test_usage_line_is_read_from_the_end_of_a_log() -> None:
@@ -159,5 +162,5 @@ def test_usage_reads_metric_names_without_the_pod_builder_policy_or_emitters() -
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     loaded = set(ast.literal_eval(out))
-    heavy = {"pods", "policy", "metrics.push", "runners", "failures", "kerberos", "validation"}
+    heavy = {"pods", "policy", "metrics.emit", "runners", "failures", "kerberos", "validation"}
     assert not {m for m in loaded if m.removeprefix("airflow_platform.") in heavy}

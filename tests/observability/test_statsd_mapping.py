@@ -1,7 +1,8 @@
 """Airflow's StatsD metrics through the chart's mapping file and a real statsd-exporter.
 
-The lines sent are what Airflow 3.3 emits with `[metrics] statsd_prefix = airflow`; the test
-checks that the names the alert rules query come out of the exporter.
+The lines sent are what Airflow 3.3 emits with `[metrics] statsd_prefix = airflow` and
+`statsd_influxdb_enabled = True`; the test checks that the names the alert rules query come out
+of the exporter, and that every platform metric of the catalogue is mapped as it defines it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.observability.servers import statsd_exporter
 
@@ -28,15 +30,22 @@ STATSD_LINES = [
     "airflow.triggerer_heartbeat:1|c",
     "airflow.dag_processor_heartbeat:1|c",
     "airflow.dag_processing.import_errors:2|g",
-    "airflow.ti_failures:1|c",
-    "airflow.ti.finish.strain-normalization.model.fit_model.success:1|c",
+    "airflow.ti_failures,dag_id=strain-normalization,task_id=model.fit_model:1|c",
+    "airflow.ti.finish,dag_id=strain-normalization,task_id=model.fit_model,state=success:1|c",
+    # The legacy twin of the line above, which the mapping drops: it would count the try twice.
+    "airflow.ti.finish.strain-normalization.model__fit_model.success:1|c",
+    "airflow.dag.strain-normalization.model__fit_model.duration:1500|ms",
+    # Last, so that once it is scraped every line before it has been handled.
+    "airflow.task.duration,dag_id=strain-normalization,task_id=model.fit_model:1500|ms",
 ]
+TASK = 'dag_id="strain-normalization",task_id="model.fit_model"'
+FINISHED = 'airflow_task_finished_total{dag_id="strain-normalization",state="success",task_id="model.fit_model"}'
+DURATION = f'airflow_task_duration_seconds_bucket{{{TASK},le="10"}}'
 EXPECTED = {
     "airflow_scheduler_heartbeat_total": None,
     "airflow_triggerer_heartbeat_total": None,
     "airflow_dag_processor_heartbeat_total": None,
     "airflow_dag_processing_import_errors": 2.0,
-    "airflow_task_failures_total": 1.0,
 }
 
 
@@ -50,7 +59,8 @@ def _scrape(url: str) -> dict[str, float]:
 
 
 def test_airflow_statsd_metrics_come_out_under_the_names_the_alerts_use(tmp_path: Path) -> None:
-    """Heartbeats, import errors and task failures are mapped to the rules' metric names."""
+    """Heartbeats, import errors and task outcomes are mapped to the rules' metric names;
+    a task's tags become labels, and the legacy names that spell the task out are dropped."""
     with (
         statsd_exporter(tmp_path, MAPPING) as (server, udp_port),
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
@@ -59,15 +69,17 @@ def test_airflow_statsd_metrics_come_out_under_the_names_the_alerts_use(tmp_path
             sock.sendto(line.encode(), ("127.0.0.1", udp_port))
         deadline = time.monotonic() + 10
         scraped = _scrape(server.url)
-        while not set(EXPECTED) <= set(scraped) and time.monotonic() < deadline:
+        while not {*EXPECTED, DURATION} <= set(scraped) and time.monotonic() < deadline:
             time.sleep(0.2)
             scraped = _scrape(server.url)
     for name, value in EXPECTED.items():
         assert name in scraped, f"{name} missing; exporter gave {sorted(scraped)[:40]}"
         if value is not None:
             assert scraped[name] == value
-    finished = 'airflow_task_finished_total{dag_id="strain-normalization",state="success",task_id="model.fit_model"}'
-    assert scraped.get(finished) == 1.0, sorted(k for k in scraped if "finished" in k)
+    assert scraped.get(FINISHED) == 1.0, sorted(k for k in scraped if "finished" in k)
+    assert scraped.get(f"airflow_task_failures_total{{{TASK}}}") == 1.0
+    assert scraped.get(DURATION) == 1.0
+    assert not [k for k in scraped if "fit_model" in k.split("{")[0]], "a legacy name got through"
     rules = RULES.read_text()
     for name in ("airflow_scheduler_heartbeat_total", "airflow_dag_processing_import_errors"):
         assert name in rules, f"the alert rules no longer use {name}; update this test"
@@ -105,3 +117,20 @@ def test_airflow_s_own_statsd_client_reaches_the_exporter(tmp_path: Path) -> Non
         sorted(scraped)[:40],
     )
     assert scraped.get("airflow_scheduler_heartbeat_total") == 1.0
+
+
+def test_every_platform_metric_is_mapped_as_the_catalogue_defines_it() -> None:
+    """Each catalogue metric's stat is matched by exactly one mapping, which names it, and a
+    histogram gets the catalogue's buckets."""
+    from airflow_platform.metrics.catalogue import METRICS, STATSD_PREFIX
+
+    mappings = yaml.safe_load(MAPPING.read_text())["mappings"]
+    for metric in METRICS:
+        found = [m for m in mappings if m["match"] == f"{STATSD_PREFIX}.{metric.stat}"]
+        assert len(found) == 1, metric.stat
+        assert found[0]["name"] == metric.name
+        if metric.kind == "histogram":
+            assert found[0]["observer_type"] == "histogram"
+            assert found[0]["histogram_options"]["buckets"] == list(metric.buckets)
+        else:
+            assert "observer_type" not in found[0], metric.name

@@ -113,8 +113,10 @@ def test_submit_wait_runs_the_job_on_the_cluster_and_streams_its_log(
 
 def test_a_workers_task_outcome_reaches_the_statsd_exporter(platform_release: Release) -> None:
     """The worker pod's task runner sends `ti.finish` over StatsD to the release's exporter
-    (its NetworkPolicy admits worker pods), mapped to `airflow_task_finished_total`; the job of
-    the test above finished there."""
+    (its NetworkPolicy admits worker pods), mapped to `airflow_task_finished_total` with its
+    tags as labels; the job of the test above finished there. The JobOperator in the same
+    worker sent the platform's series through the same client: the try's start, its last run
+    state, and the task's team and flavor that the recording rule joins to Airflow's series."""
     url = platform_release.forward(f"{FULLNAME}-statsd-exporter", 9102)
 
     def finished_jobs() -> list[str]:
@@ -136,6 +138,22 @@ def test_a_workers_task_outcome_reaches_the_statsd_exporter(platform_release: Re
             + ", ".join(sorted({line.split("{")[0] for line in text.splitlines()
                                 if line.startswith("airflow_")}))
         )  # fmt: skip
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    platform = [line for line in text.splitlines() if line.startswith("airflow_platform_")]
+    runner = [line for line in platform if 'dag="platform_job_runner"' in line]
+    assert any(line.startswith("airflow_platform_jobs_started_total{") for line in runner), platform
+    assert any(
+        line.startswith("airflow_platform_job_last_run_failed{") and line.endswith(" 0")
+        for line in runner
+    ), platform
+    started = [
+        line
+        for line in platform
+        if line.startswith("airflow_platform_task_started_timestamp_seconds{")
+        and 'dag_id="platform_job_runner"' in line
+    ]
+    assert started, platform
+    assert 'team="vision"' in started[0], started
 
 
 def _cli_env(

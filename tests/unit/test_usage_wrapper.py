@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_platform.config import load_config
-from airflow_platform.metrics.push import parse_usage_line
+from airflow_platform.metrics.emit import parse_usage_line
 from airflow_platform.pods import build_pod
 from airflow_platform.spec import JobSpec
 

@@ -1,6 +1,6 @@
 {{/*
 Observability helpers (docs/observability.md): the statsd-exporter's address, the worker pods'
-metrics and notification environment, Airflow's [metrics] section.
+notification environment, Airflow's [metrics] section.
 */}}
 
 {{- define "airflow-platform.statsdName" -}}
@@ -14,18 +14,13 @@ metrics and notification environment, Airflow's [metrics] section.
   "statsd_on" "True"
   "statsd_host" (printf "%s.%s.svc" (include "airflow-platform.statsdName" .) .Release.Namespace)
   "statsd_port" "9125"
-  "statsd_prefix" "airflow") -}}
+  "statsd_prefix" "airflow"
+  "statsd_influxdb_enabled" "True") -}}
 {{- end -}}
 {{- end -}}
 
-{{/* Environment of worker pods: where job metrics go, which connections notify. */}}
+{{/* Environment of worker pods: which connections notify (job metrics follow [metrics]). */}}
 {{- define "airflow-platform.monitoringEnv" -}}
-{{- with .Values.monitoring.pushgateway.url }}
-- name: AIRFLOW_PLATFORM_PUSHGATEWAY_URL
-  value: {{ . | quote }}
-{{- end }}
-- name: AIRFLOW_PLATFORM_PUSHGATEWAY_TIMEOUT
-  value: {{ .Values.monitoring.pushgateway.timeoutSeconds | toString | quote }}
 - name: AIRFLOW_PLATFORM_PAGERDUTY_CONN_ID
   value: {{ .Values.alerting.notifications.pagerdutyConnId | quote }}
 - name: AIRFLOW_PLATFORM_SLACK_CONN_ID
