@@ -406,7 +406,7 @@ def test_a_sweep_is_one_mapped_task_whatever_its_number_of_combinations(
     assert "big-sweep" in str(serialized["dag"]["dag_id"])
 
 
-def test_a_gate_is_a_short_circuit_task_between_the_gated_task_and_its_upstream(
+def test_a_gate_is_a_task_of_its_own_between_the_gated_task_and_its_upstream(
     airflow_db: Path,
 ) -> None:
     dag = _bag().dags["canary-release"]
