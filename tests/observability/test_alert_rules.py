@@ -247,23 +247,36 @@ def test_every_alert_has_a_scenario() -> None:
     assert {rule["alert"] for rule in _rules()} == set(SCENARIOS)
 
 
-def test_airflow_task_outcomes_get_the_team_and_flavor_of_the_task_s_latest_start(
-    tmp_path: Path,
+def _airflow_duration(task: str, le: str, values: str) -> dict[str, str]:
+    """A bucket of Airflow's own `task.duration` histogram, as the chart's mapping names it."""
+    labels = f'{EXPORTER},dag_id="tokens",task_id="{task}",le="{le}"'
+    return {"series": f"airflow_task_duration_seconds_bucket{{{labels}}}", "values": values}
+
+
+@pytest.mark.parametrize(
+    ("rule", "airflow_series", "extra_label"),
+    [
+        ("airflow_platform:task_finished_total", _airflow_finished, 'state="success"'),
+        ("airflow_platform:task_duration_seconds_bucket", _airflow_duration, 'le="60"'),
+    ],
+)
+def test_airflow_task_series_get_the_team_and_flavor_of_the_task_s_latest_start(
+    tmp_path: Path, rule: str, airflow_series: Any, extra_label: str
 ) -> None:
-    """The recording rule labels Airflow's `airflow_task_finished_total` (which knows only the
-    DAG and task) with the team and flavor of the task's latest start, not an earlier
-    flavor's; a task the platform never started (no start series) is left out."""
+    """The recording rules label Airflow's task series (which know only the DAG and task)
+    with the team and flavor of the task's latest start, not an earlier flavor's; a task the
+    platform never started (no start series) is left out."""
+    value = extra_label.split('"')[1]
     series = [
         *TOKENS_STARTS,
-        _airflow_finished("count-tokens", "success", "0+1x30"),
-        _airflow_finished("not-a-platform-task", "success", "0+1x30"),
+        airflow_series("count-tokens", value, "0+1x30"),
+        airflow_series("not-a-platform-task", value, "0+1x30"),
     ]
     labels = (
-        f'{EXPORTER},dag_id="tokens",task_id="count-tokens",state="success",'
+        f'{EXPORTER},dag_id="tokens",task_id="count-tokens",{extra_label},'
         'team="nlp",flavor="cpu-2gb"'
     )
-    expect = [{"labels": f"airflow_platform:task_finished_total{{{labels}}}", "value": 20}]
-    _promtool_test(tmp_path, "airflow_platform:task_finished_total", series, "20m", expect)
+    _promtool_test(tmp_path, rule, series, "20m", [{"labels": f"{rule}{{{labels}}}", "value": 20}])
 
 
 @pytest.mark.parametrize("alert", sorted(SCENARIOS))

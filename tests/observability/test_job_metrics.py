@@ -75,6 +75,8 @@ def test_a_job_run_is_counted_through_statsd_and_airflow_s_outcomes_get_its_team
     }
     assert by_team == {("nlp", "cpu-2gb", "success"): 1, ("nlp", "cpu-2gb", "failed"): 1}
     assert _value(metrics, 'count(airflow_task_duration_seconds_count{dag_id="metered"})') == 1
+    durations = 'airflow_platform:task_duration_seconds_bucket{dag_id="metered", le="+Inf"}'
+    assert [s["metric"]["team"] for s in wait_for(metrics, durations)] == ["nlp"]
     labels = {k for s in query(metrics, '{job="statsd-exporter"}') for k in s["metric"]}
     assert not {"run_id", "try_number", "logical_date", "map_index"} & labels, labels
 
